@@ -22,8 +22,10 @@ def _naive(post_user, post_time, feats, inter_user, inter_time, n_users, global_
     glob = np.zeros((n_users, dim))
     has = np.zeros(n_users, bool)
     for u in range(n_users):
-        cut = None if global_until is None else (
-            global_until if np.ndim(global_until) == 0 else global_until[u]
+        cut = (
+            None
+            if global_until is None
+            else (global_until if np.ndim(global_until) == 0 else global_until[u])
         )
         rows = [i for i in range(len(post_user)) if post_user[i] == u and (cut is None or post_time[i] < cut)]
         if rows:
@@ -54,22 +56,25 @@ def _one_hot_world():
 def test_window_excludes_post_at_t_and_includes_post_at_t_minus_window():
     post_user, post_time, feats = _one_hot_world()
     # Window 100 at t=200: [100, 200) -> only the post at 100; the post at 200 (== t) is excluded.
-    agg = aggregate(post_user, post_time, feats, np.array([0]), np.array([200]), 1,
-                    global_until=None, window=100)
+    agg = aggregate(
+        post_user, post_time, feats, np.array([0]), np.array([200]), 1, global_until=None, window=100
+    )
     np.testing.assert_array_equal(agg.contextual[0], [0, 1, 0, 0])
     assert agg.n_context_posts[0] == 1
     assert not agg.context_empty[0]
     # Window 200: at t=200 it is [0, 200) (post at 0 = t - window included); at t=300, [100, 300).
-    agg = aggregate(post_user, post_time, feats, np.array([0, 0]), np.array([200, 300]), 1,
-                    global_until=None, window=200)
+    agg = aggregate(
+        post_user, post_time, feats, np.array([0, 0]), np.array([200, 300]), 1, global_until=None, window=200
+    )
     np.testing.assert_allclose(agg.contextual[0], [0.5, 0.5, 0, 0])  # [0, 200): posts 0 and 100
     np.testing.assert_allclose(agg.contextual[1], [0, 0.5, 0.5, 0])  # [100, 300): 100 and 200
 
 
 def test_post_after_interaction_never_leaks():
     post_user, post_time, feats = _one_hot_world()
-    agg = aggregate(post_user, post_time, feats, np.array([0]), np.array([150]), 1,
-                    global_until=None, window=10**6)
+    agg = aggregate(
+        post_user, post_time, feats, np.array([0]), np.array([150]), 1, global_until=None, window=10**6
+    )
     # All posts before 150 are 0 and 100; the ones at 200 and 300 must not appear.
     np.testing.assert_allclose(agg.contextual[0], [0.5, 0.5, 0, 0])
 
@@ -96,8 +101,16 @@ def test_empty_windows_of_different_users_are_not_merged():
     post_user = np.array([0, 2])
     post_time = np.array([0, 0])
     feats = np.array([[1.0], [5.0]], np.float32)
-    agg = aggregate(post_user, post_time, feats, np.array([0, 1, 2]), np.array([10**6] * 3), 3,
-                    global_until=None, window=10)
+    agg = aggregate(
+        post_user,
+        post_time,
+        feats,
+        np.array([0, 1, 2]),
+        np.array([10**6] * 3),
+        3,
+        global_until=None,
+        window=10,
+    )
     np.testing.assert_allclose(agg.contextual[:, 0], [1.0, 0.0, 5.0])
 
 
@@ -146,10 +159,21 @@ def test_matches_naive_reference(data, n_users, n_posts, n_inter, dim, window, m
     until = {"none": None, "scalar": int(rng.integers(0, 70)), "per_user": rng.integers(0, 70, n_users)}[mode]
     block = data.draw(st.sampled_from([8, 64, 10**9]))  # 1 column per pass up to all at once
     chunk = data.draw(st.sampled_from([1, 3, 1 << 18]))
-    agg = aggregate(post_user, post_time, feats, inter_user, inter_time, n_users,
-                    global_until=until, window=window, max_block_bytes=block, row_chunk=chunk)
-    glob, has, ctx, empty, counts = _naive(post_user, post_time, feats, inter_user, inter_time,
-                                           n_users, until, window)
+    agg = aggregate(
+        post_user,
+        post_time,
+        feats,
+        inter_user,
+        inter_time,
+        n_users,
+        global_until=until,
+        window=window,
+        max_block_bytes=block,
+        row_chunk=chunk,
+    )
+    glob, has, ctx, empty, counts = _naive(
+        post_user, post_time, feats, inter_user, inter_time, n_users, until, window
+    )
     np.testing.assert_allclose(agg.global_, glob, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(agg.user_has_posts, has)
     np.testing.assert_allclose(agg.contextual, ctx, rtol=1e-5, atol=1e-5)
@@ -169,11 +193,21 @@ def test_float16_memmap_input(tmp_path: Path):
     inter_user = rng.integers(0, n_users, 300)
     inter_time = rng.integers(0, 11 * DAY, 300)
     out = np.lib.format.open_memmap(tmp_path / "ctx.npy", mode="w+", dtype=np.float32, shape=(300, dim))
-    agg = aggregate(post_user, post_time, feats, inter_user, inter_time, n_users,
-                    global_until=None, max_block_bytes=4096, out_contextual=out)
+    agg = aggregate(
+        post_user,
+        post_time,
+        feats,
+        inter_user,
+        inter_time,
+        n_users,
+        global_until=None,
+        max_block_bytes=4096,
+        out_contextual=out,
+    )
     assert agg.contextual is out
-    glob, _, ctx, empty, _ = _naive(post_user, post_time, np.asarray(feats), inter_user, inter_time,
-                                    n_users, None, DAY)
+    glob, _, ctx, empty, _ = _naive(
+        post_user, post_time, np.asarray(feats), inter_user, inter_time, n_users, None, DAY
+    )
     np.testing.assert_allclose(agg.global_, glob, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.load(tmp_path / "ctx.npy"), ctx, rtol=1e-5, atol=1e-5)
     assert empty.any() and (~empty).any()  # both branches exercised
