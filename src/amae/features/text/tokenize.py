@@ -42,7 +42,15 @@ _EMOJI_ONLY_RE = re.compile(f"(?:{WEIBO_EMOTICON_PATTERN}|{_EMOJI_SEQ}|{ASCII_EM
 _URL_RE = re.compile(URL_PATTERN)
 
 #: token kinds
-WORD, NUMBER, PUNCT, EMOJI, HASHTAG, MENTION, URL = "word", "number", "punct", "emoji", "hashtag", "mention", "url"
+WORD, NUMBER, PUNCT, EMOJI, HASHTAG, MENTION, URL = (
+    "word",
+    "number",
+    "punct",
+    "emoji",
+    "hashtag",
+    "mention",
+    "url",
+)
 
 
 def cjk_share(text: str) -> float:

@@ -1,0 +1,306 @@
+"""Handcrafted text features ``text_h`` (DESIGN.md 4.1): emotion lexicons, linguistic categories,
+punctuation and macro statistics.
+
+Every token is described once by a sparse row (which columns it adds to) and cached, so a batch
+is featurised as a sparse (posts x distinct tokens) count matrix times a (distinct tokens x
+columns) matrix rather than by a Python loop per post and column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .categories import WordMatcher, builtin_categories, english_pos_lists, load_liwc_dic, negators
+from .config import TextFeatureConfig
+from .lexicons import (
+    MAJOR_CLASSES,
+    MINOR_CLASSES,
+    NRC_CLASSES,
+    NRC_TO_MAJOR,
+    EmotionLexicon,
+    load_emoji_table,
+    load_nrc,
+    load_zh_lexicon,
+    polarity_of,
+)
+from .tokenize import (
+    _CJK_RE,
+    EMOJI,
+    HASHTAG,
+    MENTION,
+    NUMBER,
+    PUNCT,
+    URL,
+    jieba_pos_table,
+    token_kind,
+    tokenize,
+)
+
+POS_GROUPS = (
+    "noun",
+    "verb",
+    "adj",
+    "adv",
+    "pronoun",
+    "numeral",
+    "function",
+    "interjection",
+    "idiom",
+    "other",
+)
+#: jieba tag (by its first letters) -> POS group
+_JIEBA_POS = {
+    "n": "noun", "t": "noun", "s": "noun", "v": "verb", "a": "adj", "b": "adj", "z": "adj", "d": "adv",
+    "r": "pronoun", "m": "numeral", "q": "numeral", "p": "function", "c": "function", "u": "function",
+    "f": "function", "e": "interjection", "y": "interjection", "o": "interjection", "i": "idiom",
+    "l": "idiom",
+}  # fmt: skip
+_ADJ_SUFFIXES = ("ous", "ful", "ive", "able", "ible", "less", "ical", "ish", "est")
+PUNCT_PATTERNS: dict[str, re.Pattern] = {
+    "punct_exclamation": re.compile(r"[!！]"),
+    "punct_question": re.compile(r"[?？]"),
+    "punct_ellipsis": re.compile(r"…+|\.{3,}|。{3,}"),
+    "punct_comma": re.compile(r"[,，、]"),
+    "punct_period": re.compile(r"。|(?<![.\w])\.(?!\.)|(?<=[^\W\d_])\.(?![.\w])"),
+    "punct_quote": re.compile('["“”‘’「」『』《》]'),
+    "punct_tilde": re.compile(r"[~～]"),
+}
+_SENTENCE_SPLIT = re.compile(r"[.!?。！？…\n]+")
+_HAS_WORD = re.compile(r"\w")
+_EMOJI_STRIP = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
+MACRO_COLUMNS = ("macro_chars", "macro_tokens", "macro_sentences", "macro_emoji", "macro_hashtags",
+                 "macro_mentions", "macro_urls", "macro_cjk_share", "macro_lang_zh")  # fmt: skip
+VADER_COLUMNS = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
+_TOKEN_CACHE_LIMIT = 2_000_000
+
+
+@dataclass
+class _TokenRow:
+    cols: np.ndarray  # int32 column indices
+    vals: np.ndarray  # float32 values
+    negator: bool
+
+
+class HandcraftedFeaturizer:
+    """Builds ``text_h`` for lists of (already normalised) posts."""
+
+    def __init__(self, config: TextFeatureConfig) -> None:
+        self.config = config
+        dutir_path = config.resolved_dutir_path()
+        self.zh_lexicon: EmotionLexicon = load_zh_lexicon(dutir_path)
+        self.nrc = load_nrc()
+        self.emoji = {_EMOJI_STRIP.sub("", k): v for k, v in load_emoji_table().items()}
+        if config.liwc_dic:
+            cats = load_liwc_dic(config.liwc_dic)
+            self.category_source = f"liwc:{config.liwc_dic}"
+            self.category_versions: dict[str, int] = {}
+        else:
+            cats, self.category_versions = builtin_categories()
+            self.category_source = "builtin"
+        self.matcher = WordMatcher(cats)
+        self.negators = frozenset(w.lower() for w in negators())
+        self.en_pos = {g: frozenset(ws) for g, ws in english_pos_lists().items()}
+        self._vader = None
+        self._build_columns()
+        self._cache: dict[str, int] = {}
+        self._rows: list[_TokenRow] = []
+
+    # ----------------------------------------------------------------------------- columns
+    def _build_columns(self) -> None:
+        names: list[str] = ["emo2_positive", "emo2_negative"]
+        names += [f"emo7_{c}" for c in MAJOR_CLASSES]
+        if self.zh_lexicon.has_minor:
+            names += [f"emo21_{c}" for c in MINOR_CLASSES]
+        names += [f"emo7w_{c}" for c in MAJOR_CLASSES]
+        names += ["emo2_positive_negated", "emo2_negative_negated"]
+        names += [f"nrc_{c}" for c in NRC_CLASSES]
+        names += list(VADER_COLUMNS)
+        names += [f"pos_{g}" for g in POS_GROUPS]
+        names += self.matcher.names
+        names += list(PUNCT_PATTERNS)
+        names += list(MACRO_COLUMNS)
+        self.columns = names
+        self.col = {n: i for i, n in enumerate(names)}
+        share = [n.split("_")[0] in {"emo2", "emo7", "emo21", "emo7w", "nrc", "pos"} for n in names]
+        share = [s or n in self.matcher.names for s, n in zip(share, names, strict=True)]
+        self.share_mask = np.array(share, dtype=bool)
+
+    # ----------------------------------------------------------------------------- tokens
+    def _pos_group(self, token: str, is_cjk: bool) -> str:
+        if is_cjk:
+            tag = jieba_pos_table().get(token)
+            if not tag:
+                return "other"
+            return _JIEBA_POS.get(tag[:1], "other")
+        for group in ("pronoun", "function", "interjection", "adverb"):
+            if token in self.en_pos.get(group, ()):
+                return "adv" if group == "adverb" else group
+        if len(token) > 4 and token.endswith("ly"):
+            return "adv"
+        if len(token) > 4 and token.endswith(("ing", "ed")):
+            return "verb"
+        if len(token) > 4 and token.endswith(_ADJ_SUFFIXES):
+            return "adj"
+        return "noun"
+
+    def _word_features(self, token: str, acc: dict[int, float]) -> None:
+        """Add the emotion, POS and category contributions of a plain word to ``acc``."""
+        col = self.col
+        is_cjk = bool(_CJK_RE.search(token))
+        acc[col[f"pos_{self._pos_group(token, is_cjk)}"]] = 1.0
+        for ci in self.matcher.match(token):
+            key = col[self.matcher.names[ci]]
+            acc[key] = acc.get(key, 0.0) + 1.0
+        majors: dict[str, float] = {}
+        for cls, intensity in self.zh_lexicon.entries.get(token, ()):
+            if self.zh_lexicon.has_minor:
+                acc[col[f"emo21_{cls}"]] = 1.0
+            major = self.zh_lexicon.major_of(cls)
+            majors[major] = max(majors.get(major, 0.0), intensity)
+        for emo in self.nrc.get(token, ()):
+            acc[col[f"nrc_{emo}"]] = 1.0
+            if emo in NRC_TO_MAJOR:
+                majors.setdefault(NRC_TO_MAJOR[emo], 1.0)
+        self._add_majors(majors, acc)
+        if not majors:
+            for emo in ("positive", "negative"):
+                if emo in self.nrc.get(token, ()):
+                    acc[col[f"emo2_{emo}"]] = 1.0
+
+    def _add_majors(self, majors: dict[str, float], acc: dict[int, float]) -> None:
+        col = self.col
+        for major, intensity in majors.items():
+            acc[col[f"emo7_{major}"]] = 1.0
+            acc[col[f"emo7w_{major}"]] = intensity
+            acc[col[f"emo2_{polarity_of(major)}"]] = 1.0
+
+    def _describe(self, token: str) -> _TokenRow:
+        kind = token_kind(token)
+        acc: dict[int, float] = {}
+        col = self.col
+        if kind != PUNCT:
+            acc[col["macro_tokens"]] = 1.0
+        if kind == EMOJI:
+            acc[col["macro_emoji"]] = 1.0
+            cls = self.emoji.get(_EMOJI_STRIP.sub("", token))
+            if cls:
+                self._add_majors({cls: 1.0}, acc)
+        elif kind == HASHTAG:
+            acc[col["macro_hashtags"]] = 1.0
+            inner = token.strip("#")
+            for sub in tokenize(inner, bool(_CJK_RE.search(inner))):
+                if token_kind(sub) == "word":
+                    sub_row = self._row(sub)
+                    for c, v in zip(sub_row.cols, sub_row.vals, strict=True):
+                        if not self.columns[c].startswith(("macro_", "pos_")):
+                            acc[int(c)] = acc.get(int(c), 0.0) + float(v)
+        elif kind == MENTION:
+            acc[col["macro_mentions"]] = 1.0
+        elif kind == URL:
+            acc[col["macro_urls"]] = 1.0
+        elif kind == NUMBER:
+            acc[col["pos_numeral"]] = 1.0
+        elif kind == "word":
+            self._word_features(token, acc)
+        cols = np.fromiter(acc.keys(), dtype=np.int32, count=len(acc))
+        vals = np.fromiter(acc.values(), dtype=np.float32, count=len(acc))
+        return _TokenRow(cols, vals, token in self.negators)
+
+    def _row(self, token: str) -> _TokenRow:
+        return self._rows[self._row_id(token)]
+
+    def _row_id(self, token: str) -> int:
+        rid = self._cache.get(token)
+        if rid is None:
+            if len(self._cache) >= _TOKEN_CACHE_LIMIT:
+                self._cache.clear()
+                self._rows.clear()
+            row = self._describe(token)
+            rid = len(self._rows)
+            self._rows.append(row)
+            self._cache[token] = rid
+        return rid
+
+    # ----------------------------------------------------------------------------- batch
+    def _vader_scores(self, texts: Sequence[str], is_zh: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(texts), len(VADER_COLUMNS)), dtype=np.float32)
+        idx = np.flatnonzero(~is_zh)
+        if len(idx) == 0:
+            return out
+        if self._vader is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            self._vader = SentimentIntensityAnalyzer()
+        for i in idx:
+            if texts[i]:
+                s = self._vader.polarity_scores(texts[i])
+                out[i] = (s["neg"], s["neu"], s["pos"], s["compound"])
+        return out
+
+    def transform(
+        self, texts: Sequence[str], tokens: Sequence[list[str]], is_zh: np.ndarray, cjk: np.ndarray
+    ) -> np.ndarray:
+        """Features of normalised ``texts`` given their ``tokens`` and language; float32 (n, F)."""
+        n, n_cols = len(texts), len(self.columns)
+        lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=n)
+        flat = [tok for toks in tokens for tok in toks]
+        ids = np.fromiter((self._row_id(t) for t in flat), dtype=np.int64, count=len(flat))
+        post_of = np.repeat(np.arange(n), lengths)
+        out = np.zeros((n, n_cols), dtype=np.float64)
+        if len(flat):
+            uniq, inv = np.unique(ids, return_inverse=True)
+            rows = [self._rows[i] for i in uniq]
+            r_cols = np.concatenate([r.cols for r in rows])
+            r_vals = np.concatenate([r.vals for r in rows])
+            r_ptr = np.concatenate([[0], np.cumsum([len(r.cols) for r in rows])])
+            token_matrix = sp.csr_matrix((r_vals, r_cols, r_ptr), shape=(len(uniq), n_cols))
+            counts = sp.csr_matrix((np.ones(len(flat)), (post_of, inv)), shape=(n, len(uniq)))
+            out += (counts @ token_matrix).toarray()
+            # negation: a lexicon hit within `negation_window` tokens after a negator (same post)
+            neg = np.array([r.negator for r in rows], dtype=bool)[inv]
+            negated = np.zeros(len(flat), dtype=bool)
+            for k in range(1, self.config.negation_window + 1):
+                same = post_of[k:] == post_of[:-k]
+                negated[k:] |= neg[:-k] & same
+            if negated.any():
+                pol = token_matrix[:, [self.col["emo2_positive"], self.col["emo2_negative"]]]
+                nmat = sp.csr_matrix(
+                    (np.ones(int(negated.sum())), (post_of[negated], inv[negated])), shape=(n, len(uniq))
+                )
+                neg_cols = [self.col["emo2_positive_negated"], self.col["emo2_negative_negated"]]
+                out[:, neg_cols] = (nmat @ pol).toarray()
+        denom = np.maximum(out[:, self.col["macro_tokens"]], 1.0)
+        out[:, self.share_mask] /= denom[:, None]
+        for name, pat in PUNCT_PATTERNS.items():
+            out[:, self.col[name]] = [len(pat.findall(t)) for t in texts]
+        out[:, self.col["macro_chars"]] = [len(t) for t in texts]
+        out[:, self.col["macro_sentences"]] = [
+            sum(1 for s in _SENTENCE_SPLIT.split(t) if _HAS_WORD.search(s)) for t in texts
+        ]
+        out[:, self.col["macro_cjk_share"]] = cjk
+        out[:, self.col["macro_lang_zh"]] = is_zh
+        vader_cols = [self.col[c] for c in VADER_COLUMNS]
+        out[:, vader_cols] = self._vader_scores(texts, is_zh)
+        return out.astype(np.float32)
+
+    def metadata(self) -> dict:
+        """What produced the numbers (stored with the features)."""
+        lex = self.zh_lexicon
+        return {
+            "zh_lexicon": lex.source,
+            "emo21_present": lex.has_minor,
+            "zh_lexicon_words": len(lex.entries),
+            "zh_lexicon_skipped_rows": lex.skipped_rows,
+            "en_lexicon": "nrclex:nrc_en.json",
+            "vader": "vaderSentiment (English posts only)",
+            "emoji_table": "amae:data/emoji_classes.json",
+            "categories": self.category_source,
+            "category_versions": self.category_versions,
+            "pos": "jieba dictionary lookup (zh), closed-class lists + suffixes (en)",
+            "share_columns_divided_by": "macro_tokens",
+        }
