@@ -73,6 +73,7 @@ def main() -> None:
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     p.add_argument("--window", type=int, default=DAY)
     p.add_argument("--block-mb", type=int, default=256, help="prefix-sum block budget (MiB)")
+    p.add_argument("--workers", type=int, default=1, help="threads over column blocks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "aggregation.json"
@@ -126,6 +127,7 @@ def main() -> None:
                 global_until=cutoff,
                 window=args.window,
                 max_block_bytes=args.block_mb * 2**20,
+                workers=args.workers,
             )
             secs = time.perf_counter() - t
             per_modality.append(
@@ -156,6 +158,7 @@ def main() -> None:
         "dtype": args.dtype,
         "window_s": args.window,
         "block_mb": args.block_mb,
+        "workers": args.workers,
         "generate_seconds": round(gen_s, 2),
         "aggregate_seconds_total": round(total, 3),
         "interactions_per_s_per_modality": round(args.interactions * args.modalities / total),

@@ -159,6 +159,7 @@ def test_matches_naive_reference(data, n_users, n_posts, n_inter, dim, window, m
     until = {"none": None, "scalar": int(rng.integers(0, 70)), "per_user": rng.integers(0, 70, n_users)}[mode]
     block = data.draw(st.sampled_from([8, 64, 10**9]))  # 1 column per pass up to all at once
     chunk = data.draw(st.sampled_from([1, 3, 1 << 18]))
+    workers = data.draw(st.sampled_from([1, 2]))
     agg = aggregate(
         post_user,
         post_time,
@@ -170,6 +171,7 @@ def test_matches_naive_reference(data, n_users, n_posts, n_inter, dim, window, m
         window=window,
         max_block_bytes=block,
         row_chunk=chunk,
+        workers=workers,
     )
     glob, has, ctx, empty, counts = _naive(
         post_user, post_time, feats, inter_user, inter_time, n_users, until, window

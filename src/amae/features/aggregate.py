@@ -20,6 +20,7 @@ an ``np.memmap`` in float16 or float32; only the rows of the current block are r
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,7 @@ def aggregate(
     window: int = DEFAULT_WINDOW_SECONDS,
     max_block_bytes: int = 256 * 2**20,
     row_chunk: int = 1 << 18,
+    workers: int = 1,
     out_contextual: np.ndarray | None = None,
 ) -> Aggregated:
     """Compute global and contextual mean vectors for one modality.
@@ -121,6 +123,8 @@ def aggregate(
             are processed per pass (at least one).
         row_chunk: rows read and upcast at once while building prefix sums, and interactions
             written at once, to bound temporaries.
+        workers: threads working on different column blocks at once (each with its share of
+            ``max_block_bytes``); 1 keeps everything in the calling thread.
         out_contextual: optional preallocated ``(n_inter, D)`` float32 array (e.g. a memmap) to
             write the contextual matrix into, so it need not live in RAM.
 
@@ -198,9 +202,14 @@ def aggregate(
 
     global_ = np.zeros((n_users, dim), dtype=np.float32)
     contextual = out_contextual if out_contextual is not None else np.empty((n_inter, dim), np.float32)
-    block = max(1, min(dim, int(max_block_bytes) // (8 * (n_posts + 1))))
+    workers = max(1, int(workers))
+    # Each worker holds one prefix block, so the budget is shared between them.
+    block = max(1, min(dim, int(max_block_bytes) // (8 * (n_posts + 1) * workers)))
     row_chunk = max(1, int(row_chunk))
-    for c0 in range(0, dim, block):
+
+    def run_block(c0: int) -> None:
+        # Column blocks are independent and write disjoint columns, so they may run in threads
+        # (NumPy releases the GIL in the gathers, cumsums and arithmetic that dominate here).
         c1 = min(dim, c0 + block)
         prefix = _prefix_sums(post_features, index.order, index.is_identity, c0, c1, row_chunk)
         global_[:, c0:c1] = _range_means(prefix, g_lo, g_hi, row_chunk)
@@ -213,6 +222,15 @@ def aggregate(
         for a in range(0, empty_rows.shape[0], row_chunk):
             rows = empty_rows[a : a + row_chunk]
             contextual[rows, c0:c1] = global_[inter_user[rows], c0:c1]
+
+    starts = range(0, dim, block)
+    if workers == 1 or len(starts) == 1:
+        for c0 in starts:
+            run_block(c0)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(run_block, c0) for c0 in starts]:
+                future.result()
 
     return Aggregated(
         global_=global_,
@@ -265,9 +283,31 @@ def _prefix_sums(
         b = min(n, a + row_chunk)
         rows = features[a:b, c0:c1] if identity else features[order[a:b], c0:c1]
         dst = prefix[a + 1 : b + 1]
-        np.cumsum(np.asarray(rows, dtype=np.float64), axis=0, out=dst)
+        dst[...] = rows  # upcast to float64 in place
+        _cumsum_rows_inplace(dst)
         dst += prefix[a]
     return prefix
+
+
+def _cumsum_rows_inplace(x: np.ndarray, block: int = 1024) -> None:
+    """In-place cumulative sum down the rows of a C-contiguous 2-D array.
+
+    ``np.cumsum(axis=0)`` on a row-major array walks each column with a large stride and is about
+    twice as slow as this: cumsum inside ``block``-row tiles (viewed as 3-D), then add the running
+    totals of the previous tiles. The result is the same sum order up to float64 rounding.
+    """
+    n, c = x.shape
+    k = n // block
+    if k:
+        tiles = x[: k * block].reshape(k, block, c)
+        np.cumsum(tiles, axis=1, out=tiles)
+        carry = np.cumsum(tiles[:, -1, :], axis=0)
+        tiles[1:] += carry[:-1, None, :]
+    if k * block < n:
+        rest = x[k * block :]
+        np.cumsum(rest, axis=0, out=rest)
+        if k:
+            rest += x[k * block - 1]
 
 
 def _range_means(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int) -> np.ndarray:
