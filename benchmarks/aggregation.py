@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -116,7 +117,7 @@ def main() -> None:
             feats = np.memmap(
                 folder / f"feat{m}.bin", dtype=args.dtype, mode="r", shape=(args.posts, args.dim)
             )
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             agg = aggregate(
                 post_user,
                 post_time,
@@ -130,10 +131,12 @@ def main() -> None:
                 workers=args.workers,
             )
             secs = time.perf_counter() - t
+            cpu = time.process_time() - cpu
             per_modality.append(
                 {
                     "modality": m,
                     "seconds": round(secs, 3),
+                    "cpu_seconds": round(cpu, 3),
                     "interactions_per_s": round(args.interactions / secs),
                     "context_empty_fraction": round(float(agg.context_empty.mean()), 4),
                     "mean_context_posts": round(float(agg.n_context_posts.mean()), 3),
@@ -161,6 +164,7 @@ def main() -> None:
         "workers": args.workers,
         "generate_seconds": round(gen_s, 2),
         "aggregate_seconds_total": round(total, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "interactions_per_s_per_modality": round(args.interactions * args.modalities / total),
         "peak_rss_mb_before_aggregation": round(rss_before, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
