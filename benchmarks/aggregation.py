@@ -145,12 +145,14 @@ def main() -> None:
                 }
             )
             print(
-                f"modality {m}: {secs:.2f} s, {args.interactions / secs:,.0f} interactions/s, "
+                f"modality {m}: {secs:.2f} s ({cpu:.2f} s CPU), "
+                f"{args.interactions / secs:,.0f} interactions/s, "
                 f"empty windows {agg.context_empty.mean():.1%}, peak RSS {peak_rss_mb():,.0f} MiB"
             )
             kept.append(agg)  # keep every modality's output, as a caller training on them would
             del feats
         total = time.perf_counter() - t_all
+        total_cpu = sum(r["cpu_seconds"] for r in per_modality)
 
     result = {
         "interactions": args.interactions,
@@ -164,6 +166,7 @@ def main() -> None:
         "workers": args.workers,
         "generate_seconds": round(gen_s, 2),
         "aggregate_seconds_total": round(total, 3),
+        "aggregate_cpu_seconds_total": round(total_cpu, 3),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "interactions_per_s_per_modality": round(args.interactions * args.modalities / total),
         "peak_rss_mb_before_aggregation": round(rss_before, 1),
