@@ -1,0 +1,3 @@
+from amae.cli import app
+
+app()

@@ -1,0 +1,167 @@
+"""The ``amae`` command line: parse, call the library, print where outputs went.
+
+Data problems exit with code 2 and one message naming the file, row and column; no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from amae.config import Settings, load_settings, parse_params, save_settings
+from amae.data.io import DataError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="amae: music recommendation from social media content (Shen et al.'s AMAE).")
+console = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda")]
+
+
+def data_errors(fn: Any) -> Any:
+    """Turn DataError into one line on stderr and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@data_errors
+def ingest(dataset: Annotated[Path, typer.Argument(help="dataset folder, or NCF file prefix with --format ncf")],
+           workspace: Annotated[Path, typer.Option("--workspace", "-w")] = Path("workspace"),
+           fmt: Annotated[str, typer.Option("--format", help="contract or ncf")] = "contract") -> None:
+    """Validate a dataset folder and encode it into a workspace."""
+    from amae.data.workspace import ingest as do_ingest
+
+    ds = do_ingest(dataset, workspace, fmt)
+    s = ds.stats
+    out.print(f"ingested {s['n_users']} users, {s['n_items']} items, {s['n_interactions']} interactions, "
+              f"{s.get('n_posts', 0)} posts -> {workspace / 'data'}")
+    if fmt == "ncf":
+        out.print(f"given split (NCF negatives) -> {workspace / 'split'}")
+
+
+@app.command()
+@data_errors
+def split(workspace: Path, config: ConfigOpt = None,
+          method: Annotated[str | None, typer.Option(help="temporal or random")] = None,
+          seed: Annotated[int | None, typer.Option()] = None) -> None:
+    """Split interactions 80/20 and draw the 99 fixed negatives per test case."""
+    from amae.data.workspace import load_workspace
+    from amae.protocol.split import split_interactions
+
+    overrides = {k: v for k, v in {"method": method, "seed": seed}.items() if v is not None}
+    settings = load_settings(config, {"split": overrides})
+    ds = load_workspace(workspace)
+    sp = settings.split
+    result = split_interactions(ds.interactions, ds.n_items, method=sp.method, test_fraction=sp.test_fraction,
+                                valid_fraction=sp.valid_fraction, seed=sp.seed, n_negatives=sp.n_negatives)
+    result.save(workspace / "split")
+    save_settings(workspace / "split" / "config.toml", settings)
+    i = result.info
+    out.print(f"split ({i['method']}): {i['n_fit']} fit, {i['n_valid']} validation, {i['n_test']} test cases "
+              f"({i['n_test_new_pairs']} new pairs) -> {workspace / 'split'}")
+
+
+def _train_cells(workspace: Path, models: list[str], settings: Settings, device: str) -> list[dict]:
+    from amae.data.workspace import load_workspace
+    from amae.experiments.runs import load_split, run_cell
+
+    ds = load_workspace(workspace)
+    sp = load_split(workspace)
+    cells = []
+    for name in models:
+        params = {"progress": settings.train.progress, **settings.train.models.get(name, {})}
+        for seed in settings.train.seeds:
+            t0 = time.perf_counter()
+            cell = run_cell(workspace, ds, sp, name, seed, params, device, settings=settings)
+            cells.append(cell)
+            console.print(f"{name} seed {seed}: sampled HR@10 {cell['sampled']['HR@10']:.4f} "
+                          f"NDCG@10 {cell['sampled']['NDCG@10']:.4f} ({time.perf_counter() - t0:.1f}s)")
+    return cells
+
+
+@app.command()
+@data_errors
+def train(workspace: Path,
+          model: Annotated[list[str], typer.Option("--model", "-m", help="model name (repeatable)")],
+          config: ConfigOpt = None,
+          seed: Annotated[list[int] | None, typer.Option("--seed", help="seed (repeatable)")] = None,
+          param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")] = None,
+          device: DeviceOpt = "auto") -> None:
+    """Fit models (and evaluate them on the test cases); outputs under WORKSPACE/models/."""
+    overrides: dict[str, Any] = {"device": device}
+    if seed:
+        overrides["seeds"] = list(seed)
+    params = parse_params(param)
+    if params:
+        overrides["models"] = {m: params for m in model}
+    settings = load_settings(config, {"train": overrides})
+    _train_cells(workspace, model, settings, settings.train.device)
+    out.print(f"models -> {workspace / 'models'}")
+
+
+@app.command()
+@data_errors
+def evaluate(workspace: Path,
+             model: Annotated[list[str], typer.Option("--model", "-m", help="model name (repeatable)")],
+             seed: Annotated[list[int] | None, typer.Option("--seed")] = None) -> None:
+    """Print the saved metrics of trained models (sampled and full ranking, new pairs only)."""
+    from amae.data.io import read_json
+    from amae.experiments.runs import cell_dir
+    from amae.experiments.tables import rich_table
+
+    cells = []
+    for name in model:
+        for s in seed or [0]:
+            path = cell_dir(workspace, name, s) / "metrics.json"
+            if not path.exists():
+                raise DataError(f"{path}: no metrics (run 'amae train {workspace} --model {name} --seed {s}')")
+            cells.append(read_json(path))
+    out.print(rich_table(f"results in {workspace}", cells))
+
+
+@app.command()
+@data_errors
+def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world and workspace go")] = Path("amae-demo"),
+         seeds: Annotated[int, typer.Option(help="number of seeds")] = 1,
+         device: DeviceOpt = "auto",
+         users: Annotated[int, typer.Option(help="synthetic users")] = 150) -> None:
+    """Generate the synthetic world, then ingest, split, train and print a results table."""
+    from amae.data.synthetic import WorldConfig, generate_world
+    from amae.data.workspace import ingest as do_ingest
+    from amae.experiments.tables import rich_table
+    from amae.protocol.split import split_interactions
+
+    t0 = time.perf_counter()
+    world, workspace = out_dir / "world", out_dir / "workspace"
+    if not (world / "interactions.parquet").exists():
+        summary = generate_world(world, WorldConfig(n_users=users))
+        console.print(f"synthetic world: {summary['n_interactions']} interactions, {summary['n_posts']} posts, "
+                      f"{summary['n_media']} media -> {world}")
+    ds = do_ingest(world, workspace)
+    settings = load_settings(None, {"train": {"seeds": list(range(seeds)), "device": device}})
+    if not (workspace / "split" / "split.json").exists():
+        split_interactions(ds.interactions, ds.n_items, seed=0).save(workspace / "split")
+    cells = _train_cells(workspace, ["itempop", "mf", "dmf"], settings, device)
+    out.print(rich_table("amae demo: synthetic world (test cases; mean ± std over seeds)", cells))
+    out.print(f"workspace -> {workspace} ({time.perf_counter() - t0:.0f}s)")
+
+
+def main() -> None:  # pragma: no cover - console entry for python -m amae
+    app(sys.argv[1:])

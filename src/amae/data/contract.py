@@ -1,0 +1,267 @@
+"""The on-disk data contract (DESIGN section 2): load, validate and encode a dataset folder.
+
+Validation collects every problem before failing, so one run tells the user all that is wrong
+with table, row and column, counts and a few examples, instead of one error per attempt.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from amae.data.ids import IdMap
+from amae.data.io import DataError, find_table, read_table
+
+REQUIRED_COLUMNS = {
+    "interactions": ("user_id", "item_id", "timestamp"),
+    "posts": ("post_id", "user_id", "timestamp"),
+    "items": ("item_id",),
+}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi", ".mkv")
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Problem:
+    """One kind of problem in one column of one table, with the affected rows."""
+
+    table: str
+    column: str
+    message: str
+    rows: list[int] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = f"{self.table}, column '{self.column}'" if self.column else self.table
+        text = f"{where}: {self.message}"
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows[:MAX_EXAMPLES])
+            more = f" (+{len(self.rows) - MAX_EXAMPLES} more)" if len(self.rows) > MAX_EXAMPLES else ""
+            text += f" in {len(self.rows)} row(s): rows {shown}{more}"
+        if self.examples:
+            text += " e.g. " + ", ".join(repr(e) for e in self.examples[:MAX_EXAMPLES])
+        return text
+
+
+class ValidationError(DataError):
+    """Raised with every problem found; ``str()`` is one line naming table, rows and columns."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass
+class Dataset:
+    """An encoded dataset: dense ``user_idx``/``item_idx``/``post_idx`` columns and the id maps.
+
+    ``interactions``: user_idx, item_idx, timestamp (int64 unix seconds), sorted by time.
+    ``posts``: post_idx, user_idx, timestamp, text, media (list of relative paths) or None.
+    """
+
+    root: Path
+    interactions: pd.DataFrame
+    users: IdMap
+    items: IdMap
+    posts: pd.DataFrame | None = None
+    item_info: pd.DataFrame | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def has_content(self) -> bool:
+        return self.posts is not None and len(self.posts) > 0
+
+
+def _rows(mask: np.ndarray | pd.Series) -> list[int]:
+    """1-based data row numbers (the header is not counted)."""
+    return (np.flatnonzero(np.asarray(mask)) + 1).tolist()
+
+
+def _seconds(ts: pd.Series) -> np.ndarray:
+    """Whole unix seconds of a tz-aware datetime series, whatever its internal resolution."""
+    epoch = pd.Timestamp(0, tz="UTC")
+    delta = (ts.fillna(epoch) - epoch) // pd.Timedelta(seconds=1)
+    return delta.to_numpy(dtype=np.int64)
+
+
+def parse_timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Unix seconds (int) or ISO-8601 / datetime values to int64 seconds; also a bad-value mask."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        ts = pd.to_datetime(values, utc=True)
+        return _seconds(ts), ts.isna().to_numpy()
+    numeric = pd.to_numeric(values, errors="coerce")
+    secs = np.zeros(len(values), dtype=np.int64)
+    is_num = numeric.notna().to_numpy()
+    secs[is_num] = numeric[is_num].astype("float64").to_numpy().astype(np.int64)
+    bad = ~is_num
+    rest = bad & values.notna().to_numpy()
+    if rest.any():
+        text = values[rest].astype(str)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        ok = parsed.notna().to_numpy()
+        idx = np.flatnonzero(rest)
+        secs[idx[ok]] = _seconds(parsed[ok])
+        bad[idx[ok]] = False
+    return secs, bad
+
+
+def _check_columns(table: str, frame: pd.DataFrame, path: Path, problems: list[Problem]) -> bool:
+    missing = [c for c in REQUIRED_COLUMNS[table] if c not in frame.columns]
+    if missing:
+        problems.append(Problem(path.name, ", ".join(missing), "required column missing"
+                                f" (found: {', '.join(map(str, frame.columns)) or 'none'})"))
+        return False
+    if len(frame) == 0:
+        problems.append(Problem(path.name, "", "table has no rows"))
+        return False
+    for col in REQUIRED_COLUMNS[table]:
+        empty = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
+        if empty.all():
+            problems.append(Problem(path.name, col, "required column is empty"))
+        elif empty.any():
+            problems.append(Problem(path.name, col, "empty value", _rows(empty)))
+    return True
+
+
+def _parse_media(values: pd.Series) -> list[list[str]]:
+    out: list[list[str]] = []
+    for v in values.tolist():  # per-row parsing of user strings; runs once at ingest
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append([])
+        elif isinstance(v, str):
+            out.append([p.strip() for p in v.split(";") if p.strip()])
+        else:
+            out.append([str(p) for p in list(v) if str(p).strip()])
+    return out
+
+
+def media_path_problem(root: Path, rel: str) -> str | None:
+    """Why ``rel`` may not be used as a media path of the dataset at ``root`` (None when fine)."""
+    p = Path(rel)
+    if p.is_absolute() or rel.startswith(("/", "\\")):
+        return "absolute path"
+    if ".." in p.parts:
+        return "path leaves the dataset folder ('..')"
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(root / p)
+    if os.path.commonpath([real_root, real]) != real_root:
+        return "path resolves outside the dataset folder (symlink)"
+    return None
+
+
+def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
+    """Load, validate and encode a dataset folder; raise ValidationError listing every problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: dataset folder does not exist")
+    problems: list[Problem] = []
+
+    inter_path = find_table(folder, "interactions")
+    if inter_path is None:
+        raise DataError(f"{folder}: no interactions table (expected interactions.parquet, .csv or .jsonl)")
+    inter_raw = read_table(inter_path)
+    inter_ok = _check_columns("interactions", inter_raw, inter_path, problems)
+
+    posts_path = find_table(folder, "posts")
+    if posts_path is None and require_posts:
+        raise DataError(f"{folder}: no posts table (expected posts.parquet, .csv or .jsonl)")
+    posts_raw = read_table(posts_path) if posts_path is not None else None
+    posts_ok = posts_raw is not None and _check_columns("posts", posts_raw, posts_path, problems)
+
+    items_path = find_table(folder, "items")
+    items_raw = read_table(items_path) if items_path is not None else None
+    if items_raw is not None:
+        _check_columns("items", items_raw, items_path, problems)
+
+    stats: dict = {}
+    interactions = None
+    if inter_ok:
+        ts, bad = parse_timestamps(inter_raw["timestamp"])
+        bad &= inter_raw["timestamp"].notna().to_numpy()
+        if bad.any():
+            problems.append(Problem(inter_path.name, "timestamp", "unparseable timestamp", _rows(bad),
+                                    inter_raw["timestamp"][bad].astype(str).tolist()))
+        interactions = pd.DataFrame({"user_id": inter_raw["user_id"].astype(str),
+                                     "item_id": inter_raw["item_id"].astype(str), "timestamp": ts})
+
+    posts = None
+    if posts_ok:
+        ts, bad = parse_timestamps(posts_raw["timestamp"])
+        bad &= posts_raw["timestamp"].notna().to_numpy()
+        if bad.any():
+            problems.append(Problem(posts_path.name, "timestamp", "unparseable timestamp", _rows(bad),
+                                    posts_raw["timestamp"][bad].astype(str).tolist()))
+        text = posts_raw["text"] if "text" in posts_raw.columns else pd.Series([None] * len(posts_raw))
+        no_media: list[list[str]] = [[] for _ in range(len(posts_raw))]
+        media = _parse_media(posts_raw["media"]) if "media" in posts_raw.columns else no_media
+        bad_media_rows, examples = [], []
+        for row, paths in enumerate(media):
+            for rel in paths:
+                why = media_path_problem(folder, rel)
+                if why:
+                    bad_media_rows.append(row + 1)
+                    examples.append(f"{rel} ({why})")
+                    break
+        if bad_media_rows:
+            problems.append(Problem(posts_path.name, "media", "media path outside the dataset folder",
+                                    bad_media_rows, examples))
+        dup_ids = posts_raw["post_id"].astype(str).duplicated().to_numpy()
+        if dup_ids.any():
+            problems.append(Problem(posts_path.name, "post_id", "duplicate post_id", _rows(dup_ids),
+                                    posts_raw["post_id"][dup_ids].astype(str).tolist()))
+        posts = pd.DataFrame({"post_id": posts_raw["post_id"].astype(str),
+                              "user_id": posts_raw["user_id"].astype(str), "timestamp": ts,
+                              "text": text.where(text.notna(), None).astype(object),
+                              "media": media})
+
+    if interactions is not None and posts is not None:
+        known = set(interactions["user_id"].unique())
+        unknown = ~posts["user_id"].isin(known).to_numpy()
+        if unknown.any():
+            problems.append(Problem(posts_path.name, "user_id", "unknown user (not in interactions)",
+                                    _rows(unknown), posts["user_id"][unknown].unique().tolist()))
+    if problems:
+        raise ValidationError(problems)
+    assert interactions is not None
+
+    before = len(interactions)
+    interactions = interactions.drop_duplicates(["user_id", "item_id", "timestamp"])
+    stats["duplicates_dropped"] = before - len(interactions)
+    users = IdMap.fit(interactions["user_id"])
+    items = IdMap.fit(interactions["item_id"])
+    enc = pd.DataFrame({"user_idx": users.encode(interactions["user_id"]),
+                        "item_idx": items.encode(interactions["item_id"]),
+                        "timestamp": interactions["timestamp"].to_numpy(np.int64)})
+    enc = enc.sort_values(["timestamp", "user_idx", "item_idx"], kind="stable").reset_index(drop=True)
+
+    enc_posts = None
+    if posts is not None:
+        posts = posts.sort_values(["timestamp", "post_id"], kind="stable").reset_index(drop=True)
+        enc_posts = pd.DataFrame({"post_idx": np.arange(len(posts), dtype=np.int64),
+                                  "post_id": posts["post_id"],
+                                  "user_idx": users.encode(posts["user_id"]),
+                                  "timestamp": posts["timestamp"].to_numpy(np.int64),
+                                  "text": posts["text"], "media": posts["media"]})
+    item_info = None
+    if items_raw is not None:
+        item_info = items_raw.assign(item_id=items_raw["item_id"].astype(str))
+        item_info = item_info[item_info["item_id"].isin(set(items.ids))].drop_duplicates("item_id")
+        item_info.insert(0, "item_idx", items.encode(item_info["item_id"]))
+        item_info = item_info.sort_values("item_idx").reset_index(drop=True)
+    stats.update(n_users=len(users), n_items=len(items), n_interactions=len(enc),
+                 n_posts=0 if enc_posts is None else len(enc_posts),
+                 n_media=0 if enc_posts is None else int(enc_posts["media"].map(len).sum()))
+    return Dataset(folder, enc, users, items, enc_posts, item_info, stats)

@@ -1,0 +1,121 @@
+"""Reading tables in any of the contract's formats and writing every output atomically.
+
+Atomic writes (temp file in the same folder, then ``os.replace``) mean an interrupted run never
+leaves a half-written artefact that a resumed run would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json")
+
+
+class DataError(Exception):
+    """A problem with user-supplied data: the message names the file, row and column."""
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _write_with(target: Path, writer: Callable[[Path], None]) -> Path:
+    with atomic_path(target) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def write_json(target: Path, obj: Any) -> Path:
+    def _w(p: Path) -> None:
+        p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
+
+    return _write_with(target, _w)
+
+
+def write_text(target: Path, text: str) -> Path:
+    return _write_with(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_parquet(target: Path, frame: pd.DataFrame) -> Path:
+    return _write_with(target, lambda p: frame.to_parquet(p, index=False))
+
+
+def write_npy(target: Path, array: np.ndarray) -> Path:
+    def _w(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.save(fh, array)
+
+    return _write_with(target, _w)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def find_table(folder: Path, name: str) -> Path | None:
+    """The file holding table ``name`` in ``folder`` (any supported format), or None.
+
+    Two files for the same table (say ``posts.csv`` and ``posts.parquet``) are ambiguous and an
+    error, so the user never wonders which one was read.
+    """
+    found = [folder / f"{name}{s}" for s in TABLE_SUFFIXES if (folder / f"{name}{s}").exists()]
+    if len(found) > 1:
+        raise DataError(f"{folder}: table '{name}' exists in several formats: {', '.join(p.name for p in found)}")
+    return found[0] if found else None
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a Parquet, CSV or JSON Lines table, turning any parser failure into a DataError."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type '{suffix}' (use .parquet, .csv or .jsonl)")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix == ".csv":
+            # keep_default_na=False: ids such as "NA" stay strings; empty cells still become NaN.
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+        else:
+            frame = pd.read_json(path, lines=True, dtype=False)
+    except Exception as exc:  # parser errors differ per format; report them uniformly
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {first}") from exc
+    if frame.empty and len(frame.columns) == 0:
+        raise DataError(f"{path}: file has no columns")
+    return frame

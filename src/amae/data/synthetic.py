@@ -1,0 +1,190 @@
+"""A seeded synthetic world in the data contract (DESIGN section 12): the embedded default.
+
+Users have a stable taste (a mixture over genres) and a daily mood (a Markov chain over four
+moods). Posts are written in the morning (06-12 h) and carry the day's mood in their emotion
+words and image colours; listening happens later the same day (12-24 h) and prefers tracks of
+the day's mood. So the posts of the last 24 h reveal the mood that drives the next listens: a
+planted contextual signal that content models can find and pure collaborative models cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from amae.data.io import write_json, write_parquet
+
+MOODS = ("happiness", "sadness", "anger", "fear")
+DAY = 86_400
+START = 1_704_067_200  # 2024-01-01T00:00:00Z
+
+EMOTION_WORDS = {
+    "zh": {
+        "happiness": ["开心", "快乐", "高兴", "幸福", "愉快", "欢乐"],
+        "sadness": ["难过", "伤心", "悲伤", "失落", "痛苦", "孤独"],
+        "anger": ["愤怒", "生气", "气愤", "恼火", "可恶", "讨厌"],
+        "fear": ["害怕", "担心", "紧张", "恐惧", "不安", "焦虑"],
+    },
+    "en": {
+        "happiness": ["happy", "joy", "delighted", "wonderful", "cheerful", "glad"],
+        "sadness": ["sad", "lonely", "cry", "grief", "miserable", "heartbroken"],
+        "anger": ["angry", "furious", "rage", "annoyed", "mad", "outraged"],
+        "fear": ["afraid", "scared", "worried", "nervous", "anxious", "terrified"],
+    },
+}
+TOPIC_WORDS = {
+    "zh": ["家", "朋友", "工作", "学校", "美食", "音乐", "电影", "旅行", "运动", "周末", "咖啡", "猫"],
+    "en": ["home", "friends", "work", "school", "dinner", "music", "movie", "travel", "gym",
+           "weekend", "coffee", "cat"],
+}
+FILLER = {
+    "zh": ["今天", "我", "我们", "真的", "有点", "一起", "觉得", "还是", "非常", "又"],
+    "en": ["today", "i", "we", "really", "feel", "so", "the", "a", "with", "again", "just"],
+}
+EMOJI = {"happiness": "😄", "sadness": "😢", "anger": "😠", "fear": "😨"}
+# Hue (OpenCV 0-180), saturation, value per mood: warm-bright, cold-dark, red-saturated, grey-dark.
+MOOD_COLOUR = {"happiness": (20, 200, 235), "sadness": (110, 150, 90), "anger": (0, 240, 180),
+               "fear": (140, 50, 60)}
+
+
+@dataclass
+class WorldConfig:
+    """Sizes and strengths of the synthetic world; the defaults make the demo world."""
+
+    n_users: int = 150
+    n_items: int = 240
+    n_genres: int = 6
+    n_days: int = 40
+    posts_per_day: float = 0.9
+    listens_per_day: float = 2.0
+    image_share: float = 0.12
+    n_videos: int = 6
+    image_size: int = 64
+    mood_strength: float = 2.5
+    taste_strength: float = 2.0
+    mood_stay: float = 0.3
+    seed: int = 0
+
+
+def _image(rng: np.random.Generator, mood: str, size: int) -> np.ndarray:
+    h, s, v = MOOD_COLOUR[mood]
+    hsv = np.empty((size, size, 3), dtype=np.float32)
+    hsv[..., 0] = (h + rng.normal(0, 4, (size, size))) % 180
+    hsv[..., 1] = np.clip(s + rng.normal(0, 15, (size, size)), 0, 255)
+    hsv[..., 2] = np.clip(v + rng.normal(0, 15, (size, size)), 0, 255)
+    img = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+    for _ in range(3):  # a few shapes so images are not flat
+        p1 = tuple(int(x) for x in rng.integers(0, size, 2))
+        p2 = tuple(int(x) for x in rng.integers(0, size, 2))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        cv2.line(img, p1, p2, colour, 2)
+    return img
+
+
+def _write_video(path: Path, rng: np.random.Generator, mood: str, size: int, frames: int = 12) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 6, (size, size))
+    for _ in range(frames):
+        writer.write(_image(rng, mood, size))
+    writer.release()
+
+
+def _text(rng: np.random.Generator, lang: str, mood: str, topics: np.ndarray) -> str:
+    words = list(rng.choice(FILLER[lang], 3)) + list(rng.choice(EMOTION_WORDS[lang][mood], 2))
+    words += list(rng.choice(np.asarray(TOPIC_WORDS[lang])[topics], 2))
+    words = list(rng.permutation(words))
+    sep = "" if lang == "zh" else " "
+    text = sep.join(words)
+    if rng.random() < 0.3:
+        text += " " + EMOJI[mood]
+    if rng.random() < 0.15:
+        text += " #" + ("音乐" if lang == "zh" else "music")
+    return text + ("。" if lang == "zh" else ".")
+
+
+def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
+    """Write ``interactions.parquet``, ``posts.parquet``, ``items.parquet`` and media to ``folder``.
+
+    Returns a summary (sizes and the config). Generation is vectorised where it matters; media
+    files are written one by one because that is what a real dataset looks like on disk.
+    """
+    cfg = config or WorldConfig()
+    rng = np.random.default_rng(cfg.seed)
+    folder = Path(folder)
+    (folder / "media").mkdir(parents=True, exist_ok=True)
+    n_moods = len(MOODS)
+
+    item_genre = rng.integers(0, cfg.n_genres, cfg.n_items)
+    item_mood = rng.integers(0, n_moods, cfg.n_items)
+    item_pop = rng.normal(0, 0.5, cfg.n_items)
+    user_taste = rng.dirichlet(np.full(cfg.n_genres, 0.3), cfg.n_users)
+    user_lang = np.where(rng.random(cfg.n_users) < 0.5, "zh", "en")
+    user_topics = np.stack([rng.choice(len(TOPIC_WORDS["en"]), 3, replace=False) for _ in range(cfg.n_users)])
+
+    # Daily mood: Markov chain per user, vectorised over users.
+    mood = np.empty((cfg.n_users, cfg.n_days), dtype=np.int64)
+    mood[:, 0] = rng.integers(0, n_moods, cfg.n_users)
+    for d in range(1, cfg.n_days):
+        stay = rng.random(cfg.n_users) < cfg.mood_stay
+        mood[:, d] = np.where(stay, mood[:, d - 1], rng.integers(0, n_moods, cfg.n_users))
+
+    # Posts: Poisson count per user-day, times in 06-12 h.
+    counts = rng.poisson(cfg.posts_per_day, (cfg.n_users, cfg.n_days))
+    pu, pd_ = np.nonzero(counts)
+    reps = counts[pu, pd_]
+    post_user = np.repeat(pu, reps)
+    post_day = np.repeat(pd_, reps)
+    post_time = START + post_day * DAY + rng.integers(6 * 3600, 12 * 3600, len(post_user))
+    post_mood = mood[post_user, post_day]
+    texts, media = [], []
+    has_image = rng.random(len(post_user)) < cfg.image_share
+    video_posts = set(rng.choice(np.flatnonzero(has_image), min(cfg.n_videos, int(has_image.sum())),
+                                 replace=False).tolist()) if has_image.any() else set()
+    for i in range(len(post_user)):
+        u, m = post_user[i], MOODS[post_mood[i]]
+        texts.append(_text(rng, user_lang[u], m, user_topics[u]) if rng.random() > 0.05 else None)
+        paths: list[str] = []
+        if has_image[i]:
+            if i in video_posts:
+                rel = f"media/v{i:06d}.mp4"
+                _write_video(folder / rel, rng, m, cfg.image_size)
+            else:
+                rel = f"media/p{i:06d}." + ("jpg" if i % 2 else "png")
+                cv2.imwrite(str(folder / rel), _image(rng, m, cfg.image_size))
+            paths.append(rel)
+        media.append(paths)
+
+    # Listens: Poisson count per user-day, times in 12-24 h, items by taste + mood of the day.
+    lcounts = rng.poisson(cfg.listens_per_day, (cfg.n_users, cfg.n_days))
+    lu, ld = np.nonzero(lcounts)
+    lreps = lcounts[lu, ld]
+    inter_user = np.repeat(lu, lreps)
+    inter_day = np.repeat(ld, lreps)
+    inter_time = START + inter_day * DAY + rng.integers(12 * 3600, 24 * 3600, len(inter_user))
+    logits = (cfg.taste_strength * np.log(user_taste[inter_user][:, item_genre] + 1e-3)
+              + cfg.mood_strength * (item_mood[None, :] == mood[inter_user, inter_day][:, None])
+              + item_pop[None, :])
+    gumbel = rng.gumbel(size=logits.shape)
+    inter_item = np.argmax(logits + gumbel, axis=1)
+
+    interactions = pd.DataFrame({"user_id": [f"u{u:04d}" for u in inter_user],
+                                 "item_id": [f"t{i:04d}" for i in inter_item],
+                                 "timestamp": inter_time.astype(np.int64)})
+    posts = pd.DataFrame({"post_id": [f"p{i:06d}" for i in range(len(post_user))],
+                          "user_id": [f"u{u:04d}" for u in post_user],
+                          "timestamp": post_time.astype(np.int64), "text": texts, "media": media})
+    items = pd.DataFrame({"item_id": [f"t{i:04d}" for i in range(cfg.n_items)],
+                          "title": [f"Track {i}" for i in range(cfg.n_items)],
+                          "artist": [f"Artist {g}" for g in item_genre]})
+    write_parquet(folder / "interactions.parquet", interactions)
+    write_parquet(folder / "posts.parquet", posts)
+    write_parquet(folder / "items.parquet", items)
+    # The planted truth, kept out of the contract tables so no model can read it by accident.
+    write_json(folder / "_world_truth.json", {"item_mood": item_mood.tolist(), "moods": list(MOODS)})
+    summary = {"config": asdict(cfg), "n_interactions": len(interactions), "n_posts": len(posts),
+               "n_media": int(has_image.sum()), "n_videos": len(video_posts)}
+    write_json(folder / "_world.json", summary)
+    return summary

@@ -1,0 +1,69 @@
+"""A workspace folder holds every artefact of a run: the encoded data, splits, features, models.
+
+Layout::
+
+    W/data/      interactions.parquet posts.parquet items.parquet users.json items.json stats.json
+    W/split/     train_rows.npy ... test_cases.parquet test_negatives.npy split.json config.toml
+    W/features/  per-modality feature arrays (amae features)
+    W/models/    <model>-seed<k>/ weights.safetensors model.json metrics.json config.toml
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from amae.data.adapters.ncf import load_ncf
+from amae.data.contract import Dataset, load_dataset
+from amae.data.ids import IdMap
+from amae.data.io import DataError, read_json, write_json, write_parquet
+
+
+def save_dataset(dataset: Dataset, workspace: Path) -> Path:
+    folder = Path(workspace) / "data"
+    write_parquet(folder / "interactions.parquet", dataset.interactions)
+    if dataset.posts is not None:
+        write_parquet(folder / "posts.parquet", dataset.posts)
+    if dataset.item_info is not None:
+        write_parquet(folder / "items.parquet", dataset.item_info)
+    dataset.users.save(folder / "users.json")
+    dataset.items.save(folder / "items.json")
+    write_json(folder / "stats.json", {**dataset.stats, "source": str(dataset.root)})
+    return folder
+
+
+def ingest(source: Path, workspace: Path, fmt: str = "contract") -> Dataset:
+    """Validate and encode ``source`` into ``workspace``. ``fmt="ncf"`` reads NCF files by prefix
+    and also writes their given split (negatives used as-is)."""
+    if fmt == "contract":
+        dataset = load_dataset(Path(source))
+    elif fmt == "ncf":
+        ncf = load_ncf(source)
+        users = IdMap(np.asarray([str(i) for i in range(ncf.n_users)], dtype=object))
+        items = IdMap(np.asarray([str(i) for i in range(ncf.n_items)], dtype=object))
+        dataset = Dataset(Path(str(source)).parent, ncf.interactions, users, items,
+                          stats={"n_users": ncf.n_users, "n_items": ncf.n_items,
+                                 "n_interactions": len(ncf.interactions), "n_posts": 0, "n_media": 0,
+                                 "format": "ncf",
+                                 "dropped_duplicate_negatives": ncf.dropped_duplicate_negatives})
+        ncf.split.save(Path(workspace) / "split")
+    else:
+        raise DataError(f"unknown format '{fmt}' (use 'contract' or 'ncf')")
+    save_dataset(dataset, workspace)
+    return dataset
+
+
+def load_workspace(workspace: Path) -> Dataset:
+    """The encoded dataset saved by :func:`ingest` (no re-validation, ids kept)."""
+    folder = Path(workspace) / "data"
+    if not (folder / "interactions.parquet").exists():
+        raise DataError(f"{workspace}: not a workspace (run 'amae ingest DATASET --workspace {workspace}' first)")
+    stats = read_json(folder / "stats.json")
+    posts = pd.read_parquet(folder / "posts.parquet") if (folder / "posts.parquet").exists() else None
+    if posts is not None:
+        posts["media"] = posts["media"].map(lambda m: [] if m is None else list(m))
+    items = pd.read_parquet(folder / "items.parquet") if (folder / "items.parquet").exists() else None
+    return Dataset(Path(stats.get("source", ".")), pd.read_parquet(folder / "interactions.parquet"),
+                   IdMap.load(folder / "users.json"), IdMap.load(folder / "items.json"), posts, items, stats)

@@ -1,0 +1,38 @@
+"""Rendering result rows as rich tables (terminal) and Markdown (reports)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from amae.protocol.significance import mean_std
+
+METRICS = (("sampled", "HR@10"), ("sampled", "NDCG@10"), ("full", "HR@10"), ("full", "NDCG@10"),
+           ("full", "MRR"))
+
+
+def summarise_cells(cells: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    """label -> "protocol metric" -> (mean, std) over seeds."""
+    by_label: dict[str, list[dict]] = {}
+    for c in cells:
+        by_label.setdefault(c["label"], []).append(c)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for label, runs in by_label.items():
+        out[label] = {}
+        for proto, metric in METRICS:
+            vals = [r[proto][metric] for r in runs if proto in r]
+            if vals:
+                out[label][f"{proto} {metric}"] = mean_std(vals)
+        out[label]["seeds"] = (float(len(runs)), 0.0)
+    return out
+
+
+def rich_table(title: str, cells: list[dict]) -> Table:
+    summary = summarise_cells(cells)
+    cols = [f"{p} {m}" for p, m in METRICS if any(f"{p} {m}" in s for s in summary.values())]
+    table = Table(title=title)
+    table.add_column("method")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for label, s in summary.items():
+        table.add_row(label, *[f"{s[c][0]:.4f} ± {s[c][1]:.4f}" if c in s else "-" for c in cols])
+    return table

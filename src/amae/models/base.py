@@ -1,0 +1,85 @@
+"""The one model interface every recommender implements, and the data it is fitted on.
+
+``score(users, items, times)`` takes an (n, k) item matrix so that evaluation and serving score
+whole candidate blocks at once; ``times`` lets content models look at the posts before each case.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from amae.protocol.split import EvalCases
+
+
+@dataclass
+class TrainData:
+    """What a model may see when fitting: the fit rows, the validation cases, optional content.
+
+    ``rows`` are positions of the fit records in the dataset's interaction table, so content
+    models can find the contextual features of each record. ``content`` is whatever the content
+    pipeline provides (see ``amae.models.amae``); collaborative models ignore it.
+    """
+
+    n_users: int
+    n_items: int
+    users: np.ndarray
+    items: np.ndarray
+    times: np.ndarray
+    valid: EvalCases | None = None
+    rows: np.ndarray | None = None
+    content: Any = None
+    seed: int = 0
+    device: str = "cpu"
+    extras: dict = field(default_factory=dict)
+
+
+class Recommender(ABC):
+    """Base class: ``fit``, ``score``, ``save``, ``load``. Subclasses register by ``name``."""
+
+    name: ClassVar[str] = ""
+    #: True when the model needs posts; such models are "not applicable" on content-free data.
+    needs_content: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self.history: list[dict] = []
+
+    @abstractmethod
+    def fit(self, data: TrainData) -> Recommender: ...
+
+    @abstractmethod
+    def score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+        """Scores of shape ``items.shape`` (n, k): higher means more likely to be played."""
+
+    @abstractmethod
+    def save(self, folder: Path) -> None: ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, folder: Path) -> Recommender: ...
+
+
+REGISTRY: dict[str, type[Recommender]] = {}
+
+
+def register(cls: type[Recommender]) -> type[Recommender]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def as_2d(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accept (n,) items too: returns int64 users (n,) and items (n, k)."""
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    if items.ndim == 1:
+        items = items[:, None]
+    if items.shape[0] != users.shape[0]:
+        raise ValueError(f"score: {users.shape[0]} users but {items.shape[0]} item rows")
+    return users, items

@@ -1,0 +1,93 @@
+"""Common plumbing for PyTorch recommenders: fitting with the shared trainer, batched scoring,
+and checkpoints as safetensors + JSON (no pickle anywhere)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from amae.data.io import atomic_path, read_json, write_json
+from amae.models.base import Recommender, TrainData, as_2d
+from amae.training.trainer import TrainConfig, fit_pointwise, resolve_device, seed_everything
+
+TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+
+
+class TorchRecommender(Recommender):
+    """Subclasses implement ``build(data)`` -> nn.Module with ``logits(users, items, record)`` and
+    ``score_block(users (n,), items (n, k), times)`` -> (n, k) tensor; and ``penalty(...)``."""
+
+    default_params: dict[str, Any] = {}
+
+    def __init__(self, **params: Any) -> None:
+        merged = {**self.default_params, **params}
+        super().__init__(**merged)
+        self.train_config = TrainConfig(**{k: v for k, v in merged.items() if k in TRAIN_FIELDS})
+        self.module: torch.nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.meta: dict[str, Any] = {}
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def build(self, data: TrainData) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-serialisable facts the module needs to be rebuilt on load (sizes, flags)."""
+        return {}
+
+    def rebuild(self, state: dict[str, Any]) -> torch.nn.Module:
+        raise NotImplementedError
+
+    # -- interface ------------------------------------------------------------------------
+    def fit(self, data: TrainData) -> TorchRecommender:
+        seed_everything(data.seed)
+        self.device = resolve_device(data.device)
+        self.module = self.build(data).to(self.device)
+        module = self.module
+        l2 = self.train_config.l2
+
+        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            logits = module.logits(u, i, record)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+            return loss + l2 * module.penalty(u, i)
+
+        self.history = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
+                                     data.valid, self.train_config, data.seed, self.device, label=self.name)
+        return self
+
+    @torch.inference_mode()
+    def score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+        if self.module is None:
+            raise RuntimeError(f"{self.name}: score() before fit() or load()")
+        users, items = as_2d(users, items)
+        self.module.eval()
+        out = self.module.score_block(torch.as_tensor(users, device=self.device),
+                                      torch.as_tensor(items, device=self.device), times)
+        return out.float().cpu().numpy()
+
+    def save(self, folder: Path) -> None:
+        assert self.module is not None
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
+        with atomic_path(folder / "weights.safetensors") as tmp:
+            save_file(state, str(tmp))
+        write_json(folder / "model.json", {"name": self.name, "params": self.params,
+                                           "train_config": asdict(self.train_config),
+                                           "state": self.extra_state(), "history": self.history})
+
+    @classmethod
+    def load(cls, folder: Path) -> TorchRecommender:
+        folder = Path(folder)
+        meta = read_json(folder / "model.json")
+        model = cls(**meta["params"])
+        model.module = model.rebuild(meta["state"])
+        model.module.load_state_dict(load_file(str(folder / "weights.safetensors")))
+        model.module.eval()
+        model.history = meta.get("history", [])
+        return model

@@ -1,0 +1,161 @@
+"""Train/validation/test splits and the fixed evaluation cases (DESIGN section 7).
+
+Every test record becomes a case with 99 negatives drawn once, seeded, and saved with the split,
+so every model is ranked against exactly the same candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from amae.data.io import read_json, write_json, write_npy, write_parquet
+from amae.protocol.negatives import sample_negatives
+
+N_NEGATIVES = 99
+
+
+@dataclass
+class EvalCases:
+    """Cases ``(user, positive item, time)`` with their fixed negatives (n, k)."""
+
+    users: np.ndarray
+    items: np.ndarray
+    times: np.ndarray
+    negatives: np.ndarray
+    new_pair: np.ndarray  # True when (user, item) never occurs in the fitting data
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def subset(self, mask: np.ndarray) -> EvalCases:
+        return EvalCases(self.users[mask], self.items[mask], self.times[mask], self.negatives[mask],
+                         self.new_pair[mask])
+
+    def candidates(self) -> np.ndarray:
+        """(n, 1 + k) item matrix, positive first."""
+        return np.concatenate([self.items[:, None], self.negatives], axis=1)
+
+    def save(self, folder: Path, name: str) -> None:
+        write_parquet(folder / f"{name}_cases.parquet", pd.DataFrame(
+            {"user_idx": self.users, "item_idx": self.items, "timestamp": self.times,
+             "new_pair": self.new_pair}))
+        write_npy(folder / f"{name}_negatives.npy", self.negatives.astype(np.int64))
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> EvalCases:
+        frame = pd.read_parquet(folder / f"{name}_cases.parquet")
+        negatives = np.load(folder / f"{name}_negatives.npy")
+        return cls(frame["user_idx"].to_numpy(np.int64), frame["item_idx"].to_numpy(np.int64),
+                   frame["timestamp"].to_numpy(np.int64), negatives, frame["new_pair"].to_numpy(bool))
+
+
+@dataclass
+class Split:
+    """Row positions into the dataset's interaction table, plus the fixed cases."""
+
+    train_rows: np.ndarray  # the rows models fit on (validation tail excluded)
+    valid_rows: np.ndarray
+    test_rows: np.ndarray
+    valid: EvalCases
+    test: EvalCases
+    train_end: np.ndarray  # per user: time of the last fitting record (for global aggregation)
+    info: dict
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        for name in ("train_rows", "valid_rows", "test_rows", "train_end"):
+            write_npy(folder / f"{name}.npy", getattr(self, name).astype(np.int64))
+        self.valid.save(folder, "valid")
+        self.test.save(folder, "test")
+        write_json(folder / "split.json", self.info)
+
+    @classmethod
+    def load(cls, folder: Path) -> Split:
+        folder = Path(folder)
+        arrays = {n: np.load(folder / f"{n}.npy") for n in ("train_rows", "valid_rows", "test_rows", "train_end")}
+        return cls(**arrays, valid=EvalCases.load(folder, "valid"), test=EvalCases.load(folder, "test"),
+                   info=read_json(folder / "split.json"))
+
+
+def _rank_within_user(users: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows visited in ``order`` (grouped by user): position within the user and user size."""
+    u = users[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(u)) + 1]
+    sizes = np.diff(np.r_[starts, len(u)])
+    pos_sorted = np.arange(len(u)) - np.repeat(starts, sizes)
+    pos = np.empty(len(u), dtype=np.int64)
+    size = np.empty(len(u), dtype=np.int64)
+    pos[order] = pos_sorted
+    size[order] = np.repeat(sizes, sizes)
+    return pos, size
+
+
+def chronological_masks(users: np.ndarray, times: np.ndarray, fraction: float) -> np.ndarray:
+    """True for the last ``1 - fraction`` of each user's records by time (at least one kept first)."""
+    order = np.lexsort((np.arange(len(users)), times, users))
+    pos, size = _rank_within_user(users, order)
+    n_first = np.maximum(1, np.ceil(fraction * size).astype(np.int64))
+    return pos >= n_first
+
+
+def make_cases(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_items: int,
+               interacted: tuple[np.ndarray, np.ndarray], seen_pairs: tuple[np.ndarray, np.ndarray],
+               seed: int, n_negatives: int = N_NEGATIVES) -> EvalCases:
+    negatives = sample_negatives(users, n_items, interacted, n_negatives, seed)
+    seen = set_membership(users, items, seen_pairs, n_items)
+    return EvalCases(users.astype(np.int64), items.astype(np.int64), times.astype(np.int64), negatives, ~seen)
+
+
+def set_membership(users: np.ndarray, items: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
+                   n_items: int) -> np.ndarray:
+    """Whether each (user, item) is among ``pairs``: one vectorised isin over combined keys."""
+    keys = np.unique(pairs[0].astype(np.int64) * n_items + pairs[1].astype(np.int64))
+    return np.isin(users.astype(np.int64) * n_items + items.astype(np.int64), keys)
+
+
+def split_interactions(interactions: pd.DataFrame, n_items: int, *, method: str = "temporal",
+                       test_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 0,
+                       n_negatives: int = N_NEGATIVES) -> Split:
+    """Split encoded interactions (user_idx, item_idx, timestamp) per DESIGN section 7.
+
+    ``temporal``: per user, the first 80% of records by time train, the rest test. ``random``: a
+    seeded random record split. In both, the last 10% (by time) of each user's training records
+    is the validation tail for early stopping; models never fit on it.
+    """
+    users = interactions["user_idx"].to_numpy(np.int64)
+    items = interactions["item_idx"].to_numpy(np.int64)
+    times = interactions["timestamp"].to_numpy(np.int64)
+    rng = np.random.default_rng(seed)
+    if method == "temporal":
+        is_test = chronological_masks(users, times, 1.0 - test_fraction)
+    elif method == "random":
+        is_test = rng.random(len(users)) < test_fraction
+    else:
+        raise ValueError(f"unknown split method {method!r} (use 'temporal' or 'random')")
+    train_idx = np.flatnonzero(~is_test)
+    is_valid_sub = chronological_masks(users[train_idx], times[train_idx], 1.0 - valid_fraction)
+    # Users with fewer than 5 training records keep them all for fitting.
+    _, counts = np.unique(users[train_idx], return_counts=True)
+    per_user = np.zeros(users.max() + 1, dtype=np.int64)
+    per_user[np.unique(users[train_idx])] = counts
+    is_valid_sub &= per_user[users[train_idx]] >= 5
+    valid_rows, fit_rows = train_idx[is_valid_sub], train_idx[~is_valid_sub]
+    test_rows = np.flatnonzero(is_test)
+
+    interacted = (users, items)
+    fit_pairs = (users[fit_rows], items[fit_rows])
+    valid = make_cases(users[valid_rows], items[valid_rows], times[valid_rows], n_items, interacted,
+                       fit_pairs, seed + 1, n_negatives)
+    train_pairs = (users[train_idx], items[train_idx])
+    test = make_cases(users[test_rows], items[test_rows], times[test_rows], n_items, interacted,
+                      train_pairs, seed + 2, n_negatives)
+    train_end = np.full(users.max() + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(train_end, users[train_idx], times[train_idx])
+    info = {"method": method, "test_fraction": test_fraction, "valid_fraction": valid_fraction,
+            "seed": seed, "n_negatives": n_negatives, "n_fit": len(fit_rows), "n_valid": len(valid_rows),
+            "n_test": len(test_rows), "n_test_new_pairs": int(test.new_pair.sum())}
+    return Split(fit_rows, valid_rows, test_rows, valid, test, train_end, info)
