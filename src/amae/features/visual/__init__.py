@@ -1,14 +1,30 @@
-"""Per-post visual features: handcrafted (colour, texture, lines, faces) and deep (CNN backbones)."""
+"""Per-post visual features: handcrafted (colour, texture, lines, faces) and deep (CNN backbones).
 
-from amae.features.visual.config import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VisualFeatureConfig
-from amae.features.visual.extractor import VisualBatchExtractor
-from amae.features.visual.handcrafted import HANDCRAFTED_FEATURE_NAMES, handcrafted_features
+Names are imported lazily so that light users (decoding, colour) do not pay for importing torch.
+"""
 
-__all__ = [
-    "HANDCRAFTED_FEATURE_NAMES",
-    "IMAGE_EXTENSIONS",
-    "VIDEO_EXTENSIONS",
-    "VisualBatchExtractor",
-    "VisualFeatureConfig",
-    "handcrafted_features",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "IMAGE_EXTENSIONS": "amae.features.visual.config",
+    "VIDEO_EXTENSIONS": "amae.features.visual.config",
+    "VisualFeatureConfig": "amae.features.visual.config",
+    "VisualBatchExtractor": "amae.features.visual.extractor",
+    "HANDCRAFTED_FEATURE_NAMES": "amae.features.visual.handcrafted",
+    "handcrafted_features": "amae.features.visual.handcrafted",
+    "BACKBONES": "amae.features.visual.backbones",
+    "BackboneWeightsMissing": "amae.features.visual.backbones",
+    "register_backbone": "amae.features.visual.backbones",
+    "MediaError": "amae.features.visual.decode",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'amae.features.visual' has no attribute {name!r}")
