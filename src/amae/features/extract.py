@@ -1,0 +1,203 @@
+"""The per-post extraction engine: batches, a process pool or Dask, shards, resume, atomic writes.
+
+A modality supplies a picklable ``BatchExtractor`` (see ``amae.features.base``); this module does
+everything else. Each batch becomes one shard file written atomically, so an interrupted run
+resumes at the first missing shard. When all shards exist they are consolidated into one
+float32 array per group (``<group>.npy``, memory-mappable, row = ``post_idx``), the feature names
+and metadata (``<group>.json``), the flags (``flags.parquet``) and the skipped media
+(``failures.parquet``), plus a ``report.json`` with counts and timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from amae.data.io import atomic_path, read_json, write_json, write_npy, write_parquet
+from amae.features.base import POST_COLUMNS, BatchExtractor, BatchResult
+
+GROUPS = ("text_h", "text_d", "visual_h", "visual_d")
+
+
+@dataclass
+class ExtractionReport:
+    modality: str
+    n_posts: int
+    n_shards: int
+    shards_reused: int
+    seconds: float
+    posts_per_s: float
+    failures: int
+    failures_by_reason: dict[str, int]
+    groups: dict[str, int]  # group -> dimension
+    out_dir: str
+
+
+def _shard_path(folder: Path, index: int) -> Path:
+    return folder / "shards" / f"shard-{index:05d}.npz"
+
+
+def _save_shard(path: Path, post_idx: np.ndarray, result: BatchResult) -> None:
+    arrays = {"post_idx": post_idx}
+    arrays.update({f"block__{k}": np.asarray(v, dtype=np.float32) for k, v in result.blocks.items()})
+    arrays.update({f"flag__{k}": np.asarray(v, dtype=bool) for k, v in result.flags.items()})
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    write_json(path.with_suffix(".failures.json"), result.failures)
+
+
+def _load_shard(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], list[dict]]:
+    with np.load(path, allow_pickle=False) as z:
+        post_idx = z["post_idx"]
+        blocks = {k[len("block__"):]: z[k] for k in z.files if k.startswith("block__")}
+        flags = {k[len("flag__"):]: z[k] for k in z.files if k.startswith("flag__")}
+    return post_idx, blocks, flags, read_json(path.with_suffix(".failures.json"))
+
+
+def _run_batch(extractor: BatchExtractor, batch: pd.DataFrame, path: str) -> str:
+    """Worker side: compute one batch and write its shard (so results never travel back pickled)."""
+    result = extractor(batch)
+    _save_shard(Path(path), batch["post_idx"].to_numpy(np.int64), result)
+    return path
+
+
+def _batches(posts: pd.DataFrame, batch_size: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    for i, start in enumerate(range(0, len(posts), batch_size)):
+        yield i, posts.iloc[start:start + batch_size]
+
+
+def _fingerprint(posts: pd.DataFrame, batch_size: int, modality: str, config: dict) -> dict:
+    ids = posts["post_idx"].to_numpy(np.int64)
+    return {"modality": modality, "n_posts": int(len(posts)), "batch_size": batch_size,
+            "post_idx_sum": int(ids.sum()), "post_idx_max": int(ids.max()) if len(ids) else -1,
+            "config": config}
+
+
+def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor, *, modality: str,
+                   batch_size: int = 256, n_jobs: int = 1, engine: str = "local",
+                   dask_address: str | None = None, progress: bool = True,
+                   config: dict | None = None) -> ExtractionReport:
+    """Extract features for every post in ``posts`` (columns ``POST_COLUMNS``) into ``out_dir``.
+
+    Shards from an earlier run with the same posts, batch size and config are reused; anything
+    else in ``out_dir/shards`` is stale and removed first.
+    """
+    out_dir = Path(out_dir)
+    missing = [c for c in POST_COLUMNS if c not in posts.columns]
+    if missing:
+        raise ValueError(f"posts frame lacks columns {missing}")
+    posts = posts.sort_values("post_idx").reset_index(drop=True)
+    fp = _fingerprint(posts, batch_size, modality, config or {})
+    manifest = out_dir / "shards" / "manifest.json"
+    if manifest.exists() and read_json(manifest) != json.loads(json.dumps(fp, default=str)):
+        shutil.rmtree(out_dir / "shards")
+    write_json(manifest, fp)
+
+    t0 = time.perf_counter()
+    todo = [(i, b) for i, b in _batches(posts, batch_size) if not _shard_path(out_dir, i).exists()]
+    n_shards = -(-len(posts) // batch_size)
+    bar = Progress(TextColumn(f"[bold]{modality} features[/]"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("shards"), TimeElapsedColumn(), disable=not progress, transient=True)
+    with bar:
+        task = bar.add_task("", total=n_shards, completed=n_shards - len(todo))
+        if engine == "dask":
+            _run_dask(todo, out_dir, extractor, n_jobs, dask_address, lambda: bar.advance(task))
+        elif n_jobs <= 1 or len(todo) <= 1:
+            for i, batch in todo:
+                _run_batch(extractor, batch, str(_shard_path(out_dir, i)))
+                bar.advance(task)
+        else:
+            with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn")) as pool:
+                futures: list[Future] = [pool.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i)))
+                                         for i, b in todo]
+                for fut in as_completed(futures):
+                    fut.result()
+                    bar.advance(task)
+    return _consolidate(out_dir, posts, n_shards, extractor, modality, len(todo), time.perf_counter() - t0)
+
+
+def _run_dask(todo: list[tuple[int, pd.DataFrame]], out_dir: Path, extractor: BatchExtractor, n_jobs: int,
+              address: str | None, advance: object) -> None:
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
+
+    cluster = None
+    if address is None:
+        cluster = LocalCluster(n_workers=max(n_jobs, 1), threads_per_worker=1, host="127.0.0.1",
+                               dashboard_address=None, processes=True)
+    client = Client(address or cluster)
+    try:
+        futures = [client.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i)), pure=False)
+                   for i, b in todo]
+        for fut in dask_completed(futures):
+            fut.result()
+            advance()  # type: ignore[operator]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _consolidate(out_dir: Path, posts: pd.DataFrame, n_shards: int, extractor: BatchExtractor, modality: str,
+                 computed: int, seconds: float) -> ExtractionReport:
+    n = len(posts)
+    row_of = pd.Series(np.arange(n), index=posts["post_idx"].to_numpy())
+    arrays: dict[str, np.ndarray] = {}
+    flags: dict[str, np.ndarray] = {}
+    failures: list[dict] = []
+    for i in range(n_shards):
+        post_idx, blocks, shard_flags, shard_failures = _load_shard(_shard_path(out_dir, i))
+        rows = row_of.loc[post_idx].to_numpy()
+        for g, block in blocks.items():
+            if g not in arrays:
+                arrays[g] = np.zeros((n, block.shape[1]), dtype=np.float32)
+            arrays[g][rows] = block
+        for f, v in shard_flags.items():
+            flags.setdefault(f, np.zeros(n, dtype=bool))[rows] = v
+        failures.extend(shard_failures)
+    for g, arr in arrays.items():
+        write_npy(out_dir / f"{g}.npy", arr)
+        write_json(out_dir / f"{g}.json", {"names": extractor.feature_names.get(g, []),
+                                            "metadata": extractor.metadata, "dim": int(arr.shape[1])})
+    write_parquet(out_dir / "flags.parquet", pd.DataFrame({"post_idx": posts["post_idx"].to_numpy(), **flags}))
+    fail_frame = pd.DataFrame(failures, columns=["post_idx", "path", "reason"]) if failures else \
+        pd.DataFrame({"post_idx": pd.Series(dtype=np.int64), "path": pd.Series(dtype=str),
+                      "reason": pd.Series(dtype=str)})
+    write_parquet(out_dir / "failures.parquet", fail_frame)
+    by_reason = fail_frame["reason"].astype(str).str.split(":").str[0].value_counts().to_dict()
+    report = ExtractionReport(modality, n, n_shards, n_shards - computed, seconds, n / max(seconds, 1e-9),
+                              len(failures), {str(k): int(v) for k, v in by_reason.items()},
+                              {g: int(a.shape[1]) for g, a in arrays.items()}, str(out_dir))
+    write_json(out_dir / "report.json", report.__dict__)
+    return report
+
+
+def load_group(features_dir: Path, group: str, mmap: bool = True) -> tuple[np.ndarray, dict]:
+    """A consolidated feature group: (n_posts, dim) float32 array (memory-mapped) and its metadata."""
+    folder = Path(features_dir)
+    for sub in ("text", "visual"):
+        path = folder / sub / f"{group}.npy"
+        if path.exists():
+            meta = read_json(path.with_suffix(".json"))
+            return np.load(path, mmap_mode="r" if mmap else None), meta
+    raise FileNotFoundError(f"{folder}: no features for group '{group}' (run 'amae features')")
+
+
+def available_groups(features_dir: Path) -> list[str]:
+    return [g for g in GROUPS if any((Path(features_dir) / s / f"{g}.npy").exists() for s in ("text", "visual"))]
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
