@@ -75,9 +75,7 @@ class TextModel:
         emb[none_known] = 0.0
         return emb.astype(np.float32), none_known
 
-    def embed(
-        self, texts: Sequence[object], config: TextFeatureConfig | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def embed(self, texts: Sequence[object], config: TextFeatureConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Embed raw posts (cleaned and segmented exactly as at training time)."""
         cfg = config or TextFeatureConfig(**self.params["config"])
         return self.embed_tokens(prepare_posts(texts, cfg).tokens)
@@ -148,7 +146,6 @@ def fit_text_model(texts: Sequence[object], config: TextFeatureConfig | None = N
     if not sentences:
         raise ValueError("fit_text_model: no tokens in any post; cannot train Word2Vec")
     model = Word2Vec(
-        sentences=sentences,
         vector_size=cfg.w2v_dim,
         sg=int(cfg.w2v_sg),
         window=cfg.w2v_window,
@@ -157,9 +154,11 @@ def fit_text_model(texts: Sequence[object], config: TextFeatureConfig | None = N
         seed=cfg.seed,
         workers=cfg.workers,
     )
+    model.build_vocab(sentences)
     vocab = list(model.wv.index_to_key)
     if not vocab:
         raise ValueError(f"fit_text_model: no word reaches min_count={cfg.w2v_min_count}")
+    model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
     counts = Counter(t for toks in sentences for t in toks)
     total = float(sum(counts.values()))
     word_prob = np.array([counts[w] / total for w in vocab], dtype=np.float64)

@@ -30,6 +30,7 @@ from .lexicons import (
 )
 from .tokenize import (
     _CJK_RE,
+    _URL_RE,
     EMOJI,
     HASHTAG,
     MENTION,
@@ -280,7 +281,7 @@ class HandcraftedFeaturizer:
             out[:, self.col[name]] = [len(pat.findall(t)) for t in texts]
         out[:, self.col["macro_chars"]] = [len(t) for t in texts]
         out[:, self.col["macro_sentences"]] = [
-            sum(1 for s in _SENTENCE_SPLIT.split(t) if _HAS_WORD.search(s)) for t in texts
+            sum(1 for s in _SENTENCE_SPLIT.split(_URL_RE.sub(" ", t)) if _HAS_WORD.search(s)) for t in texts
         ]
         out[:, self.col["macro_cjk_share"]] = cjk
         out[:, self.col["macro_lang_zh"]] = is_zh

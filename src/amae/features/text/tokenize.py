@@ -35,9 +35,7 @@ _SPECIAL_RE = re.compile(
     f"(?P<url>{URL_PATTERN})|(?P<mention>{MENTION_PATTERN})|(?P<hashtag>{HASHTAG_PATTERN})"
     f"|(?P<emoji>{WEIBO_EMOTICON_PATTERN}|{_EMOJI_SEQ}|{ASCII_EMOTICON_PATTERN})"
 )
-_EN_WORD_RE = re.compile(
-    rf"[{CJK_CHARS}]+|[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+(?:[.,:]\d+)*|\.{{2,}}|[!?]+|[^\w\s]"
-)
+_EN_WORD_RE = re.compile(rf"[{CJK_CHARS}]+|[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+(?:[.,:]\d+)*|\.{{2,}}|[!?]+|[^\w\s]")
 _EMOJI_ONLY_RE = re.compile(f"(?:{WEIBO_EMOTICON_PATTERN}|{_EMOJI_SEQ}|{ASCII_EMOTICON_PATTERN})")
 _URL_RE = re.compile(URL_PATTERN)
 
@@ -53,8 +51,15 @@ WORD, NUMBER, PUNCT, EMOJI, HASHTAG, MENTION, URL = (
 )
 
 
+_URL_OR_MENTION_RE = re.compile(f"{URL_PATTERN}|{MENTION_PATTERN}")
+
+
 def cjk_share(text: str) -> float:
-    """Share of CJK characters among the letters of ``text`` (0 when it has no letters)."""
+    """Share of CJK characters among the letters of ``text`` (0 when it has no letters).
+
+    URLs and mentions are left out: their Latin letters say nothing about the post's language.
+    """
+    text = _URL_OR_MENTION_RE.sub(" ", text)
     letters = len(_LETTER_RE.findall(text))
     return len(_CJK_RE.findall(text)) / letters if letters else 0.0
 
@@ -116,18 +121,23 @@ def _segment_en(text: str) -> list[str]:
 
 
 def tokenize(text: str, is_zh: bool) -> list[str]:
-    """Tokens of one post; Latin letters are lower-cased so lexicon lookups are case-blind."""
-    segment = _segment_zh if is_zh else _segment_en
+    """Tokens of one post; all but URLs are lower-cased so lexicon lookups are case-blind."""
+    seg = _segment_zh if is_zh else _segment_en
+
+    def segment(part: str) -> list[str]:
+        return [t.lower() for t in seg(part)]
+
     tokens: list[str] = []
     pos = 0
     for m in _SPECIAL_RE.finditer(text):
         if m.start() > pos:
             tokens.extend(segment(text[pos : m.start()]))
-        tokens.append(m.group())
+        tok = m.group()
+        tokens.append(tok if m.lastgroup == "url" else tok.lower())
         pos = m.end()
     if pos < len(text):
         tokens.extend(segment(text[pos:]))
-    return [t.lower() if t.isascii() else t for t in tokens]
+    return tokens
 
 
 @lru_cache(maxsize=1)
