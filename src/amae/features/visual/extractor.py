@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from amae.features.base import BatchResult
-from amae.features.visual.backbones import get_backbone_spec, load_backbone, preprocess
+from amae.features.visual.backbones import CROP_FRACTION, get_backbone_spec, load_backbone, preprocess
 from amae.features.visual.config import VisualFeatureConfig
 from amae.features.visual.decode import MediaError
 from amae.features.visual.handcrafted import HANDCRAFTED_FEATURE_NAMES, handcrafted_features
@@ -89,9 +89,14 @@ class VisualBatchExtractor:
         cfg = self.config
         out = _PostMedia()
         spec = get_backbone_spec(cfg.backbone) if cfg.deep else None
+        hints = {
+            "min_pixels": cfg.work_pixels if cfg.handcrafted else 0,
+            "min_long_side": cfg.face_max_side if cfg.handcrafted else 0,
+            "min_short_side": round(spec.input_size / CROP_FRACTION) if spec is not None else 0,
+        }
         for rel in media:
             try:
-                frames = load_medium(self.dataset_root, rel, cfg.max_pixels)
+                frames = load_medium(self.dataset_root, rel, cfg.max_pixels, **hints)
                 for frame in frames:
                     # compute both groups before storing either, so they always cover the same frames
                     h = (

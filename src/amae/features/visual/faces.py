@@ -84,9 +84,7 @@ def detect_faces(
     return raw[keep, 1:5], pixels
 
 
-def face_features(
-    bgr: np.ndarray, threshold: float = 0.7, max_side: int = 640, threads: int = 1
-) -> np.ndarray:
+def face_features(bgr: np.ndarray, threshold: float = 0.7, max_side: int = 640, threads: int = 1) -> np.ndarray:
     """log1p(face count), raw count, and area of the biggest face relative to the image (0 if none)."""
     boxes, pixels = detect_faces(bgr, threshold, max_side, threads)
     n = len(boxes)

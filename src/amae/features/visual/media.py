@@ -43,10 +43,13 @@ def media_kind(rel: str) -> str:
     raise MediaError(f"unsupported extension {ext or '(none)'!r}")
 
 
-def load_medium(root: Path, rel: str, max_pixels: int) -> list[np.ndarray]:
-    """All frames one medium contributes: one for an image, up to three for a video."""
+def load_medium(root: Path, rel: str, max_pixels: int, **size_hints: int) -> list[np.ndarray]:
+    """All frames one medium contributes: one for an image, up to three for a video.
+
+    ``size_hints`` (``min_pixels``, ``min_long_side``, ``min_short_side``) go to :func:`load_image`.
+    """
     kind = media_kind(rel)
     path = resolve_media_path(root, rel)
     if kind == "image":
-        return [load_image(path, max_pixels)]
+        return [load_image(path, max_pixels, **size_hints)]
     return read_key_frames(path, max_pixels)
