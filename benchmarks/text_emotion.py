@@ -70,7 +70,7 @@ def run_zh(data: Path, dutir: Path, quick: bool, tmp: Path) -> dict:
     rows = [json.loads(line) for line in (data / "emotion_zh_clue" / "test.txt").open(encoding="utf-8")]
     texts = [r["content"] for r in rows]
     y = np.array([r["label"] for r in rows])
-    cfg = TextFeatureConfig(dutir_path=str(dutir), w2v_epochs=5 if not quick else 2, workers=2)
+    cfg = TextFeatureConfig(dutir_path=str(dutir), w2v_epochs=5 if not quick else 2, workers=1)
     t0 = time.perf_counter()
     model = fit_text_model(texts, cfg)
     fit_s = time.perf_counter() - t0
@@ -98,7 +98,7 @@ def run_en(data: Path, quick: bool, tmp: Path) -> dict:
 
     tr_x, tr_y = read("train")
     va_x, va_y = read("val")
-    cfg = TextFeatureConfig(w2v_epochs=5 if not quick else 2, workers=2)
+    cfg = TextFeatureConfig(w2v_epochs=5 if not quick else 2, workers=1)
     model = fit_text_model(tr_x, cfg)
     model.save(tmp / "en")
     htr, dtr = extract(tr_x, tmp / "en", cfg)
@@ -123,8 +123,9 @@ def main() -> None:
     data = Path(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         result = {
-            "zh_clue_emotion_5fold_cv": run_zh(data, data / "dutir" / "dutir_emotion_ontology.csv", args.quick,
-                                               Path(tmp)),  # fmt: skip
+            "zh_clue_emotion_5fold_cv": run_zh(
+                data, data / "dutir" / "dutir_emotion_ontology.csv", args.quick, Path(tmp)
+            ),  # fmt: skip
             "en_tweeteval_emotion_train_to_val": run_en(data, args.quick, Path(tmp)),
         }
     print(json.dumps(result, indent=2, ensure_ascii=False))

@@ -29,7 +29,7 @@ def run(extractor: TextBatchExtractor, posts: list) -> tuple[pd.DataFrame, dict]
 
 
 def test_empty_and_missing(extractor: TextBatchExtractor) -> None:
-    df, flags = run(extractor, [None, math.nan, "", "   ", pd.NA if False else None])
+    df, flags = run(extractor, [None, math.nan, "", "   ", pd.NA, np.float64("nan")])
     assert flags["text_empty"].all()
     assert (df.drop(columns=["macro_chars"]).to_numpy() == 0).all()
 

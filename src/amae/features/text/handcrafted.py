@@ -118,6 +118,9 @@ class HandcraftedFeaturizer:
         if self.zh_lexicon.has_minor:
             names += [f"emo21_{c}" for c in MINOR_CLASSES]
         names += [f"emo7w_{c}" for c in MAJOR_CLASSES]
+        # emoji classes also get their own columns: on Weibo an emoticon is a stronger, less
+        # ambiguous signal than a lexicon word, and mixing them into emo7 hides that
+        names += [f"emoji7_{c}" for c in MAJOR_CLASSES]
         names += ["emo2_positive_negated", "emo2_negative_negated"]
         names += [f"nrc_{c}" for c in NRC_CLASSES]
         names += list(VADER_COLUMNS)
@@ -127,7 +130,7 @@ class HandcraftedFeaturizer:
         names += list(MACRO_COLUMNS)
         self.columns = names
         self.col = {n: i for i, n in enumerate(names)}
-        share = [n.split("_")[0] in {"emo2", "emo7", "emo21", "emo7w", "nrc", "pos"} for n in names]
+        share = [n.split("_")[0] in {"emo2", "emo7", "emo21", "emo7w", "emoji7", "nrc", "pos"} for n in names]
         share = [s or n in self.matcher.names for s, n in zip(share, names, strict=True)]
         self.share_mask = np.array(share, dtype=bool)
 
@@ -191,6 +194,7 @@ class HandcraftedFeaturizer:
             cls = self.emoji.get(_EMOJI_STRIP.sub("", token))
             if cls:
                 self._add_majors({cls: 1.0}, acc)
+                acc[col[f"emoji7_{cls}"]] = 1.0
         elif kind == HASHTAG:
             acc[col["macro_hashtags"]] = 1.0
             inner = token.strip("#")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class CleanText:
@@ -36,7 +38,7 @@ def clean_text(value: object, max_chars: int) -> CleanText:
     Truncation happens before any other work so a 1 MB post costs no more than a long one.
     """
     invalid = False
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
         return CleanText("", True, False, False)
     if isinstance(value, bytes | bytearray | memoryview):
         raw = bytes(value)
