@@ -7,7 +7,6 @@ experiment resumes where it stopped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,6 @@ from amae.data.io import DataError, read_json, write_json, write_npy
 from amae.models import REGISTRY, Recommender, TrainData
 from amae.protocol.metrics import evaluate
 from amae.protocol.split import Split
-
-#: Content providers registered by content-model packages: name -> builder(workspace, dataset,
-#: split, params) returning what ``TrainData.content`` should carry for that model.
-CONTENT_PROVIDERS: dict[str, Callable[..., Any]] = {}
 
 
 def load_split(workspace: Path) -> Split:
@@ -67,7 +62,7 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     if cls.needs_content:
         if not dataset.has_content:
             raise DataError(f"model '{model_name}' needs posts, but this dataset has none")
-        data.content = CONTENT_PROVIDERS[model_name](workspace, dataset, split, params)
+        data.content = cls.prepare_content(Path(workspace), dataset, split, params)
     model: Recommender = cls(**params)
     t0 = time.perf_counter()
     model.fit(data)

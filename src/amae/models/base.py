@@ -49,6 +49,15 @@ class Recommender(ABC):
         self.params = params
         self.history: list[dict] = []
 
+    @classmethod
+    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> Any:
+        """Build what ``TrainData.content`` carries for this model (features, aggregates).
+
+        Called by the experiment runner only when ``needs_content`` is true; ``workspace`` holds
+        the extracted post features (``amae features``), ``split`` the fit/valid/test rows.
+        """
+        return None
+
     @abstractmethod
     def fit(self, data: TrainData) -> Recommender: ...
 

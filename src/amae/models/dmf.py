@@ -36,7 +36,7 @@ class SparseTower(nn.Module):
         super().__init__()
         self.register_buffer("indptr", torch.as_tensor(indptr, dtype=torch.long))
         self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.long))
-        self.first = nn.EmbeddingBag(n_cols, hidden[0], mode="sum")
+        self.first = nn.EmbeddingBag(n_cols, hidden[0], mode="sum", sparse=True)
         self.bias = nn.Parameter(torch.zeros(hidden[0]))
         layers: list[nn.Module] = []
         for a, b in zip(hidden[:-1], hidden[1:], strict=True):
@@ -82,7 +82,9 @@ class DMFModule(nn.Module):
         return self._combine(self.user_tower(uu)[ui], self.item_tower(iu)[ii])
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        return sum(p.pow(2).sum() for p in self.parameters()) / max(len(u), 1)
+        # Dense layers only: the sparse first layers are regularised through their outputs' scale.
+        dense = [p for n, p in self.named_parameters() if "first" not in n]
+        return sum(p.pow(2).sum() for p in dense) / max(len(u), 1)
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         uu, ui = torch.unique(users, return_inverse=True)

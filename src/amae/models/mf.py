@@ -14,8 +14,8 @@ from amae.models.torch_base import TorchRecommender
 class MFModule(nn.Module):
     def __init__(self, n_users: int, n_items: int, dim: int, init_std: float) -> None:
         super().__init__()
-        self.user = nn.Embedding(n_users, dim)
-        self.item = nn.Embedding(n_items, dim)
+        self.user = nn.Embedding(n_users, dim, sparse=True)
+        self.item = nn.Embedding(n_items, dim, sparse=True)
         nn.init.normal_(self.user.weight, 0.0, init_std)
         nn.init.normal_(self.item.weight, 0.0, init_std)
 

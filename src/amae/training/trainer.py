@@ -50,6 +50,29 @@ StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torc
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+def make_optimisers(module: torch.nn.Module, lr: float,
+                    params: list[torch.nn.Parameter] | None = None) -> list[torch.optim.Optimizer]:
+    """Adam for dense parameters, SparseAdam for sparse embedding tables.
+
+    Sparse tables make a step cost proportional to the rows a batch touches rather than to the
+    number of users and items, which is what keeps paper-scale catalogues trainable on a CPU.
+    """
+    allowed = None if params is None else {id(p) for p in params}
+    sparse_ids = {id(m.weight) for m in module.modules()
+                  if isinstance(m, torch.nn.Embedding | torch.nn.EmbeddingBag) and m.sparse}
+    dense, sparse = [], []
+    for p in module.parameters():
+        if not p.requires_grad or (allowed is not None and id(p) not in allowed):
+            continue
+        (sparse if id(p) in sparse_ids else dense).append(p)
+    out: list[torch.optim.Optimizer] = []
+    if dense:
+        out.append(torch.optim.Adam(dense, lr=lr))
+    if sparse:
+        out.append(torch.optim.SparseAdam(sparse, lr=lr))
+    return out
+
+
 def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: np.ndarray,
                   items: np.ndarray, n_items: int, valid: EvalCases | None, cfg: TrainConfig,
                   seed: int, device: torch.device, label: str = "train",
@@ -57,7 +80,7 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
     """Train ``module`` in place; returns the per-epoch history. Restores the best epoch's weights."""
     rng = np.random.default_rng(seed)
     keys = np.unique(users.astype(np.int64) * n_items + items.astype(np.int64))
-    optimiser = torch.optim.Adam(params if params is not None else module.parameters(), lr=cfg.lr)
+    optimisers = make_optimisers(module, cfg.lr, params)
     history: list[dict] = []
     best, best_state, bad_epochs = -np.inf, None, 0
     users_t = torch.as_tensor(users, dtype=torch.long)
@@ -78,9 +101,11 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
             for s in range(0, len(record), cfg.batch_size):
                 sl = slice(s, s + cfg.batch_size)
                 loss = step(record_t[sl], u_t[sl], i_t[sl], y_t[sl])
-                optimiser.zero_grad(set_to_none=True)
+                for opt in optimisers:
+                    opt.zero_grad(set_to_none=True)
                 loss.backward()
-                optimiser.step()
+                for opt in optimisers:
+                    opt.step()
                 total += float(loss.detach())
                 batches += 1
             seconds = time.perf_counter() - start
