@@ -78,7 +78,7 @@ def build_dataset(folder: Path) -> list[str]:
     return rels
 
 
-def run_mode(root: Path, rels: list[str], config: dict, workers: int, n_images: int, batch: int) -> dict:
+def run_mode(root: Path, rels: list[str], config: dict, workers: int, cores: int, n_images: int, batch: int) -> dict:
     media = [rels[i % len(rels)] for i in range(n_images)]
     batches = [media[i : i + batch] for i in range(0, len(media), batch)]
     load = os.getloadavg()[0]
@@ -98,7 +98,7 @@ def run_mode(root: Path, rels: list[str], config: dict, workers: int, n_images: 
         "wall_s": round(wall, 2),
         "images_per_s": round(images / wall, 2),
         "cpu_s_per_image": round(cpu / images, 4),
-        "cpu_bound_images_per_s": round(workers * images / cpu, 2) if cpu > 0 else None,
+        "cpu_bound_images_per_s": round(cores * images / cpu, 2) if cpu > 0 else None,
         "worker_peak_rss_mb": round(max(o[3] for o in out), 1),
         "loadavg_1min_before": round(load, 2),
     }
@@ -110,13 +110,14 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=96, help="images per mode")
     ap.add_argument("--batch", type=int, default=16, help="posts per batch")
     ap.add_argument("--backbone", default="efficientnet-lite0")
+    ap.add_argument("--cnn-batch", type=int, default=0, help="images per CNN forward (0: auto)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         rels = build_dataset(root)
-        base = {"device": args.device, "backbone": args.backbone, "batch_size": 32}
+        base = {"device": args.device, "backbone": args.backbone, "batch_size": args.cnn_batch}
         modes = {
             "handcrafted": (dict(base, deep=False), args.workers),
             "deep_procs": (dict(base, handcrafted=False, torch_threads=1), args.workers),
@@ -124,7 +125,7 @@ def main() -> None:
         }
         results = {}
         for name, (cfg, workers) in modes.items():
-            results[name] = run_mode(root, rels, cfg, workers, args.images, args.batch)
+            results[name] = run_mode(root, rels, cfg, workers, args.workers, args.images, args.batch)
             print(f"{name:13s} {results[name]}", flush=True)
     deep = max(("deep_procs", "deep_threads"), key=lambda k: results[k]["images_per_s"])
     payload = {

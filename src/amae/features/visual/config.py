@@ -29,7 +29,8 @@ class VisualFeatureConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     face_threshold: float = 0.7
     max_pixels: int = 40_000_000
-    batch_size: int = 32
+    #: images per CNN forward pass; 0 = auto (8 on CPU, where small batches stay in cache; 64 on GPU)
+    batch_size: int = 0
     handcrafted: bool = True
     deep: bool = True
     #: pixels of the working copy for colour / texture (DESIGN 4.3: "about 200,000")
@@ -47,9 +48,9 @@ class VisualFeatureConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.face_threshold <= 1.0:
             raise ValueError(f"face_threshold must be in [0, 1], got {self.face_threshold}")
-        if self.max_pixels < 1 or self.batch_size < 1 or self.work_pixels < 1 or self.face_max_side < 16:
+        if self.max_pixels < 1 or self.batch_size < 0 or self.work_pixels < 1 or self.face_max_side < 16:
             raise ValueError(
-                "max_pixels, batch_size and work_pixels must be positive and face_max_side >= 16, got "
+                "max_pixels and work_pixels must be positive, batch_size >= 0 and face_max_side >= 16, got "
                 f"{self.max_pixels}, {self.batch_size}, {self.work_pixels}, {self.face_max_side}"
             )
         if not (self.handcrafted or self.deep):

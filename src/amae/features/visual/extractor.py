@@ -129,7 +129,7 @@ class VisualBatchExtractor:
             for pid, m in zip(post_ids, media, strict=True):
                 yield self._process_post(int(pid), m)
             return
-        window = max(threads * 2, self.config.batch_size)  # bounds memory held by finished posts
+        window = max(threads * 4, 16)  # bounds the memory held by finished posts
         with ThreadPoolExecutor(max_workers=threads) as pool:
             for start in range(0, len(media), window):
                 yield from pool.map(
@@ -172,7 +172,7 @@ class VisualBatchExtractor:
             if backbone is not None:
                 pending.extend(result.cnn_inputs)
                 pending_owner.extend([row] * len(result.cnn_inputs))
-                if len(pending) >= cfg.batch_size:
+                if len(pending) >= backbone.batch_size:
                     flush()
         if backbone is not None:
             flush()
