@@ -118,6 +118,27 @@ def train(workspace: Path,
 
 @app.command()
 @data_errors
+def features(workspace: Path,
+             modality: Annotated[list[str], typer.Option("--modality", help="text and/or visual (repeatable)")],
+             config: ConfigOpt = None,
+             jobs: Annotated[int, typer.Option("--jobs", "-j", help="worker processes")] = 2,
+             batch_size: Annotated[int | None, typer.Option(help="posts per shard")] = None,
+             engine: Annotated[str, typer.Option(help="local (process pool) or dask")] = "local",
+             dask_address: Annotated[str | None, typer.Option(help="dask scheduler address")] = None) -> None:
+    """Extract per-post features (resumable); outputs under WORKSPACE/features/<modality>/."""
+    from amae.features.pipeline import extract_features
+
+    settings = load_settings(config)
+    for m in modality:
+        report = extract_features(workspace, m, settings.features.get(m, {}), batch_size=batch_size, n_jobs=jobs,
+                                  engine=engine, dask_address=dask_address)
+        out.print(f"{m} features: {report.n_posts} posts, groups {report.groups}, "
+                  f"{report.failures} skipped media {report.failures_by_reason or ''}, "
+                  f"{report.posts_per_s:.0f} posts/s ({report.shards_reused} shards reused) -> {report.out_dir}")
+
+
+@app.command()
+@data_errors
 def evaluate(workspace: Path,
              model: Annotated[list[str], typer.Option("--model", "-m", help="model name (repeatable)")],
              seed: Annotated[list[int] | None, typer.Option("--seed")] = None) -> None:

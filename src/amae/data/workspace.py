@@ -30,7 +30,7 @@ def save_dataset(dataset: Dataset, workspace: Path) -> Path:
         write_parquet(folder / "items.parquet", dataset.item_info)
     dataset.users.save(folder / "users.json")
     dataset.items.save(folder / "items.json")
-    write_json(folder / "stats.json", {**dataset.stats, "source": str(dataset.root)})
+    write_json(folder / "stats.json", {**dataset.stats, "source": str(Path(dataset.root).resolve())})
     return folder
 
 
