@@ -1,0 +1,253 @@
+"""UCFE: user-based collaborative filtering whose votes are weighted by emotional context.
+
+**Reconstruction** (the paper names UCFE as a baseline but gives no formula, DESIGN.md section 6):
+
+* user similarity ``s(u, v)``: cosine of the binary training rows, only the ``k = 50`` most similar
+  users of each user kept (self excluded);
+* emotion vectors come from the DUTIR lexicon features of the posts (``text_h``): the 21 minor
+  classes (``emo21_*``) when the lexicon file was given at extraction, else the 7 major classes
+  (``emo7_*``). The target user's vector ``e_u(t)`` is the mean over the posts in ``[t - 24h, t)``,
+  or the user's training-period mean when that window is empty (the paper's padding);
+* a neighbour's vector for track ``m``, ``e_vm``, is its contextual vector at the time it played
+  ``m``; when it played ``m`` several times, the mean of those vectors **[choice]**;
+* ``score(u, m, t) = sum_{v in N_k(u), v played m} s(u, v) * (f + (1 - f) * cos(e_u(t), e_vm))``.
+  The floor ``f`` (``emotion_floor``, default 0.1) **[choice]** keeps a vote alive when either
+  vector is all zeros (no emotion words), so UCFE degrades to plain user-based CF instead of
+  scoring everything 0; with ``f = 0`` it is the pure emotion-weighted vote.
+
+Because the weight is linear in the target's unit emotion vector, the score splits into
+``f * (S_k R)[u, m] + (1 - f) * sum_e e_u(t)[e] * (S_k R_e)[u, m]`` where ``R_e`` holds the
+neighbours' unit emotion vectors per (user, track) pair. Scoring therefore needs one sparse
+product per chunk of cases and no loop over candidates, cases or neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from safetensors.numpy import load_file, save_file
+
+from amae.data.io import DataError, atomic_path, read_json, write_json
+from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, aggregate
+from amae.models.base import Recommender, TrainData, as_2d, register
+
+_INT64_MIN = np.iinfo(np.int64).min
+
+
+@dataclass
+class EmotionContent:
+    """Per-post emotion vectors and what is needed to aggregate them at any time.
+
+    ``post_user``/``post_time`` (n_posts,), ``post_emotion`` (n_posts, E) float32, ``global_until``
+    (n_users,) int64: posts before it form a user's global (fallback) vector, so test-period posts
+    never leak into it.
+    """
+
+    post_user: np.ndarray
+    post_time: np.ndarray
+    post_emotion: np.ndarray
+    global_until: np.ndarray
+    names: list[str]
+
+    def at(self, users: np.ndarray, times: np.ndarray, window: int) -> np.ndarray:
+        """(n, E) contextual emotion of each ``(user, time)``, padded with the global vector."""
+        n_users = self.global_until.shape[0]
+        agg = aggregate(self.post_user, self.post_time, self.post_emotion, np.asarray(users, np.int64),
+                        np.asarray(times, np.int64), n_users, global_until=self.global_until, window=window)
+        return agg.contextual
+
+
+def training_until(dataset: Any, split: Any) -> np.ndarray:
+    """Per-user end of the training period (fit + validation records), one second after the last."""
+    inter = dataset.interactions
+    rows = np.concatenate([split.train_rows, split.valid_rows])
+    until = np.full(dataset.n_users, _INT64_MIN, dtype=np.int64)
+    times = inter["timestamp"].to_numpy(np.int64)[rows]
+    np.maximum.at(until, inter["user_idx"].to_numpy(np.int64)[rows], times)
+    has = until != _INT64_MIN
+    until[has] += 1
+    return until
+
+
+def emotion_columns(names: list[str], meta: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+    """Columns of the 21 DUTIR minor classes when present, else the 7 major ones."""
+    minor = [i for i, n in enumerate(names) if n.startswith("emo21_")]
+    major = [i for i, n in enumerate(names) if n.startswith("emo7_")]
+    present = meta.get("metadata", {}).get("emo21_present", meta.get("emo21_present", True))
+    use = minor if (minor and present) else major
+    if not use:
+        raise DataError("text_h features have neither emo21_* nor emo7_* columns (re-run 'amae features')")
+    return np.asarray(use, dtype=np.int64), [names[i] for i in use]
+
+
+def load_emotion_content(workspace: Path, dataset: Any, split: Any) -> EmotionContent:
+    """Emotion columns of the workspace's ``text_h`` features, row-aligned with the posts table."""
+    from amae.features.extract import load_group
+
+    try:
+        feats, meta = load_group(Path(workspace) / "features", "text_h")
+    except FileNotFoundError as exc:
+        raise DataError(f"{workspace}: UCFE needs text features (run 'amae features {workspace} "
+                        f"--modality text')") from exc
+    cols, names = emotion_columns(list(meta.get("names", [])), meta)
+    posts = dataset.posts
+    post_idx = posts["post_idx"].to_numpy(np.int64)
+    if feats.shape[0] != len(posts) or (post_idx.size and post_idx.max() >= feats.shape[0]):
+        raise DataError(f"{workspace}/features: text_h has {feats.shape[0]} rows but the dataset has "
+                        f"{len(posts)} posts (re-run 'amae features')")
+    emotion = np.asarray(feats[:, cols], dtype=np.float32)[post_idx]
+    return EmotionContent(posts["user_idx"].to_numpy(np.int64), posts["timestamp"].to_numpy(np.int64),
+                          emotion, training_until(dataset, split), names)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length; all-zero rows stay zero (their cosine with anything is 0)."""
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norm, out=np.zeros_like(x, dtype=np.float32), where=norm > 0).astype(np.float32)
+
+
+def top_k_cosine(rows: sp.csr_matrix, k: int, budget_bytes: int = 256 * 2**20) -> sp.csr_matrix:
+    """Cosine of the binary user rows, keeping each user's ``k`` most similar other users.
+
+    Computed one block of users at a time (a dense block x n_users slab), so memory stays bounded;
+    ties in the top-k go to the lower user index (stable, hence deterministic).
+    """
+    n = rows.shape[0]
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    normed = sp.diags(inv) @ rows
+    normed_t = normed.T.tocsr()
+    k = max(0, min(k, n - 1))
+    chunk = max(1, budget_bytes // (8 * max(n, 1)))
+    out_rows, out_cols, out_vals = [], [], []
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        block = np.asarray((normed[a:b] @ normed_t).todense(), dtype=np.float64)
+        block[np.arange(b - a), np.arange(a, b)] = -np.inf  # no self-votes
+        if k == 0:
+            continue
+        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(block, part, axis=1)
+        order = np.lexsort((part, -vals), axis=1)
+        part = np.take_along_axis(part, order, axis=1)
+        vals = np.take_along_axis(vals, order, axis=1)
+        keep = vals > 0
+        out_rows.append(np.repeat(np.arange(a, b), k)[keep.ravel()])
+        out_cols.append(part[keep])
+        out_vals.append(vals[keep])
+    if not out_rows:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    return sp.csr_matrix((np.concatenate(out_vals).astype(np.float32),
+                          (np.concatenate(out_rows), np.concatenate(out_cols))), shape=(n, n))
+
+
+@register
+class UCFE(Recommender):
+    """User-based CF with emotion-weighted neighbour votes (a reconstruction; see module doc)."""
+
+    name = "ucfe"
+    needs_content: ClassVar[bool] = True
+    default_params: ClassVar[dict[str, Any]] = {"k": 50, "window": DEFAULT_WINDOW_SECONDS,
+                                                "emotion_floor": 0.1, "score_budget_mb": 256}
+
+    def __init__(self, **params: Any) -> None:
+        merged = {**self.default_params, **{k: v for k, v in params.items() if k in self.default_params}}
+        super().__init__(**merged)
+        floor = float(merged["emotion_floor"])
+        if not 0.0 <= floor <= 1.0:
+            raise ValueError(f"ucfe: emotion_floor must lie in [0, 1], got {floor}")
+
+    @classmethod
+    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> EmotionContent:
+        return load_emotion_content(workspace, dataset, split)
+
+    def fit(self, data: TrainData) -> UCFE:
+        content = data.content
+        if not isinstance(content, EmotionContent):
+            raise DataError("ucfe: TrainData.content must be an EmotionContent (from UCFE.prepare_content)")
+        self.content = content
+        self.n_users, self.n_items = data.n_users, data.n_items
+        users = np.asarray(data.users, np.int64)
+        items = np.asarray(data.items, np.int64)
+        # one entry per (user, track) pair; the neighbour's emotion when it played it, averaged
+        keys, inverse = np.unique(users * self.n_items + items, return_inverse=True)
+        emo = unit_rows(content.at(users, data.times, int(self.params["window"])))
+        pair_emo = np.zeros((keys.shape[0], emo.shape[1]), dtype=np.float64)
+        np.add.at(pair_emo, inverse, emo)
+        self.pair_user = (keys // self.n_items).astype(np.int64)
+        self.pair_item = (keys % self.n_items).astype(np.int64)
+        self.pair_emotion = unit_rows(pair_emo.astype(np.float32))
+        self._index()
+        return self
+
+    def _index(self) -> None:
+        """Rebuild the sparse matrices from the saved pairs (in fit and after load)."""
+        n_pairs = self.pair_user.shape[0]
+        binary = sp.csr_matrix((np.ones(n_pairs, np.float32), (self.pair_user, self.pair_item)),
+                               shape=(self.n_users, self.n_items))
+        self.neighbours = top_k_cosine(binary, int(self.params["k"]))
+        # channel 0: plain vote; channels 1..E: the neighbour's unit emotion vector, laid out as
+        # column item * (E + 1) + channel so one product yields every channel of every item
+        n_ch = self.pair_emotion.shape[1] + 1
+        values = np.concatenate([np.ones((n_pairs, 1), np.float32), self.pair_emotion], axis=1)
+        cols = self.pair_item[:, None] * n_ch + np.arange(n_ch)[None, :]
+        rows = np.repeat(self.pair_user, n_ch)
+        self.votes = sp.csr_matrix((values.ravel(), (rows, cols.ravel())), shape=(self.n_users, self.n_items * n_ch))
+        self.votes.eliminate_zeros()
+        self.n_channels = n_ch
+
+    def score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+        if not hasattr(self, "votes"):
+            raise RuntimeError("ucfe: score() before fit() or load()")
+        users, items = as_2d(users, items)
+        if times is None:
+            raise ValueError("ucfe: score() needs the case times (the emotional context is time-dependent)")
+        times = np.asarray(times, np.int64)
+        floor = float(self.params["emotion_floor"])
+        n, n_ch = users.shape[0], self.n_channels
+        out = np.zeros(items.shape, dtype=np.float32)
+        if n == 0:
+            return out
+        target = unit_rows(self.content.at(users, times, int(self.params["window"])))
+        weights = np.concatenate([np.full((n, 1), floor, np.float32), (1.0 - floor) * target], axis=1)
+        per_case = self.n_items * n_ch * 4
+        chunk = max(1, int(self.params["score_budget_mb"]) * 2**20 // per_case)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            uniq, inv = np.unique(users[a:b], return_inverse=True)
+            channels = np.asarray((self.neighbours[uniq] @ self.votes).todense(), dtype=np.float32)
+            channels = channels.reshape(len(uniq), self.n_items, n_ch)[inv]  # (c, items, E + 1)
+            picked = np.take_along_axis(channels, items[a:b, :, None], axis=1)  # (c, k, E + 1)
+            out[a:b] = np.einsum("ckd,cd->ck", picked, weights[a:b])
+        return out
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        c = self.content
+        arrays = {"pair_user": self.pair_user, "pair_item": self.pair_item, "pair_emotion": self.pair_emotion,
+                  "post_user": c.post_user, "post_time": c.post_time,
+                  "post_emotion": np.ascontiguousarray(c.post_emotion, dtype=np.float32),
+                  "global_until": c.global_until}
+        with atomic_path(folder / "weights.safetensors") as tmp:
+            save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
+        write_json(folder / "model.json", {"name": self.name, "params": self.params, "n_users": self.n_users,
+                                           "n_items": self.n_items, "emotion_names": c.names})
+
+    @classmethod
+    def load(cls, folder: Path) -> UCFE:
+        folder = Path(folder)
+        meta = read_json(folder / "model.json")
+        arrays = load_file(str(folder / "weights.safetensors"))
+        model = cls(**meta["params"])
+        model.n_users, model.n_items = int(meta["n_users"]), int(meta["n_items"])
+        model.content = EmotionContent(arrays["post_user"], arrays["post_time"], arrays["post_emotion"],
+                                       arrays["global_until"], list(meta["emotion_names"]))
+        model.pair_user, model.pair_item = arrays["pair_user"], arrays["pair_item"]
+        model.pair_emotion = arrays["pair_emotion"]
+        model._index()
+        return model
