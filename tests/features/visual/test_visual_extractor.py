@@ -141,3 +141,24 @@ def test_config_validation() -> None:
         VisualFeatureConfig(face_threshold=70)
     with pytest.raises(ValueError, match="at least one"):
         VisualFeatureConfig(handcrafted=False, deep=False)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (1, 3000), (3000, 1)])
+def test_degenerate_image_shapes_give_finite_features(shape: tuple[int, int]) -> None:
+    f = handcrafted_features(np.full((*shape, 3), 100, np.uint8))
+    assert f.shape == (len(HANDCRAFTED_FEATURE_NAMES),) and np.all(np.isfinite(f))
+
+
+def test_handcrafted_only_does_not_import_torch(dataset: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pandas as pd\n"
+        "from amae.features.visual import VisualBatchExtractor, VisualFeatureConfig\n"
+        f"ex = VisualBatchExtractor({str(dataset)!r}, VisualFeatureConfig(deep=False))\n"
+        "ex(pd.DataFrame({'post_idx': [0], 'media': [['m/red.png']]}))\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

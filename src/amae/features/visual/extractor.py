@@ -12,18 +12,29 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from amae.features.base import BatchResult
-from amae.features.visual.backbones import CROP_FRACTION, get_backbone_spec, load_backbone, preprocess
 from amae.features.visual.config import VisualFeatureConfig
 from amae.features.visual.decode import MediaError
 from amae.features.visual.handcrafted import HANDCRAFTED_FEATURE_NAMES, handcrafted_features
 from amae.features.visual.media import load_medium
 
+if TYPE_CHECKING:
+    from amae.features.visual.backbones import BackboneSpec
+
 DETECTOR_NAME = "libfacedetection (yuface)"
+
+
+def _backbones() -> ModuleType:
+    """The backbones module, imported only when deep features are on (torch costs ~0.5 GB RSS)."""
+    from amae.features.visual import backbones
+
+    return backbones
 
 
 @dataclass
@@ -73,7 +84,7 @@ class VisualBatchExtractor:
                 work_pixels=cfg.work_pixels,
             )
         if cfg.deep:
-            spec = get_backbone_spec(cfg.backbone)
+            spec = _backbones().get_backbone_spec(cfg.backbone)
             self.feature_names["visual_d"] = [f"{spec.name}_{i:04d}" for i in range(spec.dim)]
             self.metadata.update(
                 backbone=spec.name,
@@ -88,11 +99,12 @@ class VisualBatchExtractor:
         """Decode every medium of one post and compute its per-frame features; never raises."""
         cfg = self.config
         out = _PostMedia()
-        spec = get_backbone_spec(cfg.backbone) if cfg.deep else None
+        spec: BackboneSpec | None = _backbones().get_backbone_spec(cfg.backbone) if cfg.deep else None
+        crop = _backbones().CROP_FRACTION if spec is not None else 1.0
         hints = {
             "min_pixels": cfg.work_pixels if cfg.handcrafted else 0,
             "min_long_side": cfg.face_max_side if cfg.handcrafted else 0,
-            "min_short_side": round(spec.input_size / CROP_FRACTION) if spec is not None else 0,
+            "min_short_side": round(spec.input_size / crop) if spec is not None else 0,
         }
         for rel in media:
             try:
@@ -110,7 +122,7 @@ class VisualBatchExtractor:
                         if cfg.handcrafted
                         else None
                     )
-                    c = preprocess(frame, spec) if spec is not None else None
+                    c = _backbones().preprocess(frame, spec) if spec is not None else None
                     if h is not None:
                         out.handcrafted.append(h)
                     if c is not None:
@@ -146,7 +158,7 @@ class VisualBatchExtractor:
         post_ids = batch["post_idx"].to_numpy() if "post_idx" in batch else np.arange(n)
         cells = batch["media"].tolist() if "media" in batch else [None] * n
         media = [_media_list(v) for v in cells]
-        backbone = load_backbone(cfg) if cfg.deep else None
+        backbone = _backbones().load_backbone(cfg) if cfg.deep else None
 
         h_sum = np.zeros((n, len(HANDCRAFTED_FEATURE_NAMES)), dtype=np.float64) if cfg.handcrafted else None
         d_sum = np.zeros((n, backbone.dim), dtype=np.float64) if backbone is not None else None
