@@ -162,3 +162,15 @@ def test_handcrafted_only_does_not_import_torch(dataset: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_groups_do_not_depend_on_each_other(tmp_path: Path) -> None:
+    """A large JPEG (decoded at reduced scale) gives the same numbers in single-group and combined runs."""
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (1500, 2000, 3), dtype=np.uint8)).save(tmp_path / "big.jpg")
+    batch = posts([["big.jpg"]])
+    both = VisualBatchExtractor(tmp_path, VisualFeatureConfig(device="cpu"))(batch)
+    h_only = VisualBatchExtractor(tmp_path, H_ONLY)(batch)
+    d_only = VisualBatchExtractor(tmp_path, VisualFeatureConfig(device="cpu", handcrafted=False))(batch)
+    np.testing.assert_array_equal(both.blocks["visual_h"], h_only.blocks["visual_h"])
+    np.testing.assert_allclose(both.blocks["visual_d"], d_only.blocks["visual_d"], rtol=1e-6, atol=1e-6)

@@ -100,12 +100,10 @@ class VisualBatchExtractor:
         cfg = self.config
         out = _PostMedia()
         spec: BackboneSpec | None = _backbones().get_backbone_spec(cfg.backbone) if cfg.deep else None
-        crop = _backbones().CROP_FRACTION if spec is not None else 1.0
-        hints = {
-            "min_pixels": cfg.work_pixels if cfg.handcrafted else 0,
-            "min_long_side": cfg.face_max_side if cfg.handcrafted else 0,
-            "min_short_side": round(spec.input_size / crop) if spec is not None else 0,
-        }
+        # The same hints whichever groups are on, so an image decodes identically in a
+        # handcrafted-only, deep-only or combined run (Table III compares such runs).
+        short = round(spec.input_size / _backbones().CROP_FRACTION) if spec is not None else 256
+        hints = {"min_pixels": cfg.work_pixels, "min_long_side": cfg.face_max_side, "min_short_side": short}
         for rel in media:
             try:
                 frames = load_medium(self.dataset_root, rel, cfg.max_pixels, **hints)
