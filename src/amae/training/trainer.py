@@ -7,6 +7,7 @@ best weights restored at the end, seeded, with a rich progress bar showing loss 
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,18 @@ def resolve_device(device: str) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for but no CUDA device is available (use auto or cpu)")
     return torch.device(device)
+
+
+def configure_threads() -> int:
+    """Intra-op threads for training: 1 unless ``AMAE_TORCH_THREADS`` says otherwise.
+
+    The models are small, so each step is many tiny kernels; with several threads, OpenMP barriers
+    dominate, and on a busy machine a step measured 40x slower with 2 threads than with 1.
+    """
+    n = int(os.environ.get("AMAE_TORCH_THREADS", "1"))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
 
 
 def seed_everything(seed: int) -> None:
@@ -78,6 +91,7 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
                   seed: int, device: torch.device, label: str = "train",
                   params: list[torch.nn.Parameter] | None = None) -> list[dict]:
     """Train ``module`` in place; returns the per-epoch history. Restores the best epoch's weights."""
+    configure_threads()
     rng = np.random.default_rng(seed)
     keys = np.unique(users.astype(np.int64) * n_items + items.astype(np.int64))
     optimisers = make_optimisers(module, cfg.lr, params)
