@@ -1,0 +1,168 @@
+"""Users' bags of words and the stacked denoising autoencoder (SDAE) that codes them.
+
+Used by the MF_S / PMF_S baselines (``amae.models.social_mf``). **Reconstruction** (the paper
+names the baselines but gives no formulas, DESIGN.md section 6):
+
+* the bag of words of a user counts the tokens of their **training-period** posts only (test-period
+  posts would leak), segmented exactly like the text features (``prepare_posts``); words,
+  hashtags and emoji are kept, URLs, mentions, numbers and punctuation dropped **[choice]**; the
+  vocabulary is the ``max_vocab`` (20k) most frequent tokens, ties broken by the token itself so
+  it is repeatable;
+* the input of a user is ``log1p(count)`` divided by the row maximum, in ``[0, 1]`` **[choice]**;
+* the SDAE is ``V -> 500 -> 200 -> 50`` with a mirrored decoder, ReLU on hidden layers, a linear
+  code and sigmoid reconstruction trained with binary cross-entropy; masking noise sets each input
+  to 0 with probability 0.3. It is trained end to end as one deep denoising autoencoder
+  **[choice: rather than greedy layer-wise pre-training, which the paper does not specify]**,
+  seeded, and afterwards the code ``c_u`` of the clean input is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from amae.features.text.config import TextFeatureConfig
+from amae.features.text.prepare import prepare_posts
+from amae.features.text.tokenize import EMOJI, HASHTAG, WORD, token_kind
+
+KEPT_KINDS = frozenset({WORD, HASHTAG, EMOJI})
+
+
+@dataclass
+class BagOfWords:
+    """``counts`` (n_users, V) float32 CSR of token counts; ``vocabulary`` the V tokens."""
+
+    counts: sp.csr_matrix
+    vocabulary: list[str]
+
+
+def user_bag_of_words(post_user: np.ndarray, texts: Sequence[object], n_users: int, max_vocab: int = 20_000,
+                      config: TextFeatureConfig | None = None) -> BagOfWords:
+    """Count each user's tokens over the given posts; keep the ``max_vocab`` most frequent tokens."""
+    post_user = np.asarray(post_user, dtype=np.int64)
+    if post_user.shape[0] != len(texts):
+        raise ValueError(f"bag of words: {post_user.shape[0]} post users but {len(texts)} texts")
+    prep = prepare_posts(list(texts), config or TextFeatureConfig())
+    lengths = np.fromiter((len(t) for t in prep.tokens), dtype=np.int64, count=len(prep.tokens))
+    flat = pd.Series([tok for toks in prep.tokens for tok in toks], dtype=object)
+    owner = np.repeat(post_user, lengths)
+    if flat.empty:
+        return BagOfWords(sp.csr_matrix((n_users, 0), dtype=np.float32), [])
+    codes, uniques = pd.factorize(flat)
+    kinds = np.array([token_kind(t) in KEPT_KINDS for t in uniques], dtype=bool)  # once per distinct token
+    keep = kinds[codes]
+    codes, owner = codes[keep], owner[keep]
+    totals = np.bincount(codes, minlength=len(uniques))
+    tokens = np.asarray(uniques, dtype=object)
+    # most frequent first, ties by token text (repeatable whatever the post order)
+    candidates = np.flatnonzero(totals > 0)
+    order = np.lexsort((tokens[candidates].astype(str), -totals[candidates]))
+    chosen = candidates[order[:max_vocab]]
+    remap = np.full(len(uniques), -1, dtype=np.int64)
+    remap[chosen] = np.arange(chosen.shape[0])
+    col = remap[codes]
+    ok = col >= 0
+    counts = sp.csr_matrix((np.ones(int(ok.sum()), np.float32), (owner[ok], col[ok])),
+                           shape=(n_users, chosen.shape[0]))
+    counts.sum_duplicates()
+    return BagOfWords(counts, [str(t) for t in tokens[chosen]])
+
+
+def sdae_inputs(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """``log1p(count) / row max``: in [0, 1], so a sigmoid decoder with BCE fits it."""
+    x = counts.astype(np.float32).tocsr(copy=True)
+    x.data = np.log1p(x.data)
+    row_max = np.asarray(x.max(axis=1).todense()).ravel()
+    scale = np.divide(1.0, row_max, out=np.zeros_like(row_max), where=row_max > 0)
+    return (sp.diags(scale.astype(np.float32)) @ x).tocsr()
+
+
+class SDAE(nn.Module):
+    """Encoder ``V -> sizes...`` (ReLU between, linear code) and a mirrored decoder to logits."""
+
+    def __init__(self, n_inputs: int, sizes: Sequence[int]) -> None:
+        super().__init__()
+        dims = [n_inputs, *[int(s) for s in sizes]]
+        enc: list[nn.Module] = []
+        dec: list[nn.Module] = []
+        for i in range(len(dims) - 1):
+            enc += [nn.Linear(dims[i], dims[i + 1]), nn.ReLU()]
+        rev = dims[::-1]
+        for i in range(len(rev) - 1):
+            dec += [nn.Linear(rev[i], rev[i + 1]), nn.ReLU()]
+        self.encoder = nn.Sequential(*enc[:-1])  # linear code
+        self.decoder = nn.Sequential(*dec[:-1])  # logits of the reconstruction
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        code = self.encoder(x)
+        return code, self.decoder(code)
+
+
+@dataclass
+class SDAEResult:
+    """The fitted network, the fixed codes (n_users, code size) and the per-epoch mean loss."""
+
+    module: SDAE
+    codes: np.ndarray
+    losses: list[float]
+
+
+def _dense(x: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(x[rows].todense(), dtype=np.float32))
+
+
+def fit_sdae(x: sp.csr_matrix, sizes: Sequence[int] = (500, 200, 50), noise: float = 0.3, epochs: int = 30,
+             lr: float = 1e-3, batch_size: int = 256, l2: float = 1e-6, seed: int = 0) -> SDAEResult:
+    """Train the SDAE on the rows of ``x`` (inputs in [0, 1]) with masking noise; return fixed codes.
+
+    Rows are densified one batch at a time, so a paper-scale user x 20k matrix never sits dense in
+    memory. Users with an empty bag (no training posts) are not trained on; their code is the code
+    of the all-zero input, the same for all of them.
+    """
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"sdae: masking noise must lie in [0, 1), got {noise}")
+    x = sp.csr_matrix(x, dtype=np.float32)
+    gen = torch.Generator().manual_seed(int(seed))
+    torch.manual_seed(int(seed))
+    module = SDAE(x.shape[1], sizes)
+    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=l2)
+    active = np.flatnonzero(np.diff(x.indptr) > 0)
+    rng = np.random.default_rng(seed)
+    losses: list[float] = []
+    if x.shape[1] > 0 and active.size:
+        for _ in range(int(epochs)):
+            module.train()
+            total, n = 0.0, 0
+            order = rng.permutation(active)
+            for s in range(0, active.size, batch_size):
+                rows = order[s:s + batch_size]
+                batch = _dense(x, rows)
+                keep = (torch.rand(batch.shape, generator=gen) >= noise).float()
+                _, logits = module(batch * keep)
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(rows)
+                n += len(rows)
+            losses.append(total / max(n, 1))
+    module.eval()
+    codes = encode(module, x, batch_size)
+    return SDAEResult(module, codes, losses)
+
+
+@torch.inference_mode()
+def encode(module: SDAE, x: sp.csr_matrix, batch_size: int = 1024) -> np.ndarray:
+    """Codes of the clean (un-masked) inputs, batched."""
+    module.eval()
+    out = [module.encoder(_dense(x, np.arange(s, min(x.shape[0], s + batch_size)))).numpy()
+           for s in range(0, x.shape[0], batch_size)]
+    if not out:
+        return np.zeros((0, module.encoder[-1].out_features), dtype=np.float32)
+    return np.concatenate(out).astype(np.float32)

@@ -1,0 +1,165 @@
+"""MF_S and PMF_S: matrix factorisation with a user's social text as side information.
+
+**Reconstruction** (the paper names both baselines but gives no formulas, DESIGN.md section 6).
+Each user's bag of words over their training-period posts is coded by a stacked denoising
+autoencoder (``amae.models.sdae``), trained first, seeded; its code ``c_u`` is then fixed (a
+buffer, not a parameter). A learned linear map ``W`` (no bias) takes it to the latent space.
+
+* **MF_S**: ``y = sigmoid([p_u, W c_u] . q_m)`` with ``q_m`` of size ``2d``: the text half of the
+  user vector lets users with no overlapping plays, but similar posts, share preferences.
+* **PMF_S**: ``y = sigmoid(p_u . q_m)`` with the prior penalty ``lambda_U ||p_u - W c_u||^2`` (the
+  PMF reading of a Gaussian prior on ``p_u`` centred on the text), added to BCE + L2. Users with no
+  fit record are never in a batch, so after training their ``p_u`` is set to the prior mean
+  ``W c_u`` **[choice]** (the usual cold-start rule of such models).
+
+Codes are standardised per dimension over the users before ``W`` sees them **[choice]**, so
+``W``'s scale does not depend on the SDAE's. Both are trained with the shared ``fit_pointwise``
+(Adam, sampled negatives, early stopping on validation NDCG@10).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from amae.data.io import DataError
+from amae.models.base import TrainData, register
+from amae.models.sdae import BagOfWords, fit_sdae, sdae_inputs, user_bag_of_words
+from amae.models.torch_base import TorchRecommender
+from amae.models.ucfe import training_until
+from amae.training.trainer import fit_pointwise, resolve_device, seed_everything
+
+
+def training_bag_of_words(dataset: Any, split: Any, max_vocab: int) -> BagOfWords:
+    """Bag of words of each user over their posts before the end of their training period."""
+    posts = dataset.posts
+    users = posts["user_idx"].to_numpy(np.int64)
+    until = training_until(dataset, split)
+    mask = posts["timestamp"].to_numpy(np.int64) < until[users]
+    return user_bag_of_words(users[mask], posts["text"].to_numpy(object)[mask].tolist(), dataset.n_users,
+                             max_vocab=max_vocab)
+
+
+def standardise(codes: np.ndarray) -> np.ndarray:
+    mean = codes.mean(axis=0, keepdims=True)
+    std = codes.std(axis=0, keepdims=True)
+    return ((codes - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+
+
+class SocialMFModule(nn.Module):
+    """User and item tables, the fixed codes and ``W``; ``concat`` picks MF_S over PMF_S."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, code_dim: int, init_std: float, concat: bool) -> None:
+        super().__init__()
+        self.concat = concat
+        self.user = nn.Embedding(n_users, dim, sparse=True)
+        self.item = nn.Embedding(n_items, 2 * dim if concat else dim, sparse=True)
+        self.proj = nn.Linear(code_dim, dim, bias=False)
+        nn.init.normal_(self.user.weight, 0.0, init_std)
+        nn.init.normal_(self.item.weight, 0.0, init_std)
+        self.register_buffer("codes", torch.zeros(n_users, code_dim))
+
+    def text(self, u: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.codes[u])
+
+    def user_vector(self, u: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.user(u), self.text(u)], dim=-1) if self.concat else self.user(u)
+
+    def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
+        return (self.user_vector(u) * self.item(i)).sum(-1)
+
+    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        return (self.user(u).pow(2).sum(-1) + self.item(i).pow(2).sum(-1)).mean() + self.proj.weight.pow(2).sum()
+
+    def prior(self, u: torch.Tensor) -> torch.Tensor:
+        """``||p_u - W c_u||^2`` averaged over the batch (PMF_S's text prior)."""
+        return (self.user(u) - self.text(u)).pow(2).sum(-1).mean()
+
+    def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
+        return torch.einsum("nd,nkd->nk", self.user_vector(users), self.item(items))
+
+
+class _SocialMF(TorchRecommender):
+    """Shared fitting: bag of words -> SDAE codes (fixed) -> MF with the shared trainer."""
+
+    needs_content: ClassVar[bool] = True
+    concat: ClassVar[bool] = True
+    #: small sizes for the contract test and smoke runs
+    fast_params: ClassVar[dict[str, Any]] = {"epochs": 2, "sdae_epochs": 2, "sdae_sizes": [16, 8]}
+    default_params = {"dim": 16, "init_std": 0.01, "max_vocab": 20_000, "sdae_sizes": [500, 200, 50],
+                      "sdae_noise": 0.3, "sdae_epochs": 30, "sdae_lr": 1e-3, "sdae_batch_size": 256,
+                      "lambda_u": 0.0}
+
+    @classmethod
+    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> BagOfWords:
+        max_vocab = int(params.get("max_vocab", cls.default_params["max_vocab"]))
+        return training_bag_of_words(dataset, split, max_vocab)
+
+    def fit(self, data: TrainData) -> _SocialMF:
+        if not isinstance(data.content, BagOfWords):
+            raise DataError(f"{self.name}: TrainData.content must be a BagOfWords (from prepare_content)")
+        if data.content.counts.shape[0] != data.n_users:
+            raise DataError(f"{self.name}: bag of words has {data.content.counts.shape[0]} users, "
+                            f"the data {data.n_users}")
+        p = self.params
+        seed_everything(data.seed)
+        sdae = fit_sdae(sdae_inputs(data.content.counts), p["sdae_sizes"], float(p["sdae_noise"]),
+                        int(p["sdae_epochs"]), float(p["sdae_lr"]), int(p["sdae_batch_size"]), seed=data.seed)
+        self.sdae_losses = sdae.losses
+        self.device = resolve_device(data.device)
+        self.module = self.build(data).to(self.device)
+        module = self.module
+        module.codes.copy_(torch.from_numpy(standardise(sdae.codes)))
+        l2, lambda_u = self.train_config.l2, float(p["lambda_u"])
+
+        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            loss = nn.functional.binary_cross_entropy_with_logits(module.logits(u, i, record), y)
+            loss = loss + l2 * module.penalty(u, i)
+            return loss + lambda_u * module.prior(u) if lambda_u > 0 else loss
+
+        self.history = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items, data.valid,
+                                     self.train_config, data.seed, self.device, label=self.name)
+        if not self.concat:
+            self._cold_users_to_prior(np.asarray(data.users, np.int64), data.n_users)
+        return self
+
+    @torch.no_grad()
+    def _cold_users_to_prior(self, fit_users: np.ndarray, n_users: int) -> None:
+        cold = np.setdiff1d(np.arange(n_users), fit_users)
+        if cold.size:
+            idx = torch.as_tensor(cold, device=self.device)
+            self.module.user.weight[idx] = self.module.text(idx)
+
+    def build(self, data: TrainData) -> nn.Module:
+        self._sizes = {"n_users": data.n_users, "n_items": data.n_items, "code_dim": int(self.params["sdae_sizes"][-1])}
+        return self.rebuild(self._sizes)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {**self._sizes, "sdae_losses": getattr(self, "sdae_losses", [])}
+
+    def rebuild(self, state: dict[str, Any]) -> nn.Module:
+        self._sizes = {k: state[k] for k in ("n_users", "n_items", "code_dim")}
+        self.sdae_losses = state.get("sdae_losses", [])
+        return SocialMFModule(state["n_users"], state["n_items"], self.params["dim"], state["code_dim"],
+                              self.params["init_std"], self.concat)
+
+
+@register
+class MFS(_SocialMF):
+    """MF_S: ``sigmoid([p_u, W c_u] . q_m)`` (reconstruction; see module doc)."""
+
+    name = "mf_s"
+    concat = True
+
+
+@register
+class PMFS(_SocialMF):
+    """PMF_S: ``sigmoid(p_u . q_m)`` with the prior ``lambda_U ||p_u - W c_u||^2`` (reconstruction)."""
+
+    name = "pmf_s"
+    concat = False
+    default_params = {**_SocialMF.default_params, "lambda_u": 0.1}
