@@ -30,6 +30,7 @@ from torch import nn
 from amae.features.text.config import TextFeatureConfig
 from amae.features.text.prepare import prepare_posts
 from amae.features.text.tokenize import EMOJI, HASHTAG, WORD, token_kind
+from amae.training.trainer import configure_threads
 
 KEPT_KINDS = frozenset({WORD, HASHTAG, EMOJI})
 
@@ -127,6 +128,7 @@ def fit_sdae(x: sp.csr_matrix, sizes: Sequence[int] = (500, 200, 50), noise: flo
     """
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"sdae: masking noise must lie in [0, 1), got {noise}")
+    configure_threads()  # tiny kernels: one thread avoids OpenMP barrier stalls on a busy machine
     x = sp.csr_matrix(x, dtype=np.float32)
     gen = torch.Generator().manual_seed(int(seed))
     torch.manual_seed(int(seed))
