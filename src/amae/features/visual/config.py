@@ -39,8 +39,10 @@ class VisualFeatureConfig:
     face_max_side: int = 640
     #: OpenMP threads of the face detector per worker thread (1: the engine runs a worker per core)
     face_threads: int = 1
-    #: torch intra-op threads per worker; 0 keeps torch's default
-    torch_threads: int = 0
+    #: torch intra-op threads per worker process; the engine runs one worker per core, and 2
+    #: processes x 1 thread measured ~1.4x the throughput of 1 process x 2 threads. 0 keeps torch's
+    #: default (all cores: right for a single worker).
+    torch_threads: int = 1
     #: threads decoding media + computing handcrafted features inside one worker while the CNN
     #: runs (OpenCV and Pillow release the GIL); <= 1 decodes inline. Useful with one GPU worker.
     decode_threads: int = 0
