@@ -1,0 +1,457 @@
+"""AMAE: attentive multimodal autoencoders on top of an MF or DMF backbone (DESIGN section 6).
+
+Per modality an autoencoder encodes the user's global vector ``x^g`` and contextual vector ``x^c``
+(posts of the 24 h before the interaction); attention over the two codes, conditioned on the user
+and the item, gives ``z^A``; the score is ``sigmoid([p_u, z^A, z^B, ...] . q_m)`` (Eq. 13) with
+``q_m`` of size d(|M|+1). Training has two stages: (1) the autoencoders alone on all training
+rows' g and c inputs with reconstruction + cross-modal + L2 (Eq. 9); (2) the whole model with BCE
++ L2 through the shared pointwise trainer, early-stopped on validation NDCG@10.
+
+Switches (model params, so they travel through config and ``--param``): ``modalities``, ``groups``,
+``contexts`` (Table III), ``no_reconstruction``, ``no_cross_modal``, ``no_finetune``,
+``no_attention`` (Table IV), ``literal_relu``, ``noise_features`` (leakage check).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from amae.data.io import atomic_path, read_json
+from amae.features.standardize import Standardizer
+from amae.models.attention import ContextAttention
+from amae.models.autoencoder import Autoencoder, cross_modal_loss
+from amae.models.base import TrainData, as_2d, register
+from amae.models.content import (
+    Content,
+    ContextEncoder,
+    PostStore,
+    build_content,
+    load_posts,
+    select_groups,
+)
+from amae.models.dmf import SparseTower, csr
+from amae.models.torch_base import TorchRecommender
+from amae.training.trainer import fit_pointwise, make_optimisers, resolve_device, seed_everything
+
+CONTEXTS = ("global", "contextual")
+
+
+# -- backbones ------------------------------------------------------------------------------------
+class MFBackbone(nn.Module):
+    """``p_u`` (d) and ``q_m`` (dq) as sparse embedding tables."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, item_dim: int, init_std: float) -> None:
+        super().__init__()
+        self.user = nn.Embedding(n_users, dim, sparse=True)
+        self.item = nn.Embedding(n_items, item_dim, sparse=True)
+        nn.init.normal_(self.user.weight, 0.0, init_std)
+        nn.init.normal_(self.item.weight, 0.0, init_std)
+
+    def users(self, u: torch.Tensor) -> torch.Tensor:
+        return self.user(u)
+
+    def items(self, i: torch.Tensor) -> torch.Tensor:
+        return self.item(i)
+
+    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        return (self.user(u).pow(2).sum(-1) + self.item(i).pow(2).sum(-1)).mean()
+
+
+class DMFBackbone(nn.Module):
+    """``p_u`` and ``q_m`` from DMF's towers; the item tower ends in dq = d(|M|+1) units."""
+
+    def __init__(self, user_csr: tuple[np.ndarray, np.ndarray], item_csr: tuple[np.ndarray, np.ndarray],
+                 n_users: int, n_items: int, hidden: int, dim: int, item_dim: int, init_std: float) -> None:
+        super().__init__()
+        self.user_tower = SparseTower(*user_csr, n_items, [hidden, dim], init_std)
+        self.item_tower = SparseTower(*item_csr, n_users, [hidden, item_dim], init_std)
+
+    def users(self, u: torch.Tensor) -> torch.Tensor:
+        uu, ui = torch.unique(u, return_inverse=True)
+        return self.user_tower(uu)[ui]
+
+    def items(self, i: torch.Tensor) -> torch.Tensor:
+        iu, ii = torch.unique(i.reshape(-1), return_inverse=True)
+        return self.item_tower(iu)[ii].reshape(*i.shape, -1)
+
+    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        dense = [p for n, p in self.named_parameters() if "first" not in n]
+        return sum(p.pow(2).sum() for p in dense) / max(len(u), 1)  # type: ignore[return-value]
+
+
+# -- the model ------------------------------------------------------------------------------------
+class AMAEModule(nn.Module):
+    """Backbone + one autoencoder per modality + attention; global vectors kept as buffers."""
+
+    def __init__(self, backbone: nn.Module, dims: dict[str, int], n_users: int, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        d = int(cfg["dim"])
+        self.backbone = backbone
+        self.modalities = list(dims)
+        self.contexts = [c for c in CONTEXTS if c in cfg["contexts"]]
+        self.use_attention = not cfg["no_attention"] and len(self.contexts) > 1
+        self.dim = d
+        per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
+        self.item_dim = d + per_mod * len(self.modalities)
+        self.aes = nn.ModuleDict({m: Autoencoder(dims[m], cfg["ae_hidden"], d, not cfg["no_reconstruction"],
+                                                 cfg["literal_relu"]) for m in self.modalities})
+        self.attention = nn.ModuleDict({m: ContextAttention(d, d, self.item_dim, d) for m in self.modalities}
+                                       if self.use_attention else {})
+        for m in self.modalities:
+            self.register_buffer(f"global_{m}", torch.zeros(n_users, dims[m]))
+
+    def global_vectors(self, m: str) -> torch.Tensor:
+        return getattr(self, f"global_{m}")
+
+    def codes(self, u: torch.Tensor, ctx: dict[str, torch.Tensor]) -> dict[str, list[torch.Tensor]]:
+        """Per modality the codes of the switched-on contexts, in ``CONTEXTS`` order."""
+        out = {}
+        for m in self.modalities:
+            x = {"global": self.global_vectors(m)[u], "contextual": ctx[m]}
+            out[m] = [self.aes[m](x[c]) for c in self.contexts]
+        return out
+
+    def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, list[torch.Tensor]]
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Eq. 13 for ``p`` (n, d), ``q`` (n, k, dq): logits (n, k) and attention weights (n, k, C)."""
+        d = self.dim
+        logits = torch.einsum("nd,nkd->nk", p, q[..., :d])
+        weights: dict[str, torch.Tensor] = {}
+        at = d
+        for m in self.modalities:
+            zs = codes[m]
+            if self.use_attention:
+                alpha = self.attention[m](zs, p, q)
+                q_m = q[..., at : at + d]
+                # z^A . q = sum_c alpha_c (z^c . q): no (n, k, d) mixture is built.
+                dots = torch.stack([torch.einsum("nd,nkd->nk", z, q_m) for z in zs], dim=-1)
+                logits = logits + (alpha * dots).sum(-1)
+                weights[m] = alpha
+                at += d
+            else:
+                for z in zs:  # no_attention concatenates the codes (or there is just one)
+                    logits = logits + torch.einsum("nd,nkd->nk", z, q[..., at : at + d])
+                    at += d
+        return logits, weights
+
+    def logits(self, u: torch.Tensor, i: torch.Tensor, ctx: dict[str, torch.Tensor]) -> torch.Tensor:
+        p = self.backbone.users(u)
+        q = self.backbone.items(i)[:, None, :]
+        return self.predict(p, q, self.codes(u, ctx))[0][:, 0]
+
+    def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: dict[str, torch.Tensor]
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.predict(self.backbone.users(users), self.backbone.items(items), self.codes(users, ctx))
+
+    def content_parameters(self) -> list[nn.Parameter]:
+        return list(self.aes.parameters())
+
+    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        dense = [p for p in list(self.aes.parameters()) + list(self.attention.parameters()) if p.requires_grad]
+        extra = sum(p.pow(2).sum() for p in dense) / max(len(u), 1) if dense else 0.0
+        return self.backbone.penalty(u, i) + extra
+
+
+class AMAEBase(TorchRecommender):
+    """Shared AMAE logic; subclasses pick the backbone."""
+
+    needs_content: ClassVar[bool] = True
+    backbone_name: ClassVar[str] = ""
+    default_params: dict[str, Any] = {
+        "dim": 16, "init_std": 0.01, "ae_hidden": 32,
+        "modalities": ["text", "visual"], "groups": ["handcrafted", "deep"], "contexts": list(CONTEXTS),
+        "window": 86_400, "global_window": "train",
+        "no_reconstruction": False, "no_cross_modal": False, "no_finetune": False, "no_attention": False,
+        "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
+        "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
+        "noise_features": False, "noise_seed": 0, "embed_posts": False,
+        "lr": 3e-3, "epochs": 40, "patience": 4,
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        contexts = list(self.params["contexts"])
+        if not contexts or any(c not in CONTEXTS for c in contexts):
+            raise ValueError(f"contexts must be a non-empty subset of {list(CONTEXTS)}, got {contexts}")
+        select_groups(list(self.params["modalities"]), list(self.params["groups"]))  # validates
+        self.encoder: ContextEncoder | None = None
+        self.source: dict[str, Any] = {}
+        self.stage1_history: list[dict] = []
+        self._state: dict[str, Any] = {}
+
+    # -- content --------------------------------------------------------------------------------
+    @classmethod
+    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> Content:
+        """Load post features, aggregate g and c for the fit rows, fit the standardisers."""
+        p = {**cls.default_params, **params}
+        wanted = select_groups(list(p["modalities"]), list(p["groups"]))
+        from amae.features.extract import available_groups
+
+        have = set(available_groups(Path(workspace) / "features"))
+        groups = {m: [g for g in gs if g in have] for m, gs in wanted.items()}
+        missing = sorted(g for gs in wanted.values() for g in gs if g not in have)
+        groups = {m: gs for m, gs in groups.items() if gs}
+        if not groups:
+            raise FileNotFoundError(f"{workspace}/features: none of the groups {sorted(missing)} exist "
+                                    f"(run 'amae features {workspace}')")
+        posts = load_posts(Path(workspace), groups, bool(p["noise_features"]), int(p["noise_seed"]))
+        inter = dataset.interactions
+        rows = np.asarray(split.train_rows, dtype=np.int64)
+        source = {"workspace": str(Path(workspace).resolve()), "groups": groups, "missing_groups": missing,
+                  "noise_features": bool(p["noise_features"]), "noise_seed": int(p["noise_seed"])}
+        return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],
+                             inter["timestamp"].to_numpy(np.int64)[rows], rows, split.train_end,
+                             window=int(p["window"]), global_window=str(p["global_window"]), source=source)
+
+    # -- building ---------------------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        return {k: self.params[k] for k in ("dim", "ae_hidden", "contexts", "no_attention", "no_reconstruction",
+                                             "literal_relu")}
+
+    def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
+        raise NotImplementedError
+
+    def _make(self, state: dict[str, Any]) -> AMAEModule:
+        cfg = self._config()
+        n_ctx = len([c for c in CONTEXTS if c in cfg["contexts"]])
+        per_mod = cfg["dim"] * (n_ctx if cfg["no_attention"] else 1)
+        item_dim = cfg["dim"] + per_mod * len(state["dims"])
+        return AMAEModule(self._backbone(state, item_dim), state["dims"], state["n_users"], cfg)
+
+    def build(self, data: TrainData) -> nn.Module:
+        content: Content = data.content
+        self._state = {"n_users": data.n_users, "n_items": data.n_items, "dims": content.encoder.dims()}
+        self._backbone_data(data)
+        module = self._make(self._state)
+        for m, g in content.encoder.global_matrix().items():
+            module.global_vectors(m).copy_(torch.as_tensor(g))
+        return module
+
+    def _backbone_data(self, data: TrainData) -> None:
+        """Hook for backbones that need the training matrix (DMF)."""
+
+    def extra_state(self) -> dict[str, Any]:
+        enc = self.encoder
+        return {**self._state, "standardizers": {m: s.to_dict() for m, s in enc.standardizers.items()} if enc else {},
+                "source": self.source, "window": enc.window if enc else int(self.params["window"]),
+                "global_all": bool(enc is not None and enc.global_until is None),
+                "stage1_history": self.stage1_history}
+
+    def rebuild(self, state: dict[str, Any]) -> nn.Module:
+        self._state = {k: state[k] for k in ("n_users", "n_items", "dims")}
+        self._rebuild_backbone_data(state)
+        return self._make(self._state)
+
+    def _rebuild_backbone_data(self, state: dict[str, Any]) -> None:
+        """Hook: placeholder buffers of the right shapes before loading weights (DMF)."""
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(self, data: TrainData) -> AMAEBase:
+        if not isinstance(data.content, Content):
+            raise ValueError(f"{self.name} needs content (TrainData.content from {type(self).__name__}."
+                             "prepare_content or amae.models.content.build_content)")
+        if data.rows is None:
+            raise ValueError(f"{self.name}: TrainData.rows is needed to find each record's context")
+        seed_everything(data.seed)
+        self.device = resolve_device(data.device)
+        content: Content = data.content
+        self.encoder, self.source = content.encoder, dict(content.source)
+        self.module = self.build(data).to(self.device)
+        module: AMAEModule = self.module  # type: ignore[assignment]
+        ctx = {m: torch.as_tensor(x, device=self.device) for m, x in content.for_records(data.rows).items()}
+        users_t = torch.as_tensor(data.users, dtype=torch.long, device=self.device)
+
+        self.stage1_history = self._stage1(module, users_t, ctx, data.seed)
+
+        content_params = module.content_parameters()
+        if self.params["no_finetune"]:
+            for p in content_params:
+                p.requires_grad_(False)
+        l2 = self.train_config.l2
+
+        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            logits = module.logits(u, i, {m: x[record] for m, x in ctx.items()})
+            return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
+
+        trainable = [p for p in module.parameters() if p.requires_grad]
+        self.history = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items, data.valid,
+                                     self.train_config, data.seed, self.device, label=self.name, params=trainable)
+        for p in content_params:
+            p.requires_grad_(True)
+        return self
+
+    def _stage1(self, module: AMAEModule, users: torch.Tensor, ctx: dict[str, torch.Tensor],
+                seed: int) -> list[dict]:
+        """Eq. 9: autoencoders on all fit rows' g and c inputs (reconstruction + cross-modal + L2)."""
+        recon = not self.params["no_reconstruction"]
+        cross = not self.params["no_cross_modal"] and len(module.modalities) > 1
+        epochs = int(self.params["stage1_epochs"])
+        if not (recon or cross) or epochs <= 0:
+            return []
+        params = module.content_parameters()
+        optimisers = make_optimisers(module, float(self.params["stage1_lr"]), params)
+        gen = torch.Generator().manual_seed(seed)
+        bs, n = self.train_config.batch_size, len(users)
+        w_rec, w_cross, l2 = (float(self.params[k]) for k in ("recon_weight", "cross_weight", "stage1_l2"))
+        history = []
+        module.train()
+        for epoch in range(epochs):
+            start, total, batches = time.perf_counter(), 0.0, 0
+            perm = torch.randperm(n, generator=gen).to(users.device)
+            for s in range(0, n, bs):
+                b = perm[s : s + bs]
+                u = users[b]
+                codes: dict[str, dict[str, torch.Tensor]] = {}
+                loss = torch.zeros((), device=users.device)
+                for m in module.modalities:
+                    ae = module.aes[m]
+                    xs = {"global": module.global_vectors(m)[u], "contextual": ctx[m][b]}
+                    codes[m] = {c: ae(x) for c, x in xs.items()}
+                    if recon:
+                        loss = loss + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in CONTEXTS)
+                    loss = loss + l2 * ae.l2()
+                if cross:
+                    for a in module.modalities:
+                        for bm in module.modalities:
+                            if a != bm:
+                                for c in CONTEXTS:
+                                    loss = loss + w_cross * cross_modal_loss(codes[a][c], codes[bm][c], u)
+                for opt in optimisers:
+                    opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for opt in optimisers:
+                    opt.step()
+                total += float(loss.detach())
+                batches += 1
+            history.append({"stage": 1, "epoch": epoch + 1, "loss": total / max(batches, 1),
+                            "seconds": time.perf_counter() - start})
+        module.eval()
+        return history
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def _context(self, users: np.ndarray, times: np.ndarray | None) -> dict[str, torch.Tensor]:
+        """Standardised contextual vectors; without times (or posts) the global vector stands in."""
+        module: AMAEModule = self.module  # type: ignore[assignment]
+        if times is None or self.encoder is None:
+            u = torch.as_tensor(users, device=self.device)
+            return {m: module.global_vectors(m)[u] for m in module.modalities}
+        ctx, _ = self.encoder.contextual(users, np.asarray(times, dtype=np.int64))
+        return {m: torch.as_tensor(x, device=self.device) for m, x in ctx.items()}
+
+    @torch.inference_mode()
+    def _score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self.module is None:
+            raise RuntimeError(f"{self.name}: score() before fit() or load()")
+        users, items = as_2d(users, items)
+        self.module.eval()
+        logits, weights = self.module.score_block(torch.as_tensor(users, device=self.device),
+                                                  torch.as_tensor(items, device=self.device),
+                                                  self._context(users, times))
+        return logits.float().cpu().numpy(), {m: w.float().cpu().numpy() for m, w in weights.items()}
+
+    def score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+        return self._score(users, items, times)[0]
+
+    def explain(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None
+                ) -> dict[str, np.ndarray]:
+        """Attention weights (global, contextual) per modality: (n, 2) for (n,) items, (n, k, 2) for (n, k).
+
+        With a single context switched on, that context has weight 1. Raises for ``no_attention``.
+        """
+        if self.params["no_attention"] and len(self.params["contexts"]) > 1:
+            raise ValueError(f"{self.name}: no_attention model has no attention weights to explain")
+        flat = np.asarray(items).ndim == 1
+        _, weights = self._score(users, items, times)
+        module: AMAEModule = self.module  # type: ignore[assignment]
+        out = {}
+        for m in module.modalities:
+            if m in weights:
+                w = weights[m]
+            else:
+                shape = (len(users), 1 if flat else np.asarray(items).shape[1], 2)
+                w = np.zeros(shape, dtype=np.float32)
+                w[..., CONTEXTS.index(module.contexts[0])] = 1.0
+            out[m] = w[:, 0, :] if flat else w
+        return out
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        super().save(folder)
+        enc = self.encoder
+        tensors: dict[str, torch.Tensor] = {}
+        if enc is not None:
+            if enc.global_until is not None:
+                tensors["global_until"] = torch.as_tensor(enc.global_until)
+            if self.params["embed_posts"] or not self.source.get("workspace"):
+                for m, store in enc.posts.items():
+                    tensors[f"posts.{m}.user"] = torch.as_tensor(store.user)
+                    tensors[f"posts.{m}.time"] = torch.as_tensor(store.time)
+                    tensors[f"posts.{m}.features"] = torch.as_tensor(np.ascontiguousarray(store.features))
+        if tensors:
+            with atomic_path(Path(folder) / "content.safetensors") as tmp:
+                save_file(tensors, str(tmp))
+
+    @classmethod
+    def load(cls, folder: Path) -> AMAEBase:
+        folder = Path(folder)
+        model: AMAEBase = super().load(folder)  # type: ignore[assignment]
+        state = read_json(folder / "model.json")["state"]
+        model.source = state.get("source", {})
+        model.stage1_history = state.get("stage1_history", [])
+        path = folder / "content.safetensors"
+        tensors = {k: v.numpy() for k, v in load_file(str(path)).items()} if path.exists() else {}
+        posts: dict[str, PostStore] = {}
+        mods = list(state["dims"])
+        if all(f"posts.{m}.features" in tensors for m in mods):
+            posts = {m: PostStore(tensors[f"posts.{m}.user"], tensors[f"posts.{m}.time"],
+                                  tensors[f"posts.{m}.features"]) for m in mods}
+        elif model.source.get("workspace") and Path(model.source["workspace"]).exists():
+            posts = load_posts(Path(model.source["workspace"]), model.source["groups"],
+                               bool(model.source.get("noise_features")), int(model.source.get("noise_seed", 0)))
+        if posts:
+            until = None if state.get("global_all") else tensors.get("global_until")
+            if until is None and not state.get("global_all"):
+                raise ValueError(f"{folder}: content.safetensors lacks the global cutoffs (global_until)")
+            stds = {m: Standardizer.from_dict(s) for m, s in state["standardizers"].items()}
+            model.encoder = ContextEncoder(posts, state["n_users"], until, int(state["window"]), stds)
+        return model
+
+
+@register
+class MFAMAE(AMAEBase):
+    name = "mf+amae"
+    backbone_name = "mf"
+
+    def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
+        return MFBackbone(state["n_users"], state["n_items"], self.params["dim"], item_dim, self.params["init_std"])
+
+
+@register
+class DMFAMAE(AMAEBase):
+    name = "dmf+amae"
+    backbone_name = "dmf"
+    default_params = {**AMAEBase.default_params, "hidden": 64}
+
+    def _backbone_data(self, data: TrainData) -> None:
+        self._user_csr = csr(data.users, data.items, data.n_users)
+        self._item_csr = csr(data.items, data.users, data.n_items)
+        self._state.update(user_nnz=int(len(self._user_csr[1])), item_nnz=int(len(self._item_csr[1])))
+
+    def _rebuild_backbone_data(self, state: dict[str, Any]) -> None:
+        self._state.update(user_nnz=state["user_nnz"], item_nnz=state["item_nnz"])
+        self._user_csr = (np.zeros(state["n_users"] + 1, np.int64), np.zeros(state["user_nnz"], np.int64))
+        self._item_csr = (np.zeros(state["n_items"] + 1, np.int64), np.zeros(state["item_nnz"], np.int64))
+
+    def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
+        return DMFBackbone(self._user_csr, self._item_csr, state["n_users"], state["n_items"],
+                           int(self.params["hidden"]), int(self.params["dim"]), item_dim,
+                           float(self.params["init_std"]))

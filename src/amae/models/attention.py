@@ -1,0 +1,34 @@
+"""Attention over a user's global and contextual codes (DESIGN section 6, Eq. 10-12).
+
+``beta^* = w^T relu(W [z^*, p_u, q_m] + b) + b'`` with hidden size d, softmax over the contexts.
+The weights depend on the item, so for a (n, k) candidate block ``W`` is applied in parts: the
+``[z, p]`` part once per case and the ``q`` part once per candidate, never building (n, k, 2d+dq).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ContextAttention(nn.Module):
+    """Softmax weights over a list of codes, conditioned on the user and the item."""
+
+    def __init__(self, latent: int, user_dim: int, item_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.latent, self.user_dim, self.item_dim = latent, user_dim, item_dim
+        self.proj = nn.Linear(latent + user_dim + item_dim, hidden)
+        self.out = nn.Linear(hidden, 1)
+        for m in (self.proj, self.out):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, codes: list[torch.Tensor], p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """``codes``: C tensors (n, d); ``p`` (n, du); ``q`` (n, k, dq) -> weights (n, k, C)."""
+        w = self.proj.weight
+        a, b = self.latent, self.latent + self.user_dim
+        wz, wp, wq = w[:, :a], w[:, a:b], w[:, b:]
+        item_part = q @ wq.T + self.proj.bias  # (n, k, h)
+        user_part = p @ wp.T  # (n, h)
+        betas = [self.out(torch.relu(item_part + (z @ wz.T + user_part)[:, None, :])).squeeze(-1) for z in codes]
+        return torch.softmax(torch.stack(betas, dim=-1), dim=-1)
