@@ -109,9 +109,9 @@ class _SocialMF(TorchRecommender):
         seed_everything(data.seed)
         sdae = fit_sdae(sdae_inputs(data.content.counts), p["sdae_sizes"], float(p["sdae_noise"]),
                         int(p["sdae_epochs"]), float(p["sdae_lr"]), int(p["sdae_batch_size"]), seed=data.seed)
-        self.sdae_losses = sdae.losses
         self.device = resolve_device(data.device)
         self.module = self.build(data).to(self.device)
+        self.sdae_losses = sdae.losses  # after build: rebuild() resets it for loading
         module = self.module
         module.codes.copy_(torch.from_numpy(standardise(sdae.codes)))
         l2, lambda_u = self.train_config.l2, float(p["lambda_u"])
