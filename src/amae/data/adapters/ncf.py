@@ -71,7 +71,8 @@ def load_ncf(prefix: str | Path, valid_seed: int = 0) -> NCFData:
     dup = negatives == neg_items[:, None]
     n_dup = int(dup.sum())
     negatives = np.where(dup, -1, negatives)
-    negatives = -np.sort(-negatives, axis=1)  # padding (-1) to the end of each row
+    # padding (-1) to the end of each row, the given order otherwise kept
+    negatives = np.take_along_axis(negatives, np.argsort(dup, axis=1, kind="stable"), axis=1)
     n_users = int(max(train["user"].max(), test["user"].max())) + 1
     n_items = int(max(train["item"].max(), test["item"].max(), negatives.max())) + 1
 
