@@ -353,8 +353,8 @@ class AMAEBase(TorchRecommender):
             raise RuntimeError(f"{self.name}: score() before fit() or load()")
         users, items = as_2d(users, items)
         self.module.eval()
-        logits, weights = self.module.score_block(torch.as_tensor(users, device=self.device),
-                                                  torch.as_tensor(items, device=self.device),
+        logits, weights = self.module.score_block(torch.tensor(users, device=self.device),
+                                                  torch.tensor(items, device=self.device),
                                                   self._context(users, times))
         return logits.float().cpu().numpy(), {m: w.float().cpu().numpy() for m, w in weights.items()}
 

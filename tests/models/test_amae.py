@@ -1,0 +1,259 @@
+"""A tiny in-memory world for the AMAE tests: morning posts reveal the day's mood, later listens follow it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from amae.models.base import TrainData
+from amae.models.content import Content, PostStore, build_content
+from amae.protocol.split import EvalCases
+
+DAY = 86_400
+
+
+def tiny_world(n_users: int = 16, n_items: int = 20, n_days: int = 8, seed: int = 0,
+               modalities: tuple[str, ...] = ("text", "visual")) -> SimpleNamespace:
+    rng = np.random.default_rng(seed)
+    mood = rng.integers(0, 4, (n_users, n_days))
+    pu, pd_ = np.meshgrid(np.arange(n_users), np.arange(n_days), indexing="ij")
+    post_user, post_day = pu.ravel(), pd_.ravel()
+    post_time = post_day * DAY + 8 * 3600
+    posts = {}
+    for k, m in enumerate(modalities):
+        dim = 6 + k
+        feats = rng.normal(0, 0.3, (len(post_user), dim)).astype(np.float32)
+        feats[np.arange(len(post_user)), mood[post_user, post_day]] += 2.0
+        posts[m] = PostStore(post_user.astype(np.int64), post_time.astype(np.int64), feats)
+    iu = np.repeat(post_user, 2)
+    iday = np.repeat(post_day, 2)
+    itime = iday * DAY + np.tile([14 * 3600, 18 * 3600], len(post_user))
+    pick = rng.integers(0, n_items // 4, len(iu))  # item m has mood m % 4
+    items = (pick * 4 + mood[iu, iday]).astype(np.int64)
+    order = np.lexsort((itime, iu))
+    iu, itime, items = iu[order], itime[order].astype(np.int64), items[order]
+    is_fit = iday[order] < n_days - 2
+    fit_rows = np.flatnonzero(is_fit)
+    valid_rows = np.flatnonzero(~is_fit)
+    train_end = np.full(n_users, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(train_end, iu[fit_rows], itime[fit_rows])
+    negs = rng.integers(0, n_items, (len(valid_rows), 9))
+    valid = EvalCases(iu[valid_rows], items[valid_rows], itime[valid_rows], negs, np.zeros(len(valid_rows), bool))
+    return SimpleNamespace(posts=posts, users=iu, items=items, times=itime, fit_rows=fit_rows, valid=valid,
+                           train_end=train_end, n_users=n_users, n_items=n_items)
+
+
+def content_of(world: SimpleNamespace, **kwargs: object) -> Content:
+    r = world.fit_rows
+    return build_content(world.posts, world.n_users, world.users[r], world.times[r], r, world.train_end,
+                         **kwargs)  # type: ignore[arg-type]
+
+
+def train_data(world: SimpleNamespace, seed: int = 0, **kwargs: object) -> TrainData:
+    r = world.fit_rows
+    return TrainData(world.n_users, world.n_items, world.users[r], world.items[r], world.times[r],
+                     valid=world.valid, rows=r, content=content_of(world, **kwargs), seed=seed)
+
+
+FAST = {"epochs": 2, "stage1_epochs": 2, "progress": False, "batch_size": 64}
+
+
+# -- tests --------------------------------------------------------------------------------------------
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from amae.models import REGISTRY  # noqa: E402
+from amae.models.amae import DMFAMAE, MFAMAE, AMAEModule  # noqa: E402
+from amae.models.content import load_posts  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world() -> SimpleNamespace:
+    return tiny_world()
+
+
+def _ae_state(model: MFAMAE) -> dict[str, torch.Tensor]:
+    module: AMAEModule = model.module  # type: ignore[assignment]
+    return {k: v.detach().clone() for k, v in module.aes.state_dict().items()}
+
+
+def _fit_recording_stage1(cls: type, world: SimpleNamespace, **params: object) -> tuple[object, dict, dict]:
+    """Fit and return (model, AE weights right after stage 1, AE weights at the end)."""
+    model = cls(**{**FAST, **params})
+    after_stage1: dict = {}
+    original = model._stage1
+
+    def recording(*args: object) -> list[dict]:
+        out = original(*args)
+        after_stage1.update(_ae_state(model))
+        return out
+
+    model._stage1 = recording
+    model.fit(train_data(world))
+    return model, after_stage1, _ae_state(model)
+
+
+def test_registered_and_needs_content() -> None:
+    assert REGISTRY["mf+amae"] is MFAMAE and REGISTRY["dmf+amae"] is DMFAMAE
+    assert MFAMAE.needs_content and DMFAMAE.needs_content
+
+
+@pytest.mark.parametrize("cls", [MFAMAE, DMFAMAE])
+def test_stage2_fine_tunes_autoencoders(world: SimpleNamespace, cls: type) -> None:
+    model, s1, final = _fit_recording_stage1(cls, world)
+    assert model.stage1_history and len(model.history) == 2
+    assert any(not torch.equal(s1[k], final[k]) for k in s1)
+
+
+def test_no_finetune_freezes_autoencoders(world: SimpleNamespace) -> None:
+    model, s1, final = _fit_recording_stage1(MFAMAE, world, no_finetune=True)
+    assert all(torch.equal(s1[k], final[k]) for k in s1)
+    # The backbone still trains, and the parameters are trainable again afterwards.
+    assert all(p.requires_grad for p in model.module.parameters())
+
+
+@pytest.mark.parametrize("cls", [MFAMAE, DMFAMAE])
+def test_round_trip_gives_identical_scores(world: SimpleNamespace, cls: type, tmp_path: Path) -> None:
+    model = cls(**FAST).fit(train_data(world))
+    users, items, times = world.valid.users, world.valid.candidates(), world.valid.times
+    before = model.score(users, items, times)
+    assert before.shape == items.shape and np.isfinite(before).all()
+    model.save(tmp_path)
+    assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "content.safetensors").exists()
+    loaded = cls.load(tmp_path)
+    np.testing.assert_array_equal(loaded.score(users, items, times), before)
+    for m, w in model.explain(users, items[:, 0], times).items():
+        np.testing.assert_array_equal(loaded.explain(users, items[:, 0], times)[m], w)
+
+
+def test_explain_weights_are_a_distribution(world: SimpleNamespace) -> None:
+    model = MFAMAE(**FAST).fit(train_data(world))
+    weights = model.explain(world.valid.users, world.valid.items, world.valid.times)
+    assert set(weights) == {"text", "visual"}
+    for w in weights.values():
+        assert w.shape == (len(world.valid), 2)
+        assert (w > 0).all()
+        np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-6)
+
+
+def test_context_changes_scores(world: SimpleNamespace) -> None:
+    """Scores depend on the time (contextual posts), not just on user and item."""
+    model = MFAMAE(**FAST).fit(train_data(world))
+    users, items = world.valid.users[:20], world.valid.candidates()[:20]
+    a = model.score(users, items, world.valid.times[:20])
+    b = model.score(users, items, world.valid.times[:20] + 86_400)
+    assert not np.allclose(a, b)
+
+
+def test_switches_change_the_architecture(world: SimpleNamespace) -> None:
+    d = 16
+    base = MFAMAE(**FAST).fit(train_data(world)).module
+    assert base.backbone.item.weight.shape[1] == d * 3 and len(base.attention) == 2
+    assert all(ae.decoder is not None for ae in base.aes.values())
+
+    no_att = MFAMAE(**FAST, no_attention=True).fit(train_data(world))
+    assert no_att.module.backbone.item.weight.shape[1] == d * 5 and len(no_att.module.attention) == 0
+    with pytest.raises(ValueError, match="no attention"):
+        no_att.explain(world.valid.users, world.valid.items, world.valid.times)
+
+    no_rec = MFAMAE(**FAST, no_reconstruction=True).fit(train_data(world))
+    assert all(ae.decoder is None for ae in no_rec.module.aes.values())
+    assert no_rec.stage1_history  # cross-modal loss alone still trains stage 1
+
+    glob = MFAMAE(**FAST, contexts=["global"]).fit(train_data(world))
+    assert len(glob.module.attention) == 0 and glob.module.contexts == ["global"]
+    w = glob.explain(world.valid.users, world.valid.items, world.valid.times)["text"]
+    np.testing.assert_array_equal(w, np.tile([1.0, 0.0], (len(world.valid), 1)))
+
+    dmf = DMFAMAE(**FAST).fit(train_data(world)).module
+    assert dmf.backbone.item_tower.rest[-1].out_features == d * 3
+    assert dmf.backbone.user_tower.rest[-1].out_features == d
+
+
+def test_single_modality_has_no_cross_modal_loss() -> None:
+    one = tiny_world(modalities=("text",))
+    model = MFAMAE(**FAST, modalities=["text"], no_reconstruction=True).fit(train_data(one))
+    assert model.stage1_history == []  # nothing left to train in stage 1
+    assert list(model.module.aes) == ["text"] and model.module.item_dim == 32
+
+
+def test_literal_relu_and_bad_switches(world: SimpleNamespace) -> None:
+    model = MFAMAE(**FAST, literal_relu=True).fit(train_data(world))
+    z = model.module.aes["text"](torch.randn(50, 6))
+    assert (z >= 0).all()
+    with pytest.raises(ValueError, match="contexts"):
+        MFAMAE(contexts=["yesterday"])
+    with pytest.raises(ValueError, match="modalities"):
+        MFAMAE(modalities=["audio"])
+    with pytest.raises(ValueError, match="needs content"):
+        MFAMAE(**FAST).fit(TrainData(2, 2, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)))
+
+
+def test_encoder_contextual_matches_training_rows(world: SimpleNamespace) -> None:
+    """The scoring-time path (any users/times) reproduces the training rows' vectors and flags."""
+    content = content_of(world)
+    r = world.fit_rows[::3]
+    ctx, empty = content.encoder.contextual(world.users[r], world.times[r])
+    for m in content.contextual:
+        np.testing.assert_allclose(ctx[m], content.for_records(r)[m], atol=1e-5)
+        # Standardiser fitted on the training rows: they are centred.
+        np.testing.assert_allclose(content.contextual[m].mean(0), 0.0, atol=1e-4)
+    # Listens at 14:00 see the 08:00 post; a time before any post falls back to the global vector.
+    assert not empty["text"].any()
+    _, early = content.encoder.contextual(np.array([0]), np.array([3600]))
+    assert early["text"].all()
+
+
+def test_global_window_train_excludes_later_posts(world: SimpleNamespace) -> None:
+    train = content_of(world).encoder.global_matrix()["text"]
+    everything = content_of(world, global_window="all").encoder.global_matrix()["text"]
+    assert not np.allclose(train, everything)
+
+
+def _fake_workspace(tmp_path: Path, world: SimpleNamespace) -> Path:
+    """A workspace with posts and text features written directly (no extraction run)."""
+    import pandas as pd
+
+    from amae.data.io import write_json
+
+    store = world.posts["text"]
+    n = len(store.user)
+    (tmp_path / "data").mkdir(parents=True)
+    pd.DataFrame({"post_idx": np.arange(n), "user_idx": store.user, "timestamp": store.time}).to_parquet(
+        tmp_path / "data" / "posts.parquet")
+    feats = tmp_path / "features" / "text"
+    feats.mkdir(parents=True)
+    np.save(feats / "text_h.npy", store.features[:, :3].copy())
+    np.save(feats / "text_d.npy", store.features[:, 3:].copy())
+    for g, dim in (("text_h", 3), ("text_d", store.features.shape[1] - 3)):
+        write_json(feats / f"{g}.json", {"names": [f"{g}{i}" for i in range(dim)], "metadata": {}, "dim": dim})
+    empty = np.zeros(n, bool)
+    empty[0] = True  # an empty text is left out of the averages
+    pd.DataFrame({"post_idx": np.arange(n), "text_empty": empty}).to_parquet(feats / "flags.parquet")
+    return tmp_path
+
+
+def test_prepare_content_from_workspace(world: SimpleNamespace, tmp_path: Path) -> None:
+    ws = _fake_workspace(tmp_path / "ws", world)
+    dataset = SimpleNamespace(n_users=world.n_users, interactions=__import__("pandas").DataFrame(
+        {"user_idx": world.users, "item_idx": world.items, "timestamp": world.times}))
+    split = SimpleNamespace(train_rows=world.fit_rows, train_end=world.train_end)
+    content = MFAMAE.prepare_content(ws, dataset, split, {})
+    assert content.source["groups"] == {"text": ["text_h", "text_d"]}
+    assert "visual_h" in content.source["missing_groups"]
+    assert content.encoder.posts["text"].features.shape == (len(world.posts["text"].user) - 1, 6)
+    hand = MFAMAE.prepare_content(ws, dataset, split, {"groups": ["handcrafted"]})
+    assert hand.encoder.dims() == {"text": 3}
+    noise = load_posts(ws, {"text": ["text_h", "text_d"]}, noise_features=True)["text"].features
+    assert not np.allclose(noise, content.encoder.posts["text"].features)
+    # The saved model re-loads its posts from the workspace path (nothing embedded).
+    data = TrainData(world.n_users, world.n_items, world.users[world.fit_rows], world.items[world.fit_rows],
+                     world.times[world.fit_rows], valid=world.valid, rows=world.fit_rows, content=content)
+    model = MFAMAE(**FAST, modalities=["text"]).fit(data)
+    model.save(tmp_path / "model")
+    loaded = MFAMAE.load(tmp_path / "model")
+    v = world.valid
+    np.testing.assert_array_equal(loaded.score(v.users, v.candidates(), v.times),
+                                  model.score(v.users, v.candidates(), v.times))
