@@ -1,0 +1,84 @@
+"""Numbers of a table row: mean and std over seeds, and the paired bootstrap difference to MF.
+
+The per-case HR@10/NDCG@10 are recomputed from the ranks each cell saved (``sampled_ranks.npy``,
+``full_ranks.npy``), so the bootstrap pairs exactly the same test cases: a method's seed ``k`` is
+paired with MF's seed ``k``, and the pairs of all common seeds are pooled before resampling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from amae.protocol.metrics import hit_ndcg
+from amae.protocol.significance import mean_std, paired_bootstrap
+
+#: protocol key in metrics.json -> how reports name it
+PROTOCOLS = {
+    "sampled": "sampled (1 positive + 99 negatives)",
+    "sampled_new_pairs": "sampled, new pairs only",
+    "full": "full ranking (all tracks not in the user's training history)",
+    "full_new_pairs": "full ranking, new pairs only",
+}
+METRICS = ("HR@10", "NDCG@10", "MRR")
+#: (rank file, mask of the cases a protocol covers) for the bootstrap
+RANK_FILES = {"sampled": "sampled_ranks.npy", "full": "full_ranks.npy"}
+
+
+def seed_summary(cells: list[dict]) -> dict[str, dict[str, list[float]]]:
+    """protocol -> metric -> [mean, std] over the cells (one per seed)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for proto in PROTOCOLS:
+        per_metric = {}
+        for metric in METRICS:
+            vals = [c[proto][metric] for c in cells if proto in c and metric in c[proto]]
+            vals = [v for v in vals if v == v]  # NaN when a view has no case (e.g. no new pairs)
+            if vals:
+                per_metric[metric] = list(mean_std(vals))
+        if per_metric:
+            per_metric["n_cases"] = [float(cells[0][proto].get("n", 0)), 0.0] if proto in cells[0] else [0.0, 0.0]
+            out[proto] = per_metric
+    return out
+
+
+def per_case(ranks: np.ndarray) -> dict[str, np.ndarray]:
+    hit, ndcg = hit_ndcg(np.asarray(ranks))
+    return {"HR@10": hit, "NDCG@10": ndcg}
+
+
+def bootstrap_vs_reference(method_dirs: dict[int, Path], reference_dirs: dict[int, Path],
+                           new_pair: np.ndarray | None = None, n_boot: int = 1000,
+                           seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """protocol -> metric -> [mean difference, low, high] (95%) of method minus reference.
+
+    ``method_dirs``/``reference_dirs`` map a seed to its cell folder; only seeds present in both
+    are paired (same seed, same case). Protocols whose rank files are missing are left out.
+    ``new_pair`` (one bool per test case) adds the new-pairs-only views.
+    """
+    common = sorted(set(method_dirs) & set(reference_dirs))
+    out: dict[str, dict[str, list[float]]] = {}
+    for proto, fname in RANK_FILES.items():
+        a_parts: dict[str, list[np.ndarray]] = {}
+        b_parts: dict[str, list[np.ndarray]] = {}
+        for s in common:
+            fa, fb = method_dirs[s] / fname, reference_dirs[s] / fname
+            if not (fa.exists() and fb.exists()):
+                continue
+            ra, rb = np.load(fa), np.load(fb)
+            if ra.shape != rb.shape:
+                raise ValueError(f"{fa} and {fb} rank different test cases ({ra.shape} vs {rb.shape})")
+            views = {proto: slice(None)}
+            if new_pair is not None and len(new_pair) == len(ra):
+                views[f"{proto}_new_pairs"] = np.asarray(new_pair, dtype=bool)
+            for view, sel in views.items():
+                a_parts.setdefault(view, []).append(ra[sel])
+                b_parts.setdefault(view, []).append(rb[sel])
+        for view in a_parts:
+            ra, rb = np.concatenate(a_parts[view]), np.concatenate(b_parts[view])
+            if len(ra) == 0:
+                continue
+            ca, cb = per_case(ra), per_case(rb)
+            out[view] = {m: list(paired_bootstrap(ca[m], cb[m], n_boot=n_boot, seed=seed)) for m in ca}
+            out[view]["n_pairs"] = [float(len(ra)), 0.0, 0.0]
+    return out
