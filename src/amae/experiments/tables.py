@@ -29,10 +29,13 @@ def summarise_cells(cells: list[dict]) -> dict[str, dict[str, tuple[float, float
 def rich_table(title: str, cells: list[dict]) -> Table:
     summary = summarise_cells(cells)
     cols = [f"{p} {m}" for p, m in METRICS if any(f"{p} {m}" in s for s in summary.values())]
-    table = Table(title=title)
+    table = Table(title=title, min_width=100)
     table.add_column("method")
     for c in cols:
         table.add_column(c, justify="right")
+    table.add_column("seeds", justify="right")
     for label, s in summary.items():
-        table.add_row(label, *[f"{s[c][0]:.4f} ± {s[c][1]:.4f}" if c in s else "-" for c in cols])
+        n = int(s["seeds"][0])
+        table.add_row(label, *[("-" if c not in s else f"{s[c][0]:.4f}" if n == 1 else f"{s[c][0]:.4f}±{s[c][1]:.4f}")
+                               for c in cols], str(n))
     return table
