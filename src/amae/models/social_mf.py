@@ -162,4 +162,4 @@ class PMFS(_SocialMF):
 
     name = "pmf_s"
     concat = False
-    default_params = {**_SocialMF.default_params, "lambda_u": 0.1}
+    default_params = {**_SocialMF.default_params, "lambda_u": 0.01}
