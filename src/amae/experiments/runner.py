@@ -50,7 +50,8 @@ def resolve_source(source: Path, workspace: Path | None, out_dir: Path) -> tuple
 
 
 def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: str, split_seed: int,
-                      log: Callable[[str], None]) -> tuple[Dataset, Split, dict[str, float]]:
+                      log: Callable[[str], None],
+                      n_negatives: int = 99) -> tuple[Dataset, Split, dict[str, float]]:
     """Ingest (unless this workspace already holds this source) and split (unless split)."""
     timings: dict[str, float] = {}
     stamp_path = workspace / "experiment_source.json"
@@ -66,8 +67,8 @@ def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: st
     t0 = time.perf_counter()
     if not (workspace / "split" / "split.json").exists():
         log(f"split ({split_method}, seed {split_seed})")
-        split_interactions(dataset.interactions, dataset.n_items, method=split_method,
-                           seed=split_seed).save(workspace / "split")
+        split_interactions(dataset.interactions, dataset.n_items, method=split_method, seed=split_seed,
+                           n_negatives=n_negatives).save(workspace / "split")
     split = load_split(workspace)
     timings["split"] = time.perf_counter() - t0
     return dataset, split, timings
@@ -110,7 +111,8 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
                    seeds: list[int] = (0, 1, 2), device: str = "auto", *, workspace: Path | None = None,
                    preset: str = "paper", params: dict[str, Any] | None = None,
                    model_params: dict[str, dict[str, Any]] | None = None, methods: list[str] | None = None,
-                   split_method: str = "temporal", split_seed: int = 0, feature_settings: dict | None = None,
+                   split_method: str = "temporal", split_seed: int = 0, n_negatives: int = 99,
+                   feature_settings: dict | None = None,
                    feature_jobs: int = 2, feature_batch_sizes: dict[str, int] | None = None,
                    case_tracks: list[str] | None = None, n_case_tracks: int = 5, n_boot: int = 1000,
                    progress: bool = False, log: Callable[[str], None] | None = None) -> dict:
@@ -128,6 +130,8 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
         params: parameters for every model (e.g. ``{"epochs": 1}``), over the preset.
         model_params: per registered model name, over ``params``.
         methods: keep only rows whose label or model is listed (the MF reference always runs).
+        split_method, split_seed, n_negatives: how to split when the workspace has no split yet
+            (an NCF prefix or an existing split is used as it is).
         case_tracks: track ids for the case study (default: the ``n_case_tracks`` most played).
     Returns:
         Everything written to ``results.json`` (plus ``report`` paths).
@@ -140,7 +144,7 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     params, model_params = dict(params or {}), dict(model_params or {})
     out_dir = Path(out_dir)
     kind, source, ws = resolve_source(Path(dataset_or_workspace), workspace, out_dir)
-    dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log)
+    dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log, n_negatives)
     from amae.models import REGISTRY
 
     # -- which cells ----------------------------------------------------------------------------

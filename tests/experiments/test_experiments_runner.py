@@ -1,0 +1,146 @@
+"""run_experiment end to end on a tiny synthetic world and a tiny NCF subset (few epochs)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from amae.data.synthetic import WorldConfig, generate_world
+from amae.data.workspace import ingest
+from amae.experiments.runner import resolve_source, run_experiment
+from amae.protocol.split import split_interactions
+
+FAST = {"epochs": 1, "patience": 1}
+NEG = 20  # the tiny world has too few tracks for 99 negatives
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("world") / "world"
+    generate_world(root, WorldConfig(n_users=20, n_items=60, n_days=10, image_share=0.1, n_videos=0, image_size=16))
+    return root
+
+
+@pytest.fixture()
+def no_posts_world(tiny_world: Path, tmp_path: Path) -> Path:
+    """The same world without posts: only collaborative methods apply."""
+    out = tmp_path / "noposts"
+    out.mkdir()
+    for name in ("interactions.parquet", "items.parquet"):
+        shutil.copy(tiny_world / name, out / name)
+    return out
+
+
+def fake_features(workspace: Path, n_posts: int, seed: int = 0) -> None:
+    """Feature files as ``amae features`` writes them, with random values (no extraction cost)."""
+    rng = np.random.default_rng(seed)
+    specs = {"text": ("text_h", ["emo7_happiness", "pron_first_singular", "topic_home", "macro_chars", "other"]),
+             "visual": ("visual_h", ["color_cold_area", "face_count"])}
+    for modality, (group, names) in specs.items():
+        d = workspace / "features" / modality
+        d.mkdir(parents=True, exist_ok=True)
+        np.save(d / f"{group}.npy", rng.random((n_posts, len(names)), dtype=np.float32))
+        (d / f"{group}.json").write_text(json.dumps({"names": names, "metadata": {}, "dim": len(names)}))
+        (d / "report.json").write_text(json.dumps({"modality": modality, "n_posts": n_posts, "failures": 3,
+                                                   "failures_by_reason": {"decode": 3}, "groups": {group: len(names)},
+                                                   "seconds": 0.1}))
+    flags = pd.DataFrame({"post_idx": np.arange(n_posts), "visual_none": rng.random(n_posts) < 0.5})
+    flags.to_parquet(workspace / "features" / "visual" / "flags.parquet")
+
+
+@pytest.fixture()
+def content_workspace(tiny_world: Path, tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ds = ingest(tiny_world, ws)
+    split_interactions(ds.interactions, ds.n_items, seed=0, n_negatives=NEG).save(ws / "split")
+    fake_features(ws, len(ds.posts))
+    return ws
+
+
+def _mtimes(ws: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in sorted((ws / "models").glob("*/metrics.json"))}
+
+
+def test_no_posts_collaborative_rows_run_content_rows_not_applicable(no_posts_world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    res = run_experiment(no_posts_world, out, "II,case", [0, 1], "cpu", params=FAST,
+                         methods=["itempop", "mf", "mf+amae", "ucfe"], n_negatives=NEG)
+    rows = {r["label"]: r for r in res["tables"]["II"]["rows"]}
+    assert set(rows) == {"itempop", "mf", "mf+amae", "ucfe"}
+    assert rows["mf"]["status"] == rows["itempop"]["status"] == "ok"
+    assert rows["mf"]["seeds"] == [0, 1]
+    for label in ("mf+amae", "ucfe"):
+        assert rows[label]["status"] == "not applicable" and "no posts" in rows[label]["reason"]
+    assert res["case_study"]["status"] == "not applicable"
+    # sampled and full metrics with std over seeds, and the bootstrap difference to MF
+    assert set(rows["itempop"]["metrics"]) >= {"sampled", "full"}
+    assert len(rows["itempop"]["vs_mf"]["sampled"]["HR@10"]) == 3
+    assert "vs_mf" not in rows["mf"]
+    assert res["features"] == {}  # nothing to extract without posts
+    # report files: complete, atomic (no temp files left), JSON readable
+    md = (out / "report.md").read_text()
+    for section in ("Table I", "Table II", "not applicable", "Timings", "Configuration", "sampled", "full ranking",
+                    "new pairs", "different, private dataset"):
+        assert section in md, section
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "Table II" in html and "src='http" not in html
+    assert json.loads((out / "results.json").read_text())["tables"]["II"]["rows"][0]["name"] == "ItemPop"
+    assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+
+    # resume: the second call trains nothing and leaves the cells untouched
+    ws = Path(res["dataset"]["workspace"])
+    before = _mtimes(ws)
+    assert len(before) == 4 and res["trained_cells"] == 4
+    again = run_experiment(no_posts_world, out, "II", [0, 1], "cpu", params=FAST, methods=["itempop", "mf"])
+    assert again["trained_cells"] == 0 and again["reused_cells"] == 4
+    assert _mtimes(ws) == before
+    rows2 = {r["label"]: r for r in again["tables"]["II"]["rows"]}
+    assert rows2["mf"]["metrics"] == rows["mf"]["metrics"]
+    # changed parameters: the stale cell is recomputed, not silently reused
+    third = run_experiment(no_posts_world, out, "II", [0], "cpu", params={**FAST, "dim": 4}, methods=["mf"])
+    assert third["trained_cells"] == 1
+
+
+def test_case_study_and_reference_mf_always_run(content_workspace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    res = run_experiment(content_workspace, out, "III,case", [0], "cpu", params=FAST, methods=["nothing"],
+                         n_case_tracks=3)
+    assert res["dataset"]["kind"] == "workspace"
+    assert res["tables"]["III"]["rows"] == []
+    assert res["trained_cells"] == 1  # MF, the reference of every difference, is trained anyway
+    case = res["case_study"]
+    assert case["status"] == "ok" and len(case["tracks"]) == 3
+    assert set(case["features"]) == {"emo7_happiness", "pron_first_singular", "topic_home", "macro_chars",
+                                     "color_cold_area", "face_count"}
+    png = out / "case_study.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html
+    md = (out / "report.md").read_text()
+    assert "Case study" in md and "![case study](case_study.png)" in md
+    stats = res["dataset"]["stats"]
+    assert stats["posts"] > 0 and stats["visual: skipped media"] == 3
+
+
+def test_ncf_prefix_detected_and_given_split_used(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "deepcf" / "lastfm"
+    prefix = tmp_path / "mini" / "lastfm"
+    prefix.parent.mkdir()
+    keep_users = 25
+    train = pd.read_csv(f"{src}.train.rating", sep="\t", header=None)
+    train[train[0] < keep_users].to_csv(f"{prefix}.train.rating", sep="\t", header=False, index=False)
+    test = pd.read_csv(f"{src}.test.rating", sep="\t", header=None)
+    test[test[0] < keep_users].to_csv(f"{prefix}.test.rating", sep="\t", header=False, index=False)
+    lines = Path(f"{src}.test.negative").read_text().splitlines()[:keep_users]
+    Path(f"{prefix}.test.negative").write_text("\n".join(lines) + "\n")
+    assert resolve_source(prefix, None, tmp_path / "o")[0] == "ncf"
+    res = run_experiment(prefix, tmp_path / "o", ["II"], [0], "cpu", params=FAST, methods=["itempop", "mf", "pmf_s"])
+    rows = {r["label"]: r for r in res["tables"]["II"]["rows"]}
+    assert rows["mf"]["status"] == "ok" and rows["pmf_s"]["status"] == "not applicable"
+    assert rows["mf"]["metrics"]["sampled"]["n_cases"][0] == keep_users
+    assert res["dataset"]["stats"]["test cases"] == keep_users

@@ -1,0 +1,69 @@
+"""Seed summaries and the paired bootstrap against MF, from saved ranks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from amae.experiments.summary import bootstrap_vs_reference, seed_summary
+
+
+def _cell(root: Path, name: str, seed: int, sampled: np.ndarray, full: np.ndarray | None = None) -> Path:
+    d = root / f"{name}-seed{seed}"
+    d.mkdir(parents=True)
+    np.save(d / "sampled_ranks.npy", np.asarray(sampled, dtype=np.int64))
+    if full is not None:
+        np.save(d / "full_ranks.npy", np.asarray(full, dtype=np.int64))
+    return d
+
+
+def test_bootstrap_pairs_same_seed_and_same_case(tmp_path: Path) -> None:
+    n = 200
+    good, bad = np.ones(n), np.full(n, 50)
+    # The reference is good at seed 0 and bad at seed 1; the method likewise. Paired by seed, the
+    # difference is exactly zero; any mispairing (seed 0 with seed 1) would give +-1 per case.
+    ref = {0: _cell(tmp_path, "mf", 0, good), 1: _cell(tmp_path, "mf", 1, bad)}
+    meth = {0: _cell(tmp_path, "x", 0, good), 1: _cell(tmp_path, "x", 1, bad)}
+    out = bootstrap_vs_reference(meth, ref, n_boot=200)
+    assert out["sampled"]["HR@10"] == [0.0, 0.0, 0.0]
+    assert out["sampled"]["n_pairs"][0] == 2 * n
+    assert "full" not in out  # no full-ranking ranks saved
+
+
+def test_bootstrap_difference_and_interval(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    ref_ranks = rng.integers(1, 30, n)
+    meth_ranks = np.where(np.arange(n) < 100, 1, ref_ranks)  # a quarter of the cases become hits
+    new_pair = np.arange(n) % 2 == 0
+    ref = {0: _cell(tmp_path, "mf", 0, ref_ranks, ref_ranks)}
+    meth = {0: _cell(tmp_path, "x", 0, meth_ranks, meth_ranks), 5: _cell(tmp_path, "x", 5, meth_ranks)}
+    out = bootstrap_vs_reference(meth, ref, new_pair=new_pair, n_boot=500)
+    expected = float(((meth_ranks <= 10).astype(float) - (ref_ranks <= 10)).mean())
+    mean, lo, hi = out["sampled"]["HR@10"]
+    assert mean == pytest.approx(expected)
+    assert 0 < lo < mean < hi
+    assert out["sampled"]["n_pairs"][0] == n  # seed 5 has no MF partner: left out
+    sel = new_pair
+    exp_new = float(((meth_ranks[sel] <= 10).astype(float) - (ref_ranks[sel] <= 10)).mean())
+    assert out["full_new_pairs"]["HR@10"][0] == pytest.approx(exp_new)
+
+
+def test_bootstrap_rejects_different_cases(tmp_path: Path) -> None:
+    ref = {0: _cell(tmp_path, "mf", 0, np.ones(10))}
+    meth = {0: _cell(tmp_path, "x", 0, np.ones(11))}
+    with pytest.raises(ValueError, match="different test cases"):
+        bootstrap_vs_reference(meth, ref)
+
+
+def test_seed_summary_mean_std_and_nan_views() -> None:
+    cells = [{"sampled": {"HR@10": 0.5, "NDCG@10": 0.2, "MRR": 0.1, "n": 10},
+              "sampled_new_pairs": {"HR@10": float("nan"), "n": 0}},
+             {"sampled": {"HR@10": 0.7, "NDCG@10": 0.4, "MRR": 0.3, "n": 10},
+              "sampled_new_pairs": {"HR@10": float("nan"), "n": 0}}]
+    s = seed_summary(cells)
+    assert s["sampled"]["HR@10"][0] == pytest.approx(0.6)
+    assert s["sampled"]["HR@10"][1] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert "sampled_new_pairs" not in s  # a view without cases is left out, not NaN
