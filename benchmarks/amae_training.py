@@ -66,9 +66,9 @@ def main() -> None:
     rows = [run(args.workspace, "mf", common, args.seed), run(args.workspace, "mf+amae", amae, args.seed),
             run(args.workspace, "dmf", common, args.seed), run(args.workspace, "dmf+amae", amae, args.seed)]
     for r in rows:
-        print(f"{r['model']:>9}: {r['stage2_samples_per_s']:>9.0f} samples/s, {r['stage2_seconds_per_epoch']:.2f} s/epoch"
-              f" (stage 1 {r['stage1_seconds_per_epoch']:.2f} s/epoch, content prep {r['prepare_content_seconds']:.1f} s,"
-              f" fit {r['fit_seconds']:.1f} s)")
+        print(f"{r['model']:>9}: {r['stage2_samples_per_s']:>9.0f} samples/s, "
+              f"{r['stage2_seconds_per_epoch']:.2f} s/epoch (stage 1 {r['stage1_seconds_per_epoch']:.2f} s/epoch, "
+              f"content prep {r['prepare_content_seconds']:.1f} s, fit {r['fit_seconds']:.1f} s)")
     by = {r["model"]: r for r in rows}
     payload = {"workspace": str(args.workspace), "threads": args.threads, "runs": rows,
                "slowdown_mf": by["mf"]["stage2_samples_per_s"] / by["mf+amae"]["stage2_samples_per_s"],
