@@ -7,9 +7,10 @@ buffer, not a parameter). A learned linear map ``W`` (no bias) takes it to the l
 
 * **MF_S**: ``y = sigmoid([p_u, W c_u] . q_m)`` with ``q_m`` of size ``2d``: the text half of the
   user vector lets users with no overlapping plays, but similar posts, share preferences.
-* **PMF_S**: ``y = sigmoid(p_u . q_m)`` with the prior penalty ``lambda_U ||p_u - W c_u||^2`` (``lambda_u``, default 0.01: 0.1 held p_u so close to the text that plays were underused on the synthetic world; the
-  PMF reading of a Gaussian prior on ``p_u`` centred on the text), added to BCE + L2. Users with no
-  fit record are never in a batch, so after training their ``p_u`` is set to the prior mean
+* **PMF_S**: ``y = sigmoid(p_u . q_m)`` with the prior penalty ``lambda_U ||p_u - W c_u||^2``
+  (``lambda_u``, default 0.01: 0.1 held ``p_u`` so close to the text that plays were underused on
+  the synthetic world; the PMF reading of a Gaussian prior on ``p_u`` centred on the text), added
+  to BCE + L2. Users with no fit record are never in a batch, so after training their ``p_u`` is set to the prior mean
   ``W c_u`` **[choice]** (the usual cold-start rule of such models).
 
 Codes are standardised per dimension over the users before ``W`` sees them **[choice]**, so
