@@ -66,8 +66,9 @@ class TorchRecommender(Recommender):
             raise RuntimeError(f"{self.name}: score() before fit() or load()")
         users, items = as_2d(users, items)
         self.module.eval()
-        out = self.module.score_block(torch.as_tensor(users, device=self.device),
-                                      torch.as_tensor(items, device=self.device), times)
+        # torch.tensor copies: item blocks are often read-only broadcast views (full ranking).
+        out = self.module.score_block(torch.tensor(users, device=self.device),
+                                      torch.tensor(items, device=self.device), times)
         return out.float().cpu().numpy()
 
     def save(self, folder: Path) -> None:

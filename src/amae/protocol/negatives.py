@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from amae.data.io import DataError
+
 MAX_CELLS = 20_000_000  # cases x items per chunk: bounds the random-key matrix to ~160 MB
 
 
@@ -26,8 +28,8 @@ def sample_negatives(users: np.ndarray, n_items: int, interacted: tuple[np.ndarr
     allowed = n_items - np.bincount(np.unique(inter_u * n_items + inter_i) // n_items, minlength=n_users)
     if (allowed[users] < k).any():
         bad = np.unique(users[allowed[users] < k])
-        raise ValueError(f"{len(bad)} user(s) have fewer than {k} items they never interacted with "
-                         f"(e.g. user index {bad[0]}); use fewer negatives")
+        raise DataError(f"{len(bad)} user(s) have fewer than {k} items they never interacted with "
+                         f"(e.g. user index {bad[0]}); use fewer negatives ([split] n_negatives)")
     order = np.argsort(inter_u, kind="stable")
     su, si = inter_u[order], inter_i[order]
     chunk = max(1, MAX_CELLS // max(n_items, 1))
