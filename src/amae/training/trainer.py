@@ -54,6 +54,8 @@ def configure_threads() -> int:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed torch and numpy, and set the training thread count (every fit starts here)."""
+    configure_threads()
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
 
