@@ -59,9 +59,9 @@ class WorldConfig:
     n_items: int = 240
     n_genres: int = 6
     n_days: int = 40
-    posts_per_day: float = 0.9
+    posts_per_day: float = 2.0
     listens_per_day: float = 2.0
-    image_share: float = 0.12
+    image_share: float = 0.06
     n_videos: int = 6
     image_size: int = 64
     mood_strength: float = 2.5

@@ -32,7 +32,7 @@ class MFModule(nn.Module):
 @register
 class MF(TorchRecommender):
     name = "mf"
-    default_params = {"dim": 16, "init_std": 0.01, "lr": 0.01}
+    default_params = {"dim": 16, "init_std": 0.01, "lr": 0.003}
 
     def build(self, data: TrainData) -> nn.Module:
         self._sizes = {"n_users": data.n_users, "n_items": data.n_items}
