@@ -99,6 +99,7 @@ class AMAEModule(nn.Module):
         self.contexts = [c for c in CONTEXTS if c in cfg["contexts"]]
         self.use_attention = not cfg["no_attention"] and len(self.contexts) > 1
         self.dim = d
+        self.code_dropout = float(cfg.get("code_dropout", 0.0))
         per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
         self.item_dim = d + per_mod * len(self.modalities)
         self.aes = nn.ModuleDict({m: Autoencoder(dims[m], cfg["ae_hidden"], d, not cfg["no_reconstruction"],
@@ -117,6 +118,10 @@ class AMAEModule(nn.Module):
         for m in self.modalities:
             x = {"global": self.global_vectors(m)[u], "contextual": ctx[m]}
             out[m] = [self.aes[m](x[c]) for c in self.contexts]
+            if self.training and self.code_dropout > 0:
+                # Dropout on the codes in stage 2: content that does not predict listening is
+                # shrunk instead of memorised record by record (the noise-feature check).
+                out[m] = [F.dropout(z, self.code_dropout) for z in out[m]]
         return out
 
     def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, list[torch.Tensor]]
@@ -173,7 +178,7 @@ class AMAEBase(TorchRecommender):
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "noise_features": False, "noise_seed": 0, "embed_posts": False,
-        "lr": 3e-3, "epochs": 40, "patience": 4,
+        "lr": 3e-3, "epochs": 40, "patience": 4, "code_dropout": 0.5,
     }
 
     def __init__(self, **params: Any) -> None:
@@ -214,7 +219,7 @@ class AMAEBase(TorchRecommender):
     # -- building ---------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
         return {k: self.params[k] for k in ("dim", "ae_hidden", "contexts", "no_attention", "no_reconstruction",
-                                             "literal_relu")}
+                                             "literal_relu", "code_dropout")}
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
         raise NotImplementedError
