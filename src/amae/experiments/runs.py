@@ -52,12 +52,14 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     """Fit ``model_name`` with ``params`` and ``seed``, evaluate, save weights, metrics and ranks."""
     label = label or model_name
     out = cell_dir(workspace, label, seed)
+    params = dict(params or {})
     if (out / "metrics.json").exists() and not force:
-        return read_json(out / "metrics.json")
+        done = read_json(out / "metrics.json")
+        if done.get("params") == params:
+            return done  # a finished cell with the same settings is not recomputed
     if model_name not in REGISTRY:
         raise DataError(f"unknown model '{model_name}' (known: {', '.join(sorted(REGISTRY))})")
     cls = REGISTRY[model_name]
-    params = dict(params or {})
     data = train_data(dataset, split, seed, device)
     if cls.needs_content:
         if not dataset.has_content:
