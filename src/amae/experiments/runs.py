@@ -55,7 +55,10 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     params = dict(params or {})
     if (out / "metrics.json").exists() and not force:
         done = read_json(out / "metrics.json")
-        if done.get("params") == params:
+        def settings_of(p: dict) -> dict:
+            return {k: v for k, v in p.items() if k != "progress"}  # display-only
+
+        if settings_of(done.get("params", {})) == settings_of(params):
             return done  # a finished cell with the same settings is not recomputed
     if model_name not in REGISTRY:
         raise DataError(f"unknown model '{model_name}' (known: {', '.join(sorted(REGISTRY))})")
