@@ -120,3 +120,16 @@ def test_malformed_tables_give_data_errors_never_crashes(tmp_path: Path, columns
     assert len(ds.interactions) >= 1
     assert ds.interactions["user_idx"].between(0, ds.n_users - 1).all()
     assert np.issubdtype(ds.interactions["timestamp"].dtype, np.integer)
+
+
+def test_atomic_writes_leave_no_partial_file(tmp_path: Path) -> None:
+    from amae.data.io import FILE_MODE, atomic_path, write_json
+
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    write_json(target, {"a": 1})
+    assert (target.stat().st_mode & 0o777) == FILE_MODE

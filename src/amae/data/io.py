@@ -20,6 +20,16 @@ import pandas as pd
 TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json")
 
 
+def _default_file_mode() -> int:
+    """Mode a plainly created file would get (mkstemp's temp files are 0600 otherwise)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _default_file_mode()
+
+
 class DataError(Exception):
     """A problem with user-supplied data: the message names the file, row and column."""
 
@@ -34,6 +44,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
