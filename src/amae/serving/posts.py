@@ -1,0 +1,190 @@
+"""Recent posts sent with a request: parse them, and featurise them exactly as in training.
+
+A served AMAE model reacts to what the user posted in the last day. Those posts arrive as JSON
+(``{"timestamp": ..., "text": ..., "media": [...]}``) and must become the same vectors the model was
+trained on: the text groups come from the workspace's fitted text model (Word2Vec + SIF, lexicon
+config recorded in ``features/text/text_h.json``), the visual groups from the visual extractor with
+the recorded config. Groups are concatenated in the model's order, and posts that lack a modality
+(empty text, no readable image) are left out of that modality, as :func:`amae.models.content.load_posts`
+does for stored posts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from amae.data.contract import parse_timestamps
+from amae.data.io import DataError, read_json
+from amae.models.content import MISSING_FLAG
+
+#: safety limits shared by the CLI and the HTTP API
+MAX_POSTS = 50
+MAX_TEXT_CHARS = 10_000
+MAX_MEDIA_PER_POST = 10
+
+
+@dataclass
+class RecentPost:
+    """One post sent with a request; ``timestamp`` is unix seconds or None (= just before the request)."""
+
+    timestamp: int | None
+    text: str | None = None
+    media: list[str] = field(default_factory=list)
+
+
+def parse_time(value: Any, where: str = "time") -> int:
+    """Unix seconds from an int/float, a numeric string or an ISO-8601 string; DataError otherwise."""
+    if isinstance(value, bool):
+        raise DataError(f"{where}: expected unix seconds or ISO-8601, got {value!r}")
+    secs, bad = parse_timestamps(pd.Series([value], dtype=object))
+    if bad[0]:
+        raise DataError(f"{where}: cannot parse {value!r} as unix seconds or ISO-8601")
+    return int(secs[0])
+
+
+def post_from_dict(obj: Any, where: str) -> RecentPost:
+    """Validate one post object (fields ``timestamp``, ``text``, ``media``); errors name ``where``."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object with timestamp/text/media, got {type(obj).__name__}")
+    unknown = set(obj) - {"timestamp", "text", "media"}
+    if unknown:
+        raise DataError(f"{where}: unknown field(s) {sorted(unknown)} (known: timestamp, text, media)")
+    ts = obj.get("timestamp")
+    text = obj.get("text")
+    if text is not None and not isinstance(text, str):
+        raise DataError(f"{where}, field 'text': expected a string, got {type(text).__name__}")
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise DataError(f"{where}, field 'text': {len(text)} characters (limit {MAX_TEXT_CHARS})")
+    media = obj.get("media") or []
+    if isinstance(media, str):
+        media = [m for m in media.split(";") if m]
+    if not isinstance(media, list) or not all(isinstance(m, str) for m in media):
+        raise DataError(f"{where}, field 'media': expected a list of paths")
+    if len(media) > MAX_MEDIA_PER_POST:
+        raise DataError(f"{where}, field 'media': {len(media)} items (limit {MAX_MEDIA_PER_POST})")
+    return RecentPost(None if ts is None else parse_time(ts, f"{where}, field 'timestamp'"), text, list(media))
+
+
+def read_posts_jsonl(path: Path) -> list[RecentPost]:
+    """Posts from a JSON Lines file (blank lines skipped); every problem names the file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such posts file")
+    posts = []
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {no}: not valid JSON ({exc.msg})") from None
+        posts.append(post_from_dict(obj, f"{path}, line {no}"))
+    if len(posts) > MAX_POSTS:
+        raise DataError(f"{path}: {len(posts)} posts (limit {MAX_POSTS} recent posts per request)")
+    return posts
+
+
+@dataclass
+class FeaturizedPosts:
+    """Per modality: times and features ``(n, D)`` of the posts that carry it, plus notes."""
+
+    times: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+
+class PostFeaturizer:
+    """Featurises request posts with the workspace's fitted extractors for a model's feature groups.
+
+    ``groups`` is the model's ``{modality: [group, ...]}`` (from its saved content source) and
+    ``dims`` its input size per modality, checked so a mismatch fails loudly rather than scoring
+    garbage. ``media_root`` is the folder request media paths are relative to; without it, media
+    are ignored (a server must not read arbitrary paths a client names).
+    """
+
+    def __init__(self, workspace: Path, groups: dict[str, list[str]], dims: dict[str, int],
+                 media_root: Path | None = None) -> None:
+        self.workspace = Path(workspace)
+        self.groups = {m: list(g) for m, g in groups.items()}
+        self.dims = dict(dims)
+        self.media_root = None if media_root is None else Path(media_root)
+        self._text: Any = None
+        self._visual: Any = None
+
+    def _text_extractor(self) -> Any:
+        if self._text is None:
+            from amae.features.text import TextBatchExtractor, TextFeatureConfig
+
+            folder = self.workspace / "features" / "text"
+            meta_path = folder / "text_h.json"
+            if not meta_path.exists():
+                raise DataError(f"{folder}: no text features (run 'amae features {self.workspace} --modality text')")
+            config = read_json(meta_path).get("metadata", {}).get("config", {})
+            model_dir = folder / "model" if (folder / "model" / "model.json").exists() else None
+            self._text = TextBatchExtractor(model_dir, TextFeatureConfig(**config))
+        return self._text
+
+    def _visual_extractor(self) -> Any:
+        if self._visual is None:
+            from amae.features.visual import VisualBatchExtractor
+            from amae.features.visual.config import VisualFeatureConfig
+
+            folder = self.workspace / "features" / "visual"
+            meta = {}
+            for g in ("visual_h", "visual_d"):
+                if (folder / f"{g}.json").exists():
+                    meta = read_json(folder / f"{g}.json").get("metadata", {})
+                    break
+            self._visual = VisualBatchExtractor(self.media_root, VisualFeatureConfig(**meta.get("config", {})))
+        return self._visual
+
+    def __call__(self, posts: list[RecentPost], default_time: int) -> FeaturizedPosts:
+        times = np.asarray([default_time - 1 if p.timestamp is None else p.timestamp for p in posts], np.int64)
+        frame = pd.DataFrame({"post_idx": np.arange(len(posts), dtype=np.int64),
+                              "user_idx": np.zeros(len(posts), np.int64), "timestamp": times,
+                              "text": [p.text for p in posts], "media": [list(p.media) for p in posts]})
+        out = FeaturizedPosts({}, {})
+        for mod, names in self.groups.items():
+            keep = np.ones(len(posts), dtype=bool)
+            if mod == "text":
+                result = self._text_extractor()(frame)
+            elif mod == "visual":
+                has_media = frame["media"].map(len).to_numpy() > 0
+                if not has_media.any():
+                    result = None
+                elif self.media_root is None:
+                    out.notes.append(f"visual: {int(has_media.sum())} post(s) with media ignored (no media root "
+                                     "configured); the visual context comes from stored posts or the global vector")
+                    result = None
+                else:
+                    result = self._visual_extractor()(frame)
+                    if result.failures:
+                        out.notes.append(f"visual: {len(result.failures)} medium/media unreadable and skipped "
+                                         f"(first: {result.failures[0].get('reason')})")
+                if result is None:
+                    out.times[mod] = np.zeros(0, np.int64)
+                    out.features[mod] = np.zeros((0, self.dims[mod]), np.float32)
+                    continue
+            else:  # pragma: no cover - GROUPS only knows text and visual
+                raise DataError(f"cannot featurise modality '{mod}' for new posts")
+            missing = [g for g in names if g not in result.blocks]
+            if missing:
+                raise DataError(f"{self.workspace}/features/{mod}: the extractor does not produce {missing} "
+                                "(was the model trained with another feature config?)")
+            feats = np.concatenate([np.asarray(result.blocks[g], np.float32) for g in names], axis=1)
+            if feats.shape[1] != self.dims[mod]:
+                raise DataError(f"{mod}: new posts give {feats.shape[1]} features but the model expects "
+                                f"{self.dims[mod]} (features re-extracted after training?)")
+            flag = result.flags.get(MISSING_FLAG[mod])
+            if flag is not None:
+                keep &= ~np.asarray(flag, dtype=bool)
+            keep &= np.isfinite(feats).all(axis=1)
+            out.times[mod] = times[keep]
+            out.features[mod] = feats[keep]
+        return out
