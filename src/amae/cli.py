@@ -220,5 +220,80 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
     out.print(f"workspace -> {workspace} ({time.perf_counter() - t0:.0f}s)")
 
 
+ModelDirOpt = Annotated[Path | None, typer.Option("--model-dir", help="a trained model folder instead of --model")]
+
+
+def _attention_cell(att: dict | None, modality: str) -> str:
+    if not att or modality not in att:
+        return "-"
+    return f"{att[modality]['global']:.2f} / {att[modality]['contextual']:.2f}"
+
+
+@app.command()
+@data_errors
+def recommend(user: Annotated[str, typer.Option("--user", "-u", help="user id as in the dataset")],
+              workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] = None,
+              model: Annotated[str | None, typer.Option("--model", "-m", help="model label, e.g. mf+amae")] = None,
+              seed: Annotated[int, typer.Option("--seed")] = 0,
+              model_dir: ModelDirOpt = None,
+              posts: Annotated[Path | None, typer.Option("--posts", help="recent posts, JSON lines "
+                                                         '{"timestamp", "text", "media"}')] = None,
+              at: Annotated[str | None, typer.Option("--time", help="ISO-8601 or unix seconds")] = None,
+              k: Annotated[int, typer.Option("-k", help="number of tracks")] = 10,
+              include_played: Annotated[bool, typer.Option("--include-played", help="also rank played tracks")] = False,
+              as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
+    """Top-k tracks for one user, explained by the attention to global vs recent (24 h) posts."""
+    import json as _json
+
+    from rich.table import Table
+
+    from amae.serving.bundle import load_bundle
+    from amae.serving.posts import parse_time, read_posts_jsonl
+    from amae.serving.recommender import recommend as do_recommend
+
+    recent = read_posts_jsonl(posts) if posts is not None else None
+    when = parse_time(at, "--time") if at is not None else None
+    bundle = load_bundle(workspace, model, seed, model_dir, media_root=posts.parent if posts else None)
+    result = do_recommend(bundle, user, k, when, recent, include_played)
+    if as_json:
+        out.print_json(_json.dumps(result, ensure_ascii=False))
+        return
+    mods = sorted({m for it in result["items"] for m in (it["attention"] or {})})
+    table = Table(title=f"{bundle.name} for user {result['user_id']} at {result['time_iso'] or 'no time'}")
+    for col in ["rank", "track", "title", "artist", "score", *[f"{m} global / ctx" for m in mods]]:
+        table.add_column(col, justify="right" if col in ("rank", "score") else "left")
+    for it in result["items"]:
+        table.add_row(str(it["rank"]), it["item_id"], it["title"], it["artist"], f"{it['score']:.4f}",
+                      *[_attention_cell(it["attention"], m) for m in mods])
+    out.print(table)
+    ex = result["explanation"]
+    ctx = ", ".join(f"{m}: {c['posts_in_window']} post(s) in window" for m, c in ex["context"].items())
+    out.print(f"explanation: {ex['kind']}; {ex['recent_posts']} recent post(s) given" + (f"; {ctx}" if ctx else ""))
+    for note in ex["notes"]:
+        out.print(f"  note: {note}", highlight=False)
+
+
+@app.command()
+@data_errors
+def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] = None,
+          model: Annotated[str | None, typer.Option("--model", "-m", help="model label, e.g. mf+amae")] = None,
+          seed: Annotated[int, typer.Option("--seed")] = 0,
+          model_dir: ModelDirOpt = None,
+          host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+          media_root: Annotated[Path | None, typer.Option(help="folder request media paths are relative to "
+                                                          "(without it, media in requests are ignored)")] = None,
+          max_body: Annotated[int, typer.Option(help="request size limit in bytes")] = 1_000_000) -> None:
+    """HTTP API: POST /recommend, GET /health, GET /metadata, schema at /openapi.json."""
+    import uvicorn
+
+    from amae.serving.api import create_app
+    from amae.serving.bundle import load_bundle
+
+    bundle = load_bundle(workspace, model, seed, model_dir, media_root=media_root)
+    console.print(f"serving {bundle.name} from {bundle.folder} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(bundle, max_body_bytes=max_body), host=host, port=port, log_level="info")
+
+
 def main() -> None:  # pragma: no cover - console entry for python -m amae
     app(sys.argv[1:])
