@@ -74,3 +74,25 @@ def test_bad_config_file_exit_2(tmp_path: Path) -> None:
     assert ingest(folder, tmp_path)[0] == 0
     result = runner.invoke(app, ["split", str(tmp_path / "ws"), "--config", str(cfg)])
     assert result.exit_code == 2 and "unknown setting 'bogus'" in result.output
+
+
+def test_features_without_posts_and_unknown_modality_exit_2(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    interactions().to_csv(folder / "interactions.csv", index=False)
+    assert ingest(folder, tmp_path)[0] == 0
+    result = runner.invoke(app, ["features", str(tmp_path / "ws"), "--modality", "text"])
+    assert result.exit_code == 2 and "has no posts" in result.output
+    result = runner.invoke(app, ["features", str(tmp_path / "ws"), "--modality", "audio"])
+    assert result.exit_code == 2 and "unknown modality 'audio'" in result.output
+
+
+def test_train_before_split_and_unknown_model_exit_2(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    interactions().to_csv(folder / "interactions.csv", index=False)
+    ingest(folder, tmp_path)
+    result = runner.invoke(app, ["train", str(tmp_path / "ws"), "-m", "mf"])
+    assert result.exit_code == 2 and "no split yet" in result.output
+    result = runner.invoke(app, ["train", str(tmp_path / "nowhere"), "-m", "mf"])
+    assert result.exit_code == 2 and "not a workspace" in result.output
