@@ -283,9 +283,14 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
           port: Annotated[int, typer.Option(help="TCP port")] = 8000,
           media_root: Annotated[Path | None, typer.Option(help="folder request media paths are relative to "
                                                           "(without it, media in requests are ignored)")] = None,
-          max_body: Annotated[int, typer.Option(help="request size limit in bytes")] = 1_000_000) -> None:
+          max_body: Annotated[int, typer.Option(help="request size limit in bytes")] = 1_000_000,
+          threads: Annotated[int, typer.Option(help="torch threads; 1 suits small per-request blocks, raise it "
+                                               "for catalogues of 100k+ tracks")] = 1) -> None:
     """HTTP API: POST /recommend, GET /health, GET /metadata, schema at /openapi.json."""
+    import torch
     import uvicorn
+
+    torch.set_num_threads(max(threads, 1))
 
     from amae.serving.api import create_app
     from amae.serving.bundle import load_bundle
