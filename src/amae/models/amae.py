@@ -178,7 +178,7 @@ class AMAEBase(TorchRecommender):
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "noise_features": False, "noise_seed": 0, "embed_posts": False,
-        "lr": 3e-3, "epochs": 40, "patience": 4, "code_dropout": 0.5,
+        "lr": 3e-3, "epochs": 40, "patience": 4, "code_dropout": 0.7,
     }
 
     def __init__(self, **params: Any) -> None:
