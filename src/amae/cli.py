@@ -20,7 +20,8 @@ from amae.data.io import DataError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="amae: music recommendation from social media content (Shen et al.'s AMAE).")
 console = Console(stderr=True)
-out = Console()
+# Piped output would be cut to 80 columns; result tables need more.
+out = Console() if sys.stdout.isatty() else Console(width=160)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda")]
