@@ -39,7 +39,7 @@ from amae.models.content import (
 )
 from amae.models.dmf import SparseTower, csr
 from amae.models.torch_base import TorchRecommender
-from amae.training.trainer import fit_pointwise, make_optimisers, resolve_device, seed_everything
+from amae.training.trainer import descend, fit_pointwise, make_optimisers, resolve_device, seed_everything
 
 CONTEXTS = ("global", "contextual")
 
@@ -329,12 +329,7 @@ class AMAEBase(TorchRecommender):
                             if a != bm:
                                 for c in CONTEXTS:
                                     loss = loss + w_cross * cross_modal_loss(codes[a][c], codes[bm][c], u)
-                for opt in optimisers:
-                    opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for opt in optimisers:
-                    opt.step()
-                total += float(loss.detach())
+                total += descend(optimisers, loss)
                 batches += 1
             history.append({"stage": 1, "epoch": epoch + 1, "loss": total / max(batches, 1),
                             "seconds": time.perf_counter() - start})

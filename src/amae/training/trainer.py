@@ -88,6 +88,16 @@ def make_optimisers(module: torch.nn.Module, lr: float,
     return out
 
 
+def descend(optimisers: list[torch.optim.Optimizer], loss: torch.Tensor) -> float:
+    """One gradient step of every optimiser on ``loss``; returns the loss value."""
+    for opt in optimisers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for opt in optimisers:
+        opt.step()
+    return float(loss.detach())
+
+
 def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: np.ndarray,
                   items: np.ndarray, n_items: int, valid: EvalCases | None, cfg: TrainConfig,
                   seed: int, device: torch.device, label: str = "train",
@@ -117,12 +127,7 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
             for s in range(0, len(record), cfg.batch_size):
                 sl = slice(s, s + cfg.batch_size)
                 loss = step(record_t[sl], u_t[sl], i_t[sl], y_t[sl])
-                for opt in optimisers:
-                    opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for opt in optimisers:
-                    opt.step()
-                total += float(loss.detach())
+                total += descend(optimisers, loss)
                 batches += 1
             seconds = time.perf_counter() - start
             entry = {"epoch": epoch + 1, "loss": total / max(batches, 1), "seconds": seconds,
