@@ -162,6 +162,49 @@ def media_path_problem(root: Path, rel: str) -> str | None:
     return None
 
 
+def _symlinks_inside(root: Path) -> list[str]:
+    """Relative paths of symlinks under ``root``: the only way a clean relative path can escape.
+
+    ``os.scandir`` entries answer ``is_symlink`` from the directory listing, without a stat per file.
+    """
+    found: list[str] = []
+    stack = [Path(root)]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    found.append(os.path.relpath(entry.path, root))
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+    return found
+
+
+def _media_problems(root: Path, media: list[list[str]]) -> tuple[list[int], list[str]]:
+    """Rows (1-based) whose media leave the dataset folder, and examples; vectorised over paths.
+
+    Absolute paths and ``..`` are string tests on the flat path column; ``realpath`` is needed
+    only for paths under one of the folder's symlinks, which are found once.
+    """
+    flat = pd.Series(media, dtype=object).explode().dropna()
+    if flat.empty:
+        return [], []
+    rows = flat.index.to_numpy()
+    paths = pd.Series(flat.astype(str).to_numpy())
+    reason = np.full(len(paths), None, dtype=object)
+    reason[paths.str.contains(r"(?:^|[/\\])\.\.(?:[/\\]|$)", regex=True).to_numpy()] = \
+        "path leaves the dataset folder ('..')"
+    reason[paths.str.match(r"^(?:[/\\]|[A-Za-z]:)").to_numpy()] = "absolute path"
+    links = _symlinks_inside(root)
+    if links:
+        for pos in np.flatnonzero(paths.str.startswith(tuple(links)).to_numpy() & (reason == None)):  # noqa: E711
+            reason[pos] = media_path_problem(root, paths.iloc[pos])
+    bad = pd.DataFrame({"row": rows, "path": paths, "reason": reason}).dropna(subset=["reason"])
+    bad = bad.drop_duplicates("row")
+    examples = [f"{p} ({r})" for p, r in zip(bad["path"][:MAX_EXAMPLES], bad["reason"][:MAX_EXAMPLES], strict=True)]
+    return (bad["row"].to_numpy() + 1).tolist(), examples
+
+
 def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
     """Load, validate and encode a dataset folder; raise ValidationError listing every problem."""
     folder = Path(folder)
@@ -207,14 +250,7 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
         text = posts_raw["text"] if "text" in posts_raw.columns else pd.Series([None] * len(posts_raw))
         no_media: list[list[str]] = [[] for _ in range(len(posts_raw))]
         media = _parse_media(posts_raw["media"]) if "media" in posts_raw.columns else no_media
-        bad_media_rows, examples = [], []
-        for row, paths in enumerate(media):
-            for rel in paths:
-                why = media_path_problem(folder, rel)
-                if why:
-                    bad_media_rows.append(row + 1)
-                    examples.append(f"{rel} ({why})")
-                    break
+        bad_media_rows, examples = _media_problems(folder, media)
         if bad_media_rows:
             problems.append(Problem(posts_path.name, "media", "media path outside the dataset folder",
                                     bad_media_rows, examples))
