@@ -299,7 +299,3 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
     bundle = load_bundle(workspace, model, seed, model_dir, media_root=media_root)
     console.print(f"serving {bundle.name} from {bundle.folder} on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(bundle, max_body_bytes=max_body), host=host, port=port, log_level="info")
-
-
-def main() -> None:  # pragma: no cover - console entry for python -m amae
-    app(sys.argv[1:])

@@ -11,7 +11,6 @@ and metadata (``<group>.json``), the flags (``flags.parquet``) and the skipped m
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -197,7 +196,3 @@ def load_group(features_dir: Path, group: str, mmap: bool = True) -> tuple[np.nd
 
 def available_groups(features_dir: Path) -> list[str]:
     return [g for g in GROUPS if any((Path(features_dir) / s / f"{g}.npy").exists() for s in ("text", "visual"))]
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -109,8 +109,6 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
     optimisers = make_optimisers(module, cfg.lr, params)
     history: list[dict] = []
     best, best_state, bad_epochs = -np.inf, None, 0
-    users_t = torch.as_tensor(users, dtype=torch.long)
-    items_t = torch.as_tensor(items, dtype=torch.long)
     progress = Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), TextColumn("{task.description}"),
                         TimeElapsedColumn(), disable=not cfg.progress, transient=True)
     with progress:
@@ -148,7 +146,6 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
             progress.update(task, advance=1, description=desc)
             if valid is not None and bad_epochs >= cfg.patience:
                 break
-    del users_t, items_t
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
