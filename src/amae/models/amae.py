@@ -37,7 +37,7 @@ from amae.models.content import (
     load_posts,
     select_groups,
 )
-from amae.models.dmf import SparseTower, csr
+from amae.models.dmf import SparseTower, csr, encode_pairs
 from amae.models.torch_base import TorchRecommender
 from amae.training.trainer import descend, fit_pointwise, make_optimisers, resolve_device, seed_everything
 
@@ -61,6 +61,9 @@ class MFBackbone(nn.Module):
     def items(self, i: torch.Tensor) -> torch.Tensor:
         return self.item(i)
 
+    def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.user(u), self.item(i)
+
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         return (self.user(u).pow(2).sum(-1) + self.item(i).pow(2).sum(-1)).mean()
 
@@ -69,18 +72,22 @@ class DMFBackbone(nn.Module):
     """``p_u`` and ``q_m`` from DMF's towers; the item tower ends in dq = d(|M|+1) units."""
 
     def __init__(self, user_csr: tuple[np.ndarray, np.ndarray], item_csr: tuple[np.ndarray, np.ndarray],
-                 n_users: int, n_items: int, hidden: int, dim: int, item_dim: int, init_std: float) -> None:
+                 n_users: int, n_items: int, hidden: int, dim: int, item_dim: int, init_std: float,
+                 hide_target: bool = True) -> None:
         super().__init__()
+        self.hide_target = hide_target
         self.user_tower = SparseTower(*user_csr, n_items, [hidden, dim], init_std)
         self.item_tower = SparseTower(*item_csr, n_users, [hidden, item_dim], init_std)
 
     def users(self, u: torch.Tensor) -> torch.Tensor:
-        uu, ui = torch.unique(u, return_inverse=True)
-        return self.user_tower(uu)[ui]
+        return self.user_tower(u)
 
     def items(self, i: torch.Tensor) -> torch.Tensor:
-        iu, ii = torch.unique(i.reshape(-1), return_inverse=True)
-        return self.item_tower(iu)[ii].reshape(*i.shape, -1)
+        return self.item_tower(i.reshape(-1)).reshape(*i.shape, -1)
+
+    def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``p_u`` and ``q_i`` of training pairs, each pair hidden from its own towers' inputs (see DMF)."""
+        return encode_pairs(self.user_tower, self.item_tower, u, i, self.training and self.hide_target)
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         dense = [p for n, p in self.named_parameters() if "first" not in n]
@@ -148,9 +155,8 @@ class AMAEModule(nn.Module):
         return logits, weights
 
     def logits(self, u: torch.Tensor, i: torch.Tensor, ctx: dict[str, torch.Tensor]) -> torch.Tensor:
-        p = self.backbone.users(u)
-        q = self.backbone.items(i)[:, None, :]
-        return self.predict(p, q, self.codes(u, ctx))[0][:, 0]
+        p, q = self.backbone.pair(u, i)
+        return self.predict(p, q[:, None, :], self.codes(u, ctx))[0][:, 0]
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: dict[str, torch.Tensor]
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -439,7 +445,7 @@ class MFAMAE(AMAEBase):
 class DMFAMAE(AMAEBase):
     name = "dmf+amae"
     backbone_name = "dmf"
-    default_params = {**AMAEBase.default_params, "hidden": 64}
+    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True}
 
     def _backbone_data(self, data: TrainData) -> None:
         self._user_csr = csr(data.users, data.items, data.n_users)
@@ -454,4 +460,4 @@ class DMFAMAE(AMAEBase):
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
         return DMFBackbone(self._user_csr, self._item_csr, state["n_users"], state["n_items"],
                            int(self.params["hidden"]), int(self.params["dim"]), item_dim,
-                           float(self.params["init_std"]))
+                           float(self.params["init_std"]), bool(self.params["hide_target"]))

@@ -133,7 +133,7 @@ def fit_sdae(x: sp.csr_matrix, sizes: Sequence[int] = (500, 200, 50), noise: flo
     gen = torch.Generator().manual_seed(int(seed))
     torch.manual_seed(int(seed))
     module = SDAE(x.shape[1], sizes)
-    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=l2)
+    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=l2, fused=True)
     active = np.flatnonzero(np.diff(x.indptr) > 0)
     rng = np.random.default_rng(seed)
     losses: list[float] = []
