@@ -59,3 +59,10 @@ def test_hiding_applies_in_training_only() -> None:
     shown = module.logits(u, i)
     assert not torch.allclose(hidden[0], shown[0])  # the pair's own entry was left out
     torch.testing.assert_close(hidden[1], shown[1])  # nothing to hide for a non-pair
+
+
+def test_a_single_entry_is_not_hidden() -> None:
+    # User 2 has one item: emptying the row would make it look like a user (or an item) nobody
+    # has seen, which at test time is a different case altogether.
+    t = tower(USERS, ITEMS)
+    torch.testing.assert_close(t(torch.tensor([2]), torch.tensor([3])), t(torch.tensor([2])))

@@ -65,9 +65,12 @@ class SparseTower(nn.Module):
         if hide is None:
             # 1/sqrt(row length) keeps heavy users and popular items on the same scale as light ones.
             return self.rest(sums * lens.clamp(min=1).float().rsqrt()[:, None] + self.bias)[inverse]
-        hidden_mask = (hide >= 0).float()
+        counts = lens[inverse]
+        # A row is never emptied: an empty row is what an item nobody has played looks like at test
+        # time, and hiding the only entry taught the model that such items are positives.
+        hidden_mask = ((hide >= 0) & (counts > 1)).float()
         sums = sums[inverse] - hidden_mask[:, None] * self.first.weight[hide.clamp(min=0)]
-        counts = lens[inverse].float() - hidden_mask
+        counts = counts.float() - hidden_mask
         return self.rest(sums * counts.clamp(min=1).rsqrt()[:, None] + self.bias)
 
     def contains(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
