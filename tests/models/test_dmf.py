@@ -66,3 +66,10 @@ def test_a_single_entry_is_not_hidden() -> None:
     # has seen, which at test time is a different case altogether.
     t = tower(USERS, ITEMS)
     torch.testing.assert_close(t(torch.tensor([2]), torch.tensor([3])), t(torch.tensor([2])))
+
+
+def test_membership_follows_a_loaded_matrix() -> None:
+    t = tower(USERS, ITEMS)
+    assert bool(t.contains(torch.tensor([2]), torch.tensor([3])))
+    t.load_state_dict(tower(USERS, (ITEMS + 1) % 5).state_dict())  # same shapes, other entries
+    assert t.contains(torch.tensor([2, 2]), torch.tensor([3, 4])).tolist() == [False, True]

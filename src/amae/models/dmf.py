@@ -38,6 +38,7 @@ class SparseTower(nn.Module):
         self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.long))
         self.n_cols = n_cols
         self._keys: torch.Tensor | None = None  # sorted row * n_cols + col, built on first use
+        self._keys_of: tuple[torch.device, int, int] | None = None  # the indices buffer (and version) they come from
         self.first = nn.EmbeddingBag(n_cols, hidden[0], mode="sum")
         self.bias = nn.Parameter(torch.zeros(hidden[0]))
         layers: list[nn.Module] = []
@@ -75,10 +76,11 @@ class SparseTower(nn.Module):
 
     def contains(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Whether each (row, col) is a non-zero of the matrix (rows' indices are sorted)."""
-        if self._keys is None or self._keys.device != rows.device:
+        source = (self.indices.device, self.indices.data_ptr(), self.indices._version)
+        if self._keys is None or self._keys_of != source:
             row_of = torch.repeat_interleave(torch.arange(len(self.indptr) - 1, device=rows.device),
                                              self.indptr.diff())
-            self._keys = row_of * self.n_cols + self.indices
+            self._keys, self._keys_of = row_of * self.n_cols + self.indices, source
         probe = rows * self.n_cols + cols
         at = torch.searchsorted(self._keys, probe).clamp(max=max(len(self._keys) - 1, 0))
         return (self._keys[at] == probe) if len(self._keys) else torch.zeros_like(probe, dtype=torch.bool)
