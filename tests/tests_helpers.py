@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -16,3 +18,18 @@ def toy_world_interactions(n_users: int = 60, n_items: int = 150, per_user: int 
                      rng.integers(0, n_items, len(users)))
     inter = pd.DataFrame({"user_idx": users, "item_idx": items, "timestamp": rng.integers(0, 10**6, len(users))})
     return inter, n_users, n_items
+
+
+def text_workspace(root: Path, n_users: int, n_days: int) -> Path:
+    """A synthetic world (text posts only) ingested, split (seed 0) and with text features."""
+    from amae.data.synthetic import WorldConfig, generate_world
+    from amae.data.workspace import ingest
+    from amae.features.pipeline import extract_features
+    from amae.protocol.split import split_interactions
+
+    generate_world(root / "world", WorldConfig(n_users=n_users, n_days=n_days, image_share=0.0, n_videos=0))
+    ws = root / "ws"
+    dataset = ingest(root / "world", ws)
+    split_interactions(dataset.interactions, dataset.n_items, seed=0).save(ws / "split")
+    extract_features(ws, "text", {}, n_jobs=1, progress=False)
+    return ws

@@ -13,26 +13,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from amae.data.synthetic import WorldConfig, generate_world
-from amae.data.workspace import ingest
+from amae.data.workspace import load_workspace
 from amae.experiments.runs import load_split, train_data
-from amae.features.pipeline import extract_features
 from amae.models import REGISTRY
-from amae.protocol.split import split_interactions
+from tests_helpers import text_workspace
 
 N_CASES = 40
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
-    root = tmp_path_factory.mktemp("contract")
-    generate_world(root / "world", WorldConfig(n_users=40, n_days=12, image_share=0.0, n_videos=0))
-    ws = root / "ws"
-    dataset = ingest(root / "world", ws)
-    split_interactions(dataset.interactions, dataset.n_items, seed=0).save(ws / "split")
-    extract_features(ws, "text", {}, n_jobs=1, progress=False)
-    from amae.data.workspace import load_workspace
-
+    ws = text_workspace(tmp_path_factory.mktemp("contract"), n_users=40, n_days=12)
     return ws, load_workspace(ws), load_split(ws)
 
 
