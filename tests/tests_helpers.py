@@ -21,7 +21,10 @@ def toy_world_interactions(n_users: int = 60, n_items: int = 150, per_user: int 
 
 
 def text_workspace(root: Path, n_users: int, n_days: int) -> Path:
-    """A synthetic world (text posts only) ingested, split (seed 0) and with text features."""
+    """A synthetic world (text posts only) ingested, split (seed 0) and with text and visual features.
+
+    No post has media, so the visual modality has no data: content models leave it out.
+    """
     from amae.data.synthetic import WorldConfig, generate_world
     from amae.data.workspace import ingest
     from amae.features.pipeline import extract_features
@@ -32,4 +35,5 @@ def text_workspace(root: Path, n_users: int, n_days: int) -> Path:
     dataset = ingest(root / "world", ws)
     split_interactions(dataset.interactions, dataset.n_items, seed=0).save(ws / "split")
     extract_features(ws, "text", {}, n_jobs=1, progress=False)
+    extract_features(ws, "visual", {}, n_jobs=1, progress=False)
     return ws

@@ -64,9 +64,10 @@ FAST = {"epochs": 2, "stage1_epochs": 2, "progress": False, "batch_size": 64}
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from amae.data.io import DataError  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
 from amae.models.amae import DMFAMAE, MFAMAE, AMAEModule  # noqa: E402
-from amae.models.content import load_posts  # noqa: E402
+from amae.models.content import load_posts, noise_like, shuffle_post_users  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -240,11 +241,13 @@ def test_prepare_content_from_workspace(world: SimpleNamespace, tmp_path: Path) 
     dataset = SimpleNamespace(n_users=world.n_users, interactions=__import__("pandas").DataFrame(
         {"user_idx": world.users, "item_idx": world.items, "timestamp": world.times}))
     split = SimpleNamespace(train_rows=world.fit_rows, train_end=world.train_end)
-    content = MFAMAE.prepare_content(ws, dataset, split, {})
+    with pytest.raises(DataError, match=r"group 'visual_h' is missing \(run 'amae features .* --modality visual"):
+        MFAMAE.prepare_content(ws, dataset, split, {})  # asked for (the default), never extracted
+    content = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"]})
     assert content.source["groups"] == {"text": ["text_h", "text_d"]}
-    assert "visual_h" in content.source["missing_groups"]
+    assert content.source["absent_modalities"] == {}
     assert content.encoder.posts["text"].features.shape == (len(world.posts["text"].user) - 1, 6)
-    hand = MFAMAE.prepare_content(ws, dataset, split, {"groups": ["handcrafted"]})
+    hand = MFAMAE.prepare_content(ws, dataset, split, {"groups": ["handcrafted"], "modalities": ["text"]})
     assert hand.encoder.dims() == {"text": 3}
     noise = load_posts(ws, {"text": ["text_h", "text_d"]}, noise_features=True)["text"].features
     assert not np.allclose(noise, content.encoder.posts["text"].features)
@@ -257,3 +260,70 @@ def test_prepare_content_from_workspace(world: SimpleNamespace, tmp_path: Path) 
     v = world.valid
     np.testing.assert_array_equal(loaded.score(v.users, v.candidates(), v.times),
                                   model.score(v.users, v.candidates(), v.times))
+
+
+def test_decoders_are_not_in_stage2(world: SimpleNamespace) -> None:
+    model, s1, final = _fit_recording_stage1(MFAMAE, world)
+    decoders = [k for k in s1 if ".decoder." in k]
+    encoders = [k for k in s1 if ".encoder." in k]
+    assert decoders and encoders
+    assert all(torch.equal(s1[k], final[k]) for k in decoders)  # stage 2 leaves them alone
+    assert any(not torch.equal(s1[k], final[k]) for k in encoders)
+
+
+def test_stage1_trains_only_switched_on_contexts(world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A global-only row never sees the contextual inputs in stage 1 (and vice versa)."""
+    from amae.models import autoencoder
+
+    seen: list[int] = []
+    original = autoencoder.Autoencoder.reconstruction_loss
+
+    def recording(self: object, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        seen.append(int(x.shape[0]))
+        return original(self, x, z)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(autoencoder.Autoencoder, "reconstruction_loss", recording)
+    model = MFAMAE(**{**FAST, "stage1_epochs": 1}, contexts=["global"])
+    model._stage1 = lambda *a, _orig=model._stage1: (seen.clear(), _orig(*a))[1]  # type: ignore[method-assign]
+    model.fit(train_data(world))
+    n_batches = -(-len(world.fit_rows) // FAST["batch_size"])
+    assert len(seen) == n_batches * 2  # one context x two modalities per batch, not two contexts
+
+
+def test_noise_control_keeps_shape_and_per_dimension_moments() -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.normal(3.0, 0.5, (4000, 3)) * np.array([1.0, 10.0, 0.1])).astype(np.float32)
+    noise = noise_like(x, seed=1)
+    assert noise.shape == x.shape and noise.dtype == np.float32
+    np.testing.assert_allclose(noise.mean(0), x.mean(0), rtol=0.05)
+    np.testing.assert_allclose(noise.std(0), x.std(0), rtol=0.05)
+    assert abs(np.corrcoef(noise[:, 0], x[:, 0])[0, 1]) < 0.05
+    np.testing.assert_array_equal(noise, noise_like(x, seed=1))
+
+
+def test_shuffle_control_moves_every_users_posts_to_another_user() -> None:
+    users = np.repeat(np.array([0, 2, 3, 7, 9]), [3, 1, 4, 2, 5])
+    moved = shuffle_post_users(users, seed=4)
+    assert not np.any(moved == users)  # nobody keeps their own posts
+    assert sorted(np.unique(moved)) == sorted(np.unique(users))  # only users who posted receive posts
+    for u in np.unique(users):  # a user's posts move together, to one other user
+        assert len(np.unique(moved[users == u])) == 1
+    np.testing.assert_array_equal(moved, shuffle_post_users(users, seed=4))
+
+
+def test_controls_in_prepare_content(world: SimpleNamespace, tmp_path: Path) -> None:
+    ws = _fake_workspace(tmp_path / "ws", world)
+    dataset = SimpleNamespace(n_users=world.n_users, interactions=__import__("pandas").DataFrame(
+        {"user_idx": world.users, "item_idx": world.items, "timestamp": world.times}))
+    split = SimpleNamespace(train_rows=world.fit_rows, train_end=world.train_end)
+    real = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"]})
+    noise = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"], "control": "noise"})
+    shuffled = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"], "control": "shuffle"})
+    r, n, s = (c.encoder.posts["text"] for c in (real, noise, shuffled))
+    assert n.features.shape == r.features.shape and not np.allclose(n.features, r.features)
+    np.testing.assert_array_equal(s.features, r.features)  # same posts, same times ...
+    np.testing.assert_array_equal(s.time, r.time)
+    assert not np.any(s.user == r.user)  # ... given to other users
+    assert noise.source["control"] == "noise" and shuffled.source["control"] == "shuffle"
+    with pytest.raises(ValueError, match="control"):
+        MFAMAE(control="sideways")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import torch
 
 from amae.models import REGISTRY, TrainData
 from amae.protocol.split import split_interactions
@@ -45,3 +48,73 @@ def test_validation_metric_recorded_and_loss_falls() -> None:
     _, hist = _fit("mf", 0)
     assert all("valid_NDCG@10" in h for h in hist)
     assert hist[-1]["loss"] < hist[0]["loss"]
+
+
+class _EpochProbe(torch.nn.Module):
+    """A module whose only weight counts the epochs it was trained for (one step per epoch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = torch.nn.Parameter(torch.zeros(()))
+
+    def step(self, *_: torch.Tensor) -> torch.Tensor:
+        # loss whose gradient moves ``epoch`` by exactly +1 per SGD step with lr 1 (set below)
+        return -self.epoch
+
+
+def _fit_probe(curve: list[float], **cfg: int) -> tuple[_EpochProbe, list[dict], Any]:
+    """Train the probe against a scripted validation curve: epoch e scores ``curve[e-1]``."""
+    from amae.protocol.split import EvalCases
+    from amae.training import trainer
+
+    probe = _EpochProbe()
+    valid = EvalCases(np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                      np.ones((1, 9), np.int64), np.zeros(1, bool))
+
+    def score(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> np.ndarray:
+        epoch = int(round(float(probe.epoch.detach())))
+        rank = curve[epoch - 1]  # the positive's rank among 10 at this epoch
+        out = np.zeros(items.shape)
+        out[:, 0] = 10 - rank  # rank r: r - 1 negatives above the positive
+        out[:, 1:] = np.arange(9, 0, -1)[None, :] - 0.5
+        return out
+
+    def sgd(module: torch.nn.Module, lr: float, params: Any = None) -> list[torch.optim.Optimizer]:
+        return [torch.optim.SGD(module.parameters(), lr=1.0)]
+
+    config = trainer.TrainConfig(**{"batch_size": 10**6, "progress": False, **cfg})
+    orig = trainer.make_optimisers
+    trainer.make_optimisers = sgd
+    try:
+        history, outcome = trainer.fit_pointwise(probe, probe.step, score, np.zeros(1, np.int64),
+                                                 np.zeros(1, np.int64), 20, valid, config, 0,
+                                                 torch.device("cpu"))
+    finally:
+        trainer.make_optimisers = orig
+    return probe, history, outcome
+
+
+def test_early_peak_then_higher_climb_is_not_kept() -> None:
+    """Validation peaks at epoch 1, dips, then climbs above it at epoch 9: the epoch-9 weights win."""
+    curve = [2, 6, 7, 7, 6, 5, 4, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]
+    probe, history, outcome = _fit_probe(curve, epochs=len(curve), patience=4, min_epochs=6)
+    assert outcome.best_epoch == 9
+    assert float(probe.epoch.detach()) == 9.0  # the restored weights are the epoch-9 ones
+    assert outcome.stop_reason in ("converged", "patience") and outcome.epochs_run == 13
+    assert not outcome.warnings
+    # Without a minimum the old rule (patience 4 from the epoch-1 peak) kept near-initial weights.
+    probe, _, early = _fit_probe(curve, epochs=len(curve), patience=4, min_epochs=0)
+    assert early.best_epoch == 1 and float(probe.epoch.detach()) == 1.0
+    assert any("first" in w for w in early.warnings)
+
+
+def test_stop_reasons() -> None:
+    rising = list(range(10, 0, -1))  # improves every epoch until the cap
+    _, _, cap = _fit_probe(rising, epochs=10, patience=3, min_epochs=2)
+    assert cap.stop_reason == "cap" and cap.best_epoch == 10 and any("cap" in w for w in cap.warnings)
+    falling = [1, 1, 1, 1, 3, 5, 7, 9, 9, 9, 9, 9]  # peaks, then gets clearly worse
+    _, _, fell = _fit_probe(falling, epochs=len(falling), patience=3, min_epochs=4)
+    assert fell.stop_reason == "patience" and fell.epochs_run == 7
+    flat = [3, 2, 1] + [1] * 20  # reaches a plateau and stays there
+    _, _, plateau = _fit_probe(flat, epochs=len(flat), patience=3, min_epochs=4)
+    assert plateau.stop_reason == "converged" and plateau.best_epoch == 3

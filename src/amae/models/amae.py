@@ -9,7 +9,7 @@ rows' g and c inputs with reconstruction + cross-modal + L2 (Eq. 9); (2) the who
 
 Switches (model params, so they travel through config and ``--param``): ``modalities``, ``groups``,
 ``contexts`` (Table III), ``no_reconstruction``, ``no_cross_modal``, ``no_finetune``,
-``no_attention`` (Table IV), ``literal_relu``, ``noise_features`` (leakage check).
+``no_attention`` (Table IV), ``literal_relu``, ``control`` (``noise`` or ``shuffle``: the content controls).
 """
 
 from __future__ import annotations
@@ -24,17 +24,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from amae.data.io import atomic_path, read_json
+from amae.data.io import DataError, atomic_path, read_json
 from amae.features.standardize import Standardizer
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder, cross_modal_loss
 from amae.models.base import TrainData, as_2d, register
 from amae.models.content import (
+    ABSENT_REASON,
     Content,
     ContextEncoder,
     PostStore,
     build_content,
     load_posts,
+    resolve_control,
     select_groups,
 )
 from amae.models.dmf import SparseTower, csr, encode_pairs
@@ -163,10 +165,21 @@ class AMAEModule(nn.Module):
         return self.predict(self.backbone.users(users), self.backbone.items(items), self.codes(users, ctx))
 
     def content_parameters(self) -> list[nn.Parameter]:
+        """Everything stage 1 trains: encoders and decoders."""
         return list(self.aes.parameters())
 
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        """Decoders take no part in prediction, so stage 2 neither updates nor penalises them."""
+        return [p for ae in self.aes.values() if ae.decoder is not None for p in ae.decoder.parameters()]
+
+    def stage2_parameters(self) -> list[nn.Parameter]:
+        decoders = {id(p) for p in self.decoder_parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in decoders]
+
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        dense = [p for p in list(self.aes.parameters()) + list(self.attention.parameters()) if p.requires_grad]
+        decoders = {id(p) for p in self.decoder_parameters()}
+        dense = [p for p in list(self.aes.parameters()) + list(self.attention.parameters())
+                 if p.requires_grad and id(p) not in decoders]
         extra = sum(p.pow(2).sum() for p in dense) / max(len(u), 1) if dense else 0.0
         return self.backbone.penalty(u, i) + extra
 
@@ -183,8 +196,8 @@ class AMAEBase(TorchRecommender):
         "no_reconstruction": False, "no_cross_modal": False, "no_finetune": False, "no_attention": False,
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
-        "noise_features": False, "noise_seed": 0, "embed_posts": False,
-        "lr": 3e-3, "epochs": 40, "patience": 4, "code_dropout": 0.7,
+        "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False,
+        "lr": 3e-3, "epochs": 60, "patience": 6, "min_epochs": 8, "code_dropout": 0.7,
     }
 
     def __init__(self, **params: Any) -> None:
@@ -193,6 +206,7 @@ class AMAEBase(TorchRecommender):
         if not contexts or any(c not in CONTEXTS for c in contexts):
             raise ValueError(f"contexts must be a non-empty subset of {list(CONTEXTS)}, got {contexts}")
         select_groups(list(self.params["modalities"]), list(self.params["groups"]))  # validates
+        resolve_control(self.params)  # validates
         self.encoder: ContextEncoder | None = None
         self.source: dict[str, Any] = {}
         self.stage1_history: list[dict] = []
@@ -201,23 +215,33 @@ class AMAEBase(TorchRecommender):
     # -- content --------------------------------------------------------------------------------
     @classmethod
     def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> Content:
-        """Load post features, aggregate g and c for the fit rows, fit the standardisers."""
+        """Load post features, aggregate g and c for the fit rows, fit the standardisers.
+
+        A requested feature group that was never extracted is an error naming the command that
+        makes it; a modality whose posts carry no data (no post with usable media, say) is left
+        out of the model, and ``source["absent_modalities"]`` says why.
+        """
         p = {**cls.default_params, **params}
         wanted = select_groups(list(p["modalities"]), list(p["groups"]))
         from amae.features.extract import available_groups
 
         have = set(available_groups(Path(workspace) / "features"))
-        groups = {m: [g for g in gs if g in have] for m, gs in wanted.items()}
-        missing = sorted(g for gs in wanted.values() for g in gs if g not in have)
-        groups = {m: gs for m, gs in groups.items() if gs}
-        if not groups:
-            raise FileNotFoundError(f"{workspace}/features: none of the groups {sorted(missing)} exist "
-                                    f"(run 'amae features {workspace}')")
-        posts = load_posts(Path(workspace), groups, bool(p["noise_features"]), int(p["noise_seed"]))
+        for m, gs in wanted.items():
+            for g in gs:
+                if g not in have:
+                    raise DataError(f"{workspace}/features: feature group '{g}' is missing (run 'amae features "
+                                    f"{workspace} --modality {m}', or leave {m} out with -p modalities=...)")
+        control = resolve_control(p)
+        posts = load_posts(Path(workspace), wanted, control=control, noise_seed=int(p["noise_seed"]))
+        absent = {m: ABSENT_REASON[m] for m in wanted if m not in posts}
+        if not posts:
+            raise DataError(f"{workspace}: no post carries any of the modalities {sorted(wanted)} "
+                            f"({'; '.join(f'{m}: {r}' for m, r in absent.items())})")
+        groups = {m: gs for m, gs in wanted.items() if m in posts}
         inter = dataset.interactions
         rows = np.asarray(split.train_rows, dtype=np.int64)
-        source = {"workspace": str(Path(workspace).resolve()), "groups": groups, "missing_groups": missing,
-                  "noise_features": bool(p["noise_features"]), "noise_seed": int(p["noise_seed"])}
+        source = {"workspace": str(Path(workspace).resolve()), "groups": groups, "absent_modalities": absent,
+                  "control": control, "noise_seed": int(p["noise_seed"])}
         return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],
                              inter["timestamp"].to_numpy(np.int64)[rows], rows, split.train_end,
                              window=int(p["window"]), global_window=str(p["global_window"]), source=source)
@@ -292,9 +316,11 @@ class AMAEBase(TorchRecommender):
             logits = module.logits(u, i, {m: x[record] for m, x in ctx.items()})
             return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
 
-        trainable = [p for p in module.parameters() if p.requires_grad]
-        self.history = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items, data.valid,
-                                     self.train_config, data.seed, self.device, label=self.name, params=trainable)
+        trainable = module.stage2_parameters()
+        self.history, outcome = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
+                                              data.valid, self.train_config, data.seed, self.device, label=self.name,
+                                              params=trainable)
+        self.fit_outcome = outcome.to_dict()
         for p in content_params:
             p.requires_grad_(True)
         return self
@@ -324,16 +350,17 @@ class AMAEBase(TorchRecommender):
                 loss = torch.zeros((), device=users.device)
                 for m in module.modalities:
                     ae = module.aes[m]
-                    xs = {"global": module.global_vectors(m)[u], "contextual": ctx[m][b]}
+                    # Only the switched-on contexts: a G-only or C-only row is never pretrained on the other.
+                    xs = {c: module.global_vectors(m)[u] if c == "global" else ctx[m][b] for c in module.contexts}
                     codes[m] = {c: ae(x) for c, x in xs.items()}
                     if recon:
-                        loss = loss + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in CONTEXTS)
+                        loss = loss + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in xs)
                     loss = loss + l2 * ae.l2()
                 if cross:
                     for a in module.modalities:
                         for bm in module.modalities:
                             if a != bm:
-                                for c in CONTEXTS:
+                                for c in module.contexts:
                                     loss = loss + w_cross * cross_modal_loss(codes[a][c], codes[bm][c], u)
                 total += descend(optimisers, loss)
                 batches += 1
@@ -421,8 +448,9 @@ class AMAEBase(TorchRecommender):
             posts = {m: PostStore(tensors[f"posts.{m}.user"], tensors[f"posts.{m}.time"],
                                   tensors[f"posts.{m}.features"]) for m in mods}
         elif model.source.get("workspace") and Path(model.source["workspace"]).exists():
-            posts = load_posts(Path(model.source["workspace"]), model.source["groups"],
-                               bool(model.source.get("noise_features")), int(model.source.get("noise_seed", 0)))
+            control = model.source.get("control") or ("noise" if model.source.get("noise_features") else "none")
+            posts = load_posts(Path(model.source["workspace"]), model.source["groups"], control=control,
+                               noise_seed=int(model.source.get("noise_seed", 0)))
         if posts:
             until = None if state.get("global_all") else tensors.get("global_until")
             if until is None and not state.get("global_all"):

@@ -48,6 +48,8 @@ class Recommender(ABC):
     def __init__(self, **params: Any) -> None:
         self.params = params
         self.history: list[dict] = []
+        #: how training ended (best epoch, epochs run, stop reason; see amae.training.trainer.FitOutcome)
+        self.fit_outcome: dict[str, Any] | None = None
 
     @classmethod
     def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> Any:

@@ -58,9 +58,47 @@ def global_cutoffs(train_end: np.ndarray, global_window: str) -> np.ndarray | No
     return np.where(end == _INT64_MIN, _INT64_MIN, end + 1)
 
 
+#: content controls (DESIGN section 7): the same model and schedule with the content made uninformative
+CONTROLS = ("none", "noise", "shuffle")
+
+
 def noise_like(features: np.ndarray, seed: int) -> np.ndarray:
-    """Seeded standard-normal stand-in for a feature matrix (the no-leakage check)."""
-    return np.random.default_rng(seed).standard_normal(features.shape).astype(np.float32)
+    """Seeded Gaussian noise with the shape and the per-dimension mean and std of ``features``.
+
+    The noise control: everything downstream (aggregation, standardisation, the autoencoders) sees
+    inputs of the same scale as the real posts, so any gain that survives it is capacity, not content.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
+    std = x.std(axis=0) if len(x) else np.ones(x.shape[1])
+    noise = np.random.default_rng(seed).standard_normal(x.shape)
+    return (noise * std + mean).astype(np.float32)
+
+
+def shuffle_post_users(post_users: np.ndarray, seed: int) -> np.ndarray:
+    """The shuffled control: every user's posts go to another user who has posts (times kept).
+
+    A seeded derangement of the users that posted (a random cyclic shift of a random order, so
+    nobody keeps their own posts when at least two users posted).
+    """
+    post_users = np.asarray(post_users, dtype=np.int64)
+    owners = np.unique(post_users)
+    if len(owners) < 2:
+        return post_users.copy()
+    order = np.random.default_rng(seed).permutation(owners)
+    target = np.empty(int(owners.max()) + 1, dtype=np.int64)
+    target[order] = np.roll(order, 1)
+    return target[post_users]
+
+
+def resolve_control(params: dict[str, Any]) -> str:
+    """``control`` of a model's params (``noise_features=true`` is the older spelling of ``noise``)."""
+    control = str(params.get("control", "none") or "none")
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {list(CONTROLS)}, got {control!r}")
+    if params.get("noise_features") and control == "none":
+        control = "noise"
+    return control
 
 
 class ContextEncoder:
@@ -209,14 +247,40 @@ def select_groups(modalities: list[str], groups: list[str]) -> dict[str, list[st
     return {m: [GROUPS[m][g] for g in ("handcrafted", "deep") if g in groups] for m in modalities}
 
 
+def usable_posts(workspace: Path) -> dict[str, int]:
+    """Per modality whose features were extracted, the number of posts that carry it (text, media).
+
+    A modality with 0 here has no data: models leave it out instead of training on zeros.
+    """
+    out: dict[str, int] = {}
+    for mod, col in MISSING_FLAG.items():
+        flags_path = Path(workspace) / "features" / mod / "flags.parquet"
+        if not flags_path.exists():
+            continue
+        flags = pd.read_parquet(flags_path)
+        out[mod] = int(len(flags) - flags[col].sum()) if col in flags.columns else int(len(flags))
+    return out
+
+
+ABSENT_REASON = {"text": "no post has text", "visual": "no post has usable media (images or video frames)"}
+
+
 def load_posts(workspace: Path, modalities: dict[str, list[str]], noise_features: bool = False,
-               noise_seed: int = 0) -> dict[str, PostStore]:
-    """Post features of the workspace per modality: groups concatenated, posts lacking it dropped."""
+               noise_seed: int = 0, control: str | None = None) -> dict[str, PostStore]:
+    """Post features of the workspace per modality: groups concatenated, posts lacking it dropped.
+
+    ``control`` (``noise`` or ``shuffle``, see :data:`CONTROLS`) makes the content uninformative
+    in a seeded way (``noise_seed``); ``noise_features=True`` is the same as ``control="noise"``.
+    A modality with no usable post is absent from the result.
+    """
     from amae.features.extract import load_group
 
+    control = control or ("noise" if noise_features else "none")
     workspace = Path(workspace)
     meta = pd.read_parquet(workspace / "data" / "posts.parquet", columns=["post_idx", "user_idx", "timestamp"])
     meta = meta.sort_values("post_idx")
+    if control == "shuffle":
+        meta["user_idx"] = shuffle_post_users(meta["user_idx"].to_numpy(np.int64), noise_seed)
     post_idx = meta["post_idx"].to_numpy(np.int64)
     out: dict[str, PostStore] = {}
     for mod, names in modalities.items():
@@ -238,7 +302,9 @@ def load_posts(workspace: Path, modalities: dict[str, list[str]], noise_features
                 keep &= ~missing
         keep &= np.isfinite(feats).all(axis=1)  # a broken row is skipped, not allowed to poison the means
         feats = feats[keep]
-        if noise_features:
+        if not keep.any():
+            continue  # a modality without data is absent, not a block of zeros
+        if control == "noise":
             feats = noise_like(feats, noise_seed + len(out))
         out[mod] = PostStore(meta["user_idx"].to_numpy(np.int64)[keep], meta["timestamp"].to_numpy(np.int64)[keep],
                              feats)

@@ -122,8 +122,9 @@ class _SocialMF(TorchRecommender):
             loss = loss + l2 * module.penalty(u, i)
             return loss + lambda_u * module.prior(u) if lambda_u > 0 else loss
 
-        self.history = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items, data.valid,
-                                     self.train_config, data.seed, self.device, label=self.name)
+        self.history, outcome = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
+                                              data.valid, self.train_config, data.seed, self.device, label=self.name)
+        self.fit_outcome = outcome.to_dict()
         if not self.concat:
             self._cold_users_to_prior(np.asarray(data.users, np.int64), data.n_users)
         return self

@@ -56,8 +56,9 @@ class TorchRecommender(Recommender):
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
             return loss + l2 * module.penalty(u, i)
 
-        self.history = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
+        self.history, outcome = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
                                      data.valid, self.train_config, data.seed, self.device, label=self.name)
+        self.fit_outcome = outcome.to_dict()
         return self
 
     @torch.inference_mode()
@@ -80,7 +81,8 @@ class TorchRecommender(Recommender):
             save_file(state, str(tmp))
         write_json(folder / "model.json", {"name": self.name, "params": self.params,
                                            "train_config": asdict(self.train_config),
-                                           "state": self.extra_state(), "history": self.history})
+                                           "state": self.extra_state(), "history": self.history,
+                                           "fit_outcome": self.fit_outcome})
 
     @classmethod
     def load(cls, folder: Path) -> TorchRecommender:
@@ -91,4 +93,5 @@ class TorchRecommender(Recommender):
         model.module.load_state_dict(load_file(str(folder / "weights.safetensors")))
         model.module.eval()
         model.history = meta.get("history", [])
+        model.fit_outcome = meta.get("fit_outcome")
         return model

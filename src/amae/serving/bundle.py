@@ -82,7 +82,8 @@ class ModelBundle:
             "dataset": stats,
             "content": self.is_content_model,
             "feature_groups": source.get("groups", {}),
-            "missing_feature_groups": source.get("missing_groups", []),
+            "absent_modalities": source.get("absent_modalities", {}),
+            "control": source.get("control", "none"),
             "context_window_seconds": None if enc is None else int(enc.window),
             "metrics": {k: self.metrics[k] for k in ("sampled", "full") if k in self.metrics},
         }

@@ -127,8 +127,9 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
             fp = bundle.featurizer(posts, int(time if time is not None else 0))
             new_times, new_feats = fp.times, fp.features
             notes.extend(fp.notes)
-            if getattr(model, "params", {}).get("noise_features"):
-                notes.append("model trained on noise features (leakage check): request posts do not match it")
+            control = (getattr(model, "source", {}) or {}).get("control", "none")
+            if control != "none":
+                notes.append(f"model trained as a {control} control: request posts do not match it")
         with _LOCK:
             scoring = model
             enc = encoder

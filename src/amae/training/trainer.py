@@ -2,6 +2,14 @@
 
 Adam on BCE with sampled negatives, early stopping on validation NDCG@10 (sampled protocol), the
 best weights restored at the end, seeded, with a rich progress bar showing loss and metric.
+
+Early stopping cannot cut a model short: patience only counts after ``min_epochs`` (a validation
+curve that peaks at epoch 1, dips and then climbs above that peak is followed to the climb), and
+every fit says how it ended (:class:`FitOutcome`): the best epoch kept, the epochs run and the stop
+reason, ``cap`` (the epoch cap was reached, so the model may still have been improving),
+``converged`` (patience ran out on a plateau within ``PLATEAU_TOL`` of the best) or ``patience``
+(patience ran out after the metric fell away from its best). Reports flag ``cap`` and a best
+epoch among the first ``EARLY_EPOCHS``.
 """
 
 from __future__ import annotations
@@ -23,13 +31,61 @@ from amae.training.samplers import pointwise_epoch
 
 @dataclass
 class TrainConfig:
-    epochs: int = 40
+    epochs: int = 100
     batch_size: int = 512
     lr: float = 1e-3
     l2: float = 1e-6
     n_negatives: int = 3
-    patience: int = 4
+    patience: int = 8
+    #: patience is not counted before this epoch (clamped to ``epochs``)
+    min_epochs: int = 10
     progress: bool = True
+
+
+#: a best epoch at or below this is reported as suspicious (near-initial weights)
+EARLY_EPOCHS = 3
+#: relative distance to the best validation metric that still counts as a plateau
+PLATEAU_TOL = 0.01
+STOP_REASONS = ("converged", "patience", "cap")
+
+
+@dataclass
+class FitOutcome:
+    """How one training run ended: what the reports show per cell."""
+
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    epoch_cap: int
+    best_valid_ndcg: float | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        if self.stop_reason == "cap":
+            out.append(f"stopped at its epoch cap ({self.epoch_cap}); it may still have been improving")
+        if self.best_valid_ndcg is not None and self.best_epoch <= EARLY_EPOCHS:
+            out.append(f"kept epoch {self.best_epoch} (one of the first {EARLY_EPOCHS})")
+        return out
+
+    def to_dict(self) -> dict:
+        return {"best_epoch": self.best_epoch, "epochs_run": self.epochs_run, "stop_reason": self.stop_reason,
+                "epoch_cap": self.epoch_cap, "best_valid_NDCG@10": self.best_valid_ndcg, "warnings": self.warnings}
+
+
+def outcome_of(history: list[dict], cfg: TrainConfig, stopped_early: bool) -> FitOutcome:
+    """The :class:`FitOutcome` of a finished loop (also used to re-read a saved history)."""
+    metric = [h["valid_NDCG@10"] for h in history if "valid_NDCG@10" in h]
+    if not metric:
+        return FitOutcome(len(history), len(history), "cap", cfg.epochs)
+    best_i = int(np.argmax(metric))  # first occurrence: the epoch whose weights were kept
+    best = float(metric[best_i])
+    if not stopped_early:
+        reason = "cap"
+    else:
+        tail = metric[-max(int(cfg.patience), 1):]
+        reason = "converged" if min(tail) >= best * (1 - PLATEAU_TOL) else "patience"
+    return FitOutcome(best_i + 1, len(history), reason, cfg.epochs, best)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -103,14 +159,20 @@ def descend(optimisers: list[torch.optim.Optimizer], loss: torch.Tensor) -> floa
 def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: np.ndarray,
                   items: np.ndarray, n_items: int, valid: EvalCases | None, cfg: TrainConfig,
                   seed: int, device: torch.device, label: str = "train",
-                  params: list[torch.nn.Parameter] | None = None) -> list[dict]:
-    """Train ``module`` in place; returns the per-epoch history. Restores the best epoch's weights."""
+                  params: list[torch.nn.Parameter] | None = None) -> tuple[list[dict], FitOutcome]:
+    """Train ``module`` in place; returns the per-epoch history and how the run ended.
+
+    Restores the best epoch's weights. Patience counts only from ``cfg.min_epochs`` on.
+    """
     configure_threads()
     rng = np.random.default_rng(seed)
     keys = np.unique(users.astype(np.int64) * n_items + items.astype(np.int64))
     optimisers = make_optimisers(module, cfg.lr, params)
     history: list[dict] = []
-    best, best_state, bad_epochs = -np.inf, None, 0
+    best, best_state, best_epoch = -np.inf, None, 0
+    min_epochs = min(int(cfg.min_epochs), int(cfg.epochs))
+    stopped_early = False
+    has_valid = valid is not None and len(valid) > 0
     progress = Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), TextColumn("{task.description}"),
                         TimeElapsedColumn(), disable=not cfg.progress, transient=True)
     with progress:
@@ -132,23 +194,24 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
             seconds = time.perf_counter() - start
             entry = {"epoch": epoch + 1, "loss": total / max(batches, 1), "seconds": seconds,
                      "samples_per_s": len(record) / max(seconds, 1e-9)}
-            if valid is not None and len(valid):
+            if has_valid:
                 module.eval()
                 entry["valid_NDCG@10"] = summarise(sampled_ranks(score, valid))["NDCG@10"]
                 metric = entry["valid_NDCG@10"]
                 if metric > best:
-                    best, bad_epochs = metric, 0
+                    best, best_epoch = metric, epoch + 1
                     best_state = copy.deepcopy(module.state_dict())
-                else:
-                    bad_epochs += 1
             history.append(entry)
             desc = f"epoch {epoch + 1} loss {entry['loss']:.4f}"
             if "valid_NDCG@10" in entry:
                 desc += f" valid NDCG@10 {entry['valid_NDCG@10']:.4f}"
             progress.update(task, advance=1, description=desc)
-            if valid is not None and bad_epochs >= cfg.patience:
+            # Patience counts from the later of the best epoch and min_epochs: a curve that peaks at
+            # epoch 1 and climbs above it at epoch 12 is not stopped at epoch 5 (or 10).
+            if has_valid and epoch + 1 - max(best_epoch, min_epochs) >= cfg.patience:
+                stopped_early = epoch + 1 < cfg.epochs
                 break
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
-    return history
+    return history, outcome_of(history, cfg, stopped_early)
