@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from amae.config import Settings, load_settings, parse_params, save_settings
 from amae.data.io import DataError
@@ -35,7 +36,7 @@ def data_errors(fn: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DataError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -133,9 +134,10 @@ def features(workspace: Path,
     for m in modality:
         report = extract_features(workspace, m, settings.features.get(m, {}), batch_size=batch_size, n_jobs=jobs,
                                   engine=engine, dask_address=dask_address)
-        out.print(f"{m} features: {report.n_posts} posts, groups {report.groups}, "
-                  f"{report.failures} skipped media {report.failures_by_reason or ''}, "
-                  f"{report.posts_per_s:.0f} posts/s ({report.shards_reused} shards reused) -> {report.out_dir}")
+        skipped = f"{report.failures} skipped media {report.failures_by_reason or ''}, " if m == "visual" else ""
+        work = (f"all {report.n_shards} shards reused, nothing recomputed" if report.shards_reused == report.n_shards
+                else f"{report.posts_per_s:.0f} posts/s, {report.shards_reused} of {report.n_shards} shards reused")
+        out.print(f"{m} features: {report.n_posts} posts, groups {report.groups}, {skipped}{work} -> {report.out_dir}")
 
 
 @app.command()
@@ -164,7 +166,10 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
                out_dir: Annotated[Path, typer.Option("--out", help="report folder")] = Path("amae-report"),
                tables: Annotated[str, typer.Option(help="comma-separated subset of II,III,IV,case")] = "II,III,IV,case",
                seeds: Annotated[int, typer.Option(help="number of seeds (0..N-1)")] = 3,
-               preset: Annotated[str, typer.Option(help="paper (model defaults) or quick (capped epochs)")] = "paper",
+               preset: Annotated[str, typer.Option(help="default (the project's choices), paper (the paper's "
+                                                   "literal settings) or quick (capped epochs)")] = "default",
+               tune: Annotated[int, typer.Option(help="Optuna trials per method on the validation records "
+                                                 "(0: every method on its defaults)")] = 0,
                param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, all models")] = None,
                method: Annotated[list[str] | None, typer.Option("--method", help="only these rows")] = None,
                track: Annotated[list[str] | None, typer.Option("--track", help="case-study track id")] = None,
@@ -174,12 +179,34 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
     """The paper's Tables II-IV and the Fig. 3 case study as a report (resumable)."""
     from amae.experiments.runner import run_experiment
 
+    if tune < 0:
+        raise DataError(f"--tune must be 0 or more trials, got {tune}")
     result = run_experiment(dataset, out_dir, tables, list(range(seeds)), device, workspace=workspace, preset=preset,
-                            params=parse_params(param) or None, methods=method, case_tracks=track,
-                            feature_jobs=jobs, log=console.print)
+                            params=parse_params(param) or None, methods=method, case_tracks=track, tune=tune,
+                            feature_jobs=jobs, log=lambda msg: console.print(msg, markup=False, highlight=False))
     report = result.get("report", {})
     out.print(f"trained {result.get('trained_cells', 0)} cells, reused {result.get('reused_cells', 0)}; "
               f"report -> {report.get('html', out_dir / 'report.html')}")
+
+
+@app.command()
+@data_errors
+def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (data contract)")],
+          users: Annotated[int, typer.Option(help="synthetic users")] = 150,
+          days: Annotated[int, typer.Option(help="days of posts and listening")] = 40,
+          mood_strength: Annotated[float, typer.Option(help="how much the day's mood drives listening; 0 gives the "
+                                                      "null world (posts carry mood, listening ignores it)")] = 2.5,
+          seed: Annotated[int, typer.Option(help="generator seed")] = 0) -> None:
+    """Write the synthetic world (the demo's generator) as a dataset folder."""
+    from amae.data.synthetic import WorldConfig, generate_world
+
+    if users < 2 or days < 2:
+        raise DataError(f"--users and --days must be at least 2 (got {users} users, {days} days)")
+    if not mood_strength >= 0:
+        raise DataError(f"--mood-strength must be 0 or more, got {mood_strength}")
+    summary = generate_world(out_dir, WorldConfig(n_users=users, n_days=days, mood_strength=mood_strength, seed=seed))
+    out.print(f"synthetic world (mood strength {mood_strength}, seed {seed}): {summary['n_interactions']} "
+              f"interactions, {summary['n_posts']} posts, {summary['n_media']} media -> {out_dir}")
 
 
 DEMO_MODELS = ["itempop", "mf", "dmf", "mf+amae", "dmf+amae"]
@@ -210,8 +237,9 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
         split_interactions(ds.interactions, ds.n_items, seed=0).save(workspace / "split")
     for modality in ("text", "visual"):
         report = extract_features(workspace, modality, n_jobs=jobs)
-        console.print(f"{modality} features: groups {report.groups}, {report.failures} skipped media "
-                      f"({report.seconds:.0f}s) -> {report.out_dir}")
+        skipped = f", {report.failures} skipped media" if modality == "visual" else ""
+        console.print(f"{modality} features: groups {report.groups}{skipped} ({report.seconds:.0f}s) "
+                      f"-> {report.out_dir}")
     settings = load_settings(None, {"train": {"seeds": list(range(seeds)), "device": device}})
     cells = _train_cells(workspace, DEMO_MODELS, settings, device)
     out.print(rich_table("amae demo: synthetic world, test cases (mean ± std over seeds)", cells))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -29,11 +28,11 @@ def no_posts_world(tiny_world: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def content_workspace(tiny_world: Path, fake_features: Callable, tmp_path: Path) -> Path:
+def content_workspace(tiny_world: Path, tmp_path: Path) -> Path:
+    """Ingested and split; the experiment extracts the features itself."""
     ws = tmp_path / "ws"
     ds = ingest(tiny_world, ws)
     split_interactions(ds.interactions, ds.n_items, seed=0, n_negatives=NEG).save(ws / "split")
-    fake_features(ws, len(ds.posts))
     return ws
 
 
@@ -99,7 +98,12 @@ def test_case_study_and_reference_mf_always_run(content_workspace: Path, tmp_pat
     md = (out / "report.md").read_text()
     assert "Case study" in md and "![case study](case_study.png)" in md
     stats = res["dataset"]["stats"]
-    assert stats["posts"] > 0 and stats["visual: skipped media"] == 3
+    assert stats["posts"] > 0 and stats["visual: skipped media"] == 0
+    cov = res["dataset"]["coverage"]["modalities"]
+    assert set(cov) == {"text", "visual"}
+    for part in ("fit", "validation", "test"):
+        assert 0 < cov["text"][f"{part} listens with a post in the window"] <= 1
+    assert "Context coverage" in md
 
 
 def test_ncf_prefix_detected_and_given_split_used(shared_data: Path, tmp_path: Path) -> None:
@@ -119,3 +123,75 @@ def test_ncf_prefix_detected_and_given_split_used(shared_data: Path, tmp_path: P
     assert rows["mf"]["status"] == "ok" and rows["pmf_s"]["status"] == "not applicable"
     assert rows["mf"]["metrics"]["sampled"]["n_cases"][0] == keep_users
     assert res["dataset"]["stats"]["test cases"] == keep_users
+
+
+def test_content_rows_get_controls_verdicts_stop_reasons_and_forest_plot(content_workspace: Path,
+                                                                          tmp_path: Path) -> None:
+    out = tmp_path / "rep"
+    params = {"epochs": 2, "patience": 1, "stage1_epochs": 1}
+    res = run_experiment(content_workspace, out, "II", [0, 1], "cpu", params=params, methods=["mf", "mf+amae"],
+                         n_boot=200)
+    rows = {r["label"]: r for r in res["tables"]["II"]["rows"]}
+    amae = rows["mf+amae"]
+    assert amae["status"] == "ok" and set(amae["controls"]) == {"noise", "shuffle"}
+    assert all(c["status"] == "ok" and c["seeds"] == [0, 1] for c in amae["controls"].values())
+    for key in ("vs_mf", "vs_noise", "vs_shuffle"):
+        assert len(amae[key]["full"]["NDCG@10"]) == 3 and amae[key]["full"]["n_seeds"][0] == 2
+    assert amae["verdict"] and "verdict" not in rows["mf"]
+    # the controls were trained as cells of their own, with the control switched on
+    ws = content_workspace
+    for c in ("noise", "shuffle"):
+        saved = json.loads((ws / "models" / f"mf+amae~{c}-seed0" / "metrics.json").read_text())
+        assert saved["params"]["control"] == c
+    # every cell says how its training ended; the 2-epoch cap is flagged
+    for r in (rows["mf"], amae):
+        assert set(r["training"]["per_seed"]) == {"0", "1"}
+        assert all(o["stop_reason"] == "cap" for o in r["training"]["per_seed"].values())
+        assert any("epoch cap" in w for w in r["training"]["warnings"])
+    md = (out / "report.md").read_text()
+    for text in ("noise control", "shuffled", "hierarchical bootstrap", "No tuning", "Warnings", "epoch cap",
+                 "forest plot", "cap×2"):
+        assert text in md, text
+    assert (out / "forest_II.png").read_bytes()[:4] == b"\x89PNG"
+    assert md.count("![forest plot") == 1
+
+
+def test_tune_gives_every_method_the_same_budget_on_validation(content_workspace: Path, tmp_path: Path) -> None:
+    params = {"epochs": 1, "patience": 1}
+    out = tmp_path / "rep"
+    res = run_experiment(content_workspace, out, "II", [0, 1], "cpu", params=params, methods=["itempop", "mf", "dmf"],
+                         tune=3)
+    budget = res["budget"]
+    assert budget["tuned"] and budget["trials_per_method"] == 3
+    assert budget["tuning"]["mf"]["n_trials"] == 3 and budget["tuning"]["dmf"]["n_trials"] == 3
+    assert budget["tuning"]["itempop"]["n_trials"] == 0  # nothing to tune: its defaults, said so
+    chosen = budget["tuning"]["mf"]["params"]
+    assert set(chosen) == {"lr", "l2", "dim"}
+    cell = json.loads((content_workspace / "models" / "mf-seed1" / "metrics.json").read_text())
+    assert {k: cell["params"][k] for k in chosen} == chosen  # reused across seeds
+    saved = json.loads((content_workspace / "tuning" / "mf.json").read_text())
+    assert saved["params"] == chosen and len(saved["trials"]) == 3
+    assert "Optuna trials" in (out / "report.md").read_text()
+    again = run_experiment(content_workspace, out, "II", [0, 1], "cpu", params=params, methods=["mf"], tune=3)
+    assert again["budget"]["tuning"]["mf"]["reused"] and again["trained_cells"] == 0
+
+
+def test_tuning_never_reads_the_test_cases(content_workspace: Path) -> None:
+    from amae.data.workspace import load_workspace
+    from amae.experiments.runs import load_split
+    from amae.experiments.tuning import tune
+
+    class NoTest:
+        """The split with its test cases locked away."""
+
+        def __init__(self, split: object) -> None:
+            self._split = split
+
+        def __getattr__(self, name: str) -> object:
+            if name in ("test", "test_rows"):
+                raise AssertionError(f"tuning read split.{name}")
+            return getattr(self._split, name)
+
+    split = NoTest(load_split(content_workspace))
+    rec = tune(content_workspace, load_workspace(content_workspace), split, "mf", {"epochs": 1, "progress": False}, 2)
+    assert rec["n_trials"] == 2 and 0 <= rec["best_valid_NDCG@10"] <= 1

@@ -28,7 +28,7 @@ def test_bootstrap_pairs_same_seed_and_same_case(tmp_path: Path) -> None:
     meth = {0: _cell(tmp_path, "x", 0, good), 1: _cell(tmp_path, "x", 1, bad)}
     out = bootstrap_vs_reference(meth, ref, n_boot=200)
     assert out["sampled"]["HR@10"] == [0.0, 0.0, 0.0]
-    assert out["sampled"]["n_pairs"][0] == 2 * n
+    assert out["sampled"]["n_pairs"][0] == n and out["sampled"]["n_seeds"][0] == 2
     assert "full" not in out  # no full-ranking ranks saved
 
 
@@ -67,3 +67,21 @@ def test_seed_summary_mean_std_and_nan_views() -> None:
     assert s["sampled"]["HR@10"][0] == pytest.approx(0.6)
     assert s["sampled"]["HR@10"][1] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert "sampled_new_pairs" not in s  # a view without cases is left out, not NaN
+
+
+def test_interval_includes_seed_variance(tmp_path: Path) -> None:
+    """Seeds that disagree widen the interval beyond what pooling their cases would give."""
+    from amae.protocol.significance import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    n = 600
+    ref = {s: _cell(tmp_path, "mf", s, rng.integers(1, 30, n)) for s in range(4)}
+    # the method helps a lot on two seeds and hurts on the other two: the average effect is small
+    meth = {s: _cell(tmp_path, "x", s, np.where(rng.random(n) < (0.3 if s % 2 else -0.0), 1,
+                                               rng.integers(1 if s % 2 else 8, 40, n))) for s in range(4)}
+    out = bootstrap_vs_reference(meth, ref, n_boot=400)
+    mean, lo, hi = out["sampled"]["HR@10"]
+    a = np.concatenate([(np.load(meth[s] / "sampled_ranks.npy") <= 10) for s in range(4)]).astype(float)
+    b = np.concatenate([(np.load(ref[s] / "sampled_ranks.npy") <= 10) for s in range(4)]).astype(float)
+    _, plo, phi = paired_bootstrap(a, b, n_boot=400)
+    assert (hi - lo) > 1.5 * (phi - plo)

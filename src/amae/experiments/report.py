@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from amae.data.io import write_json, write_text
-from amae.experiments.paper_numbers import NOT_TRANSCRIBED, PROVENANCE
+from amae.experiments.paper_numbers import PROVENANCE
 
 Block = tuple[str, Any]
 DASH = "–"
@@ -31,7 +31,7 @@ def _fmt(ms: list[float] | None, digits: int = 4) -> str:
 def _ci(d: list[float] | None) -> str:
     if not d:
         return DASH
-    mean, lo, hi = d
+    mean, lo, hi = d[:3]
     mark = "*" if lo > 0 or hi < 0 else ""
     return f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}]{mark}"
 
@@ -40,17 +40,13 @@ def _metric(row: dict, proto: str, metric: str) -> list[float] | None:
     return row.get("metrics", {}).get(proto, {}).get(metric)
 
 
-def _delta(row: dict, proto: str, metric: str) -> list[float] | None:
-    return row.get("vs_mf", {}).get(proto, {}).get(metric)
+def _delta(row: dict, proto: str, metric: str, key: str = "vs_mf") -> list[float] | None:
+    return row.get(key, {}).get(proto, {}).get(metric)
 
 
 def _paper(row: dict, metric: str) -> str:
     p = row.get("paper")
-    if p is None:
-        return DASH
-    if p == NOT_TRANSCRIBED:
-        return "not transcribed"
-    return f"{p[metric]:.4f}" if metric in p else DASH
+    return DASH if not p or metric not in p else f"{p[metric]:.4f}"
 
 
 def _status(row: dict, notes: list[str]) -> str:
@@ -61,38 +57,142 @@ def _status(row: dict, notes: list[str]) -> str:
     return f"{row['status']} [{len(notes)}]"
 
 
-def table_blocks(table: dict) -> list[Block]:
-    """The main table (sampled + full ranking, difference to MF, paper) and the new-pairs table."""
+def _training(row: dict) -> str:
+    """``best/run epochs`` per seed and the stop reasons, e.g. ``12/20, 9/17 converged×2``."""
+    per_seed = row.get("training", {}).get("per_seed", {})
+    if not per_seed:
+        return DASH
+    runs = ", ".join(f"{o['best_epoch']}/{o['epochs_run']}" for o in per_seed.values())
+    reasons: dict[str, int] = {}
+    for o in per_seed.values():
+        reasons[o["stop_reason"]] = reasons.get(o["stop_reason"], 0) + 1
+    return runs + " " + " ".join(f"{k}×{v}" for k, v in reasons.items())
+
+
+DIFFS = [("ΔHR@10 vs MF, sampled", "vs_mf", "sampled", "HR@10"),
+         ("ΔNDCG@10 vs MF, sampled", "vs_mf", "sampled", "NDCG@10"),
+         ("ΔNDCG@10 vs MF, full", "vs_mf", "full", "NDCG@10"),
+         ("ΔNDCG@10 vs noise control, sampled", "vs_noise", "sampled", "NDCG@10"),
+         ("ΔNDCG@10 vs noise control, full", "vs_noise", "full", "NDCG@10"),
+         ("ΔNDCG@10 vs shuffled control, full", "vs_shuffle", "full", "NDCG@10")]
+
+
+def _interval_note(results: dict) -> str:
+    seeds = results["config"]["seeds"]
+    if len(seeds) > 1:
+        return (f"Intervals: 95%, hierarchical bootstrap ({results['config']['n_boot']} resamples: the "
+                f"{len(seeds)} seeds resampled with replacement, then the test cases within each drawn seed; "
+                "a method's seed k is paired with the reference's seed k on the same cases), so they include "
+                "the seed-to-seed variance of training. * marks intervals that exclude 0.")
+    return ("Intervals: 95% bootstrap over test cases. With a single seed they cover **test-case noise only**, "
+            "not the variance of training; run with --seeds 3 or more for intervals that include it. "
+            "* marks intervals that exclude 0.")
+
+
+def table_blocks(table: dict, results: dict, images: dict[str, Path], key: str) -> list[Block]:
+    """Main table, differences (to MF and to the controls), controls, new pairs, forest plot, warnings."""
     notes: list[str] = []
+    proto, metric = results["config"].get("verdict_metric", ["full", "NDCG@10"])
     head = ["method", "status", "HR@10 sampled", "NDCG@10 sampled", "HR@10 full", "NDCG@10 full", "MRR full",
-            "ΔHR@10 vs MF sampled [95% CI]", "ΔNDCG@10 vs MF sampled [95% CI]", "paper HR@10†", "paper NDCG@10†"]
-    rows = []
-    for r in table["rows"]:
-        rows.append([r["name"], _status(r, notes),
-                     _fmt(_metric(r, "sampled", "HR@10")), _fmt(_metric(r, "sampled", "NDCG@10")),
-                     _fmt(_metric(r, "full", "HR@10")), _fmt(_metric(r, "full", "NDCG@10")),
-                     _fmt(_metric(r, "full", "MRR")),
-                     _ci(_delta(r, "sampled", "HR@10")), _ci(_delta(r, "sampled", "NDCG@10")),
-                     _paper(r, "HR@10"), _paper(r, "NDCG@10")])
-    head2 = ["method", "HR@10 sampled, new pairs", "NDCG@10 sampled, new pairs", "HR@10 full, new pairs",
-             "NDCG@10 full, new pairs", "ΔHR@10 vs MF full [95% CI]", "ΔNDCG@10 vs MF full [95% CI]"]
-    rows2 = [[r["name"], _fmt(_metric(r, "sampled_new_pairs", "HR@10")),
-              _fmt(_metric(r, "sampled_new_pairs", "NDCG@10")), _fmt(_metric(r, "full_new_pairs", "HR@10")),
-              _fmt(_metric(r, "full_new_pairs", "NDCG@10")), _ci(_delta(r, "full", "HR@10")),
-              _ci(_delta(r, "full", "NDCG@10"))] for r in table["rows"] if r["status"] == "ok"]
-    blocks: list[Block] = [("h2", table["title"]),
-                           ("p", "Mean ± standard deviation over seeds. *sampled* = the positive ranked against "
-                                 "its 99 fixed negatives; *full* = ranked against every track not in the user's "
-                                 "training history. Δ = paired bootstrap (1000 resamples of test cases, same seed "
-                                 "paired, pooled over seeds) of the difference to MF; * marks intervals that "
-                                 "exclude 0. † " + PROVENANCE + "."),
-                           ("table", (head, rows))]
+            "best/run epochs, stop", "verdict", "paper HR@10†", "paper NDCG@10†"]
+    rows = [[r["name"], _status(r, notes), _fmt(_metric(r, "sampled", "HR@10")),
+             _fmt(_metric(r, "sampled", "NDCG@10")), _fmt(_metric(r, "full", "HR@10")),
+             _fmt(_metric(r, "full", "NDCG@10")), _fmt(_metric(r, "full", "MRR")), _training(r),
+             r.get("verdict", DASH), _paper(r, "HR@10"), _paper(r, "NDCG@10")] for r in table["rows"]]
+    ok = [r for r in table["rows"] if r["status"] == "ok"]
+    blocks: list[Block] = [
+        ("h2", table["title"]),
+        ("p", "Mean ± standard deviation over seeds. *sampled* = the positive ranked against its 99 fixed "
+              "negatives; *full* = ranked against every track not in the user's training history. The verdict "
+              f"of a content row is read on {metric} ({proto} ranking): a content gain is called a gain only "
+              "when the row beats its **noise control** (same model and schedule, post features replaced by "
+              "seeded noise of the same per-dimension mean and std). † " + PROVENANCE + "."),
+        ("table", (head, rows))]
     if notes:
         blocks.append(("list", [f"[{i}] {n}" for i, n in enumerate(notes, 1)]))
+    if ok:
+        blocks += [("h3", "Differences, with 95% intervals"), ("p", _interval_note(results)),
+                   ("table", (["method"] + [d[0] for d in DIFFS],
+                              [[r["name"]] + [_ci(_delta(r, p, m, k)) for _, k, p, m in DIFFS] for r in ok]))]
+    controls = [(r, name, c) for r in ok for name, c in (r.get("controls") or {}).items()]
+    if controls:
+        blocks += [("h3", "Controls (shuffled = each user's posts given to another user, times kept)"),
+                   ("table", (["row", "control", "status", "HR@10 sampled", "NDCG@10 sampled", "NDCG@10 full",
+                               "best/run epochs, stop"],
+                              [[r["name"], name, c["status"] if c["status"] == "ok"
+                                else f"{c['status']}: {c['reason']}",
+                                _fmt(_metric(c, "sampled", "HR@10")), _fmt(_metric(c, "sampled", "NDCG@10")),
+                                _fmt(_metric(c, "full", "NDCG@10")), _training(c)] for r, name, c in controls]))]
+    if key in images:
+        blocks.append(("img", (f"forest plot, table {key}", images[key])))
+    rows2 = [[r["name"], _fmt(_metric(r, "sampled_new_pairs", "HR@10")),
+              _fmt(_metric(r, "sampled_new_pairs", "NDCG@10")),
+              _fmt(_metric(r, "full_new_pairs", "HR@10")), _fmt(_metric(r, "full_new_pairs", "NDCG@10")),
+              _ci(_delta(r, "full_new_pairs", "NDCG@10"))] for r in ok]
     if rows2:
-        blocks += [("h3", "Same methods, new (user, track) pairs only; differences under full ranking"),
-                   ("table", (head2, rows2))]
+        blocks += [("h3", "Same methods, new (user, track) pairs only"),
+                   ("table", (["method", "HR@10 sampled, new pairs", "NDCG@10 sampled, new pairs",
+                               "HR@10 full, new pairs", "NDCG@10 full, new pairs", "ΔNDCG@10 vs MF full, new pairs"],
+                              rows2))]
+    warnings = [f"**{r['name']}** {w}" for r in ok for w in r.get("training", {}).get("warnings", [])]
+    warnings += [f"**{r['name']}** [{name} control] {w}" for r, name, c in controls
+                 for w in (c.get("training") or {}).get("warnings", [])]
+    absent = {f"{m}: {why}" for r in ok for m, why in (r.get("absent_modalities") or {}).items()}
+    if warnings or absent:
+        blocks += [("h3", "Warnings"), ("list", [f"left out of every model: {a}" for a in sorted(absent)]
+                                        + warnings)]
     return blocks
+
+
+def budget_blocks(results: dict) -> list[Block]:
+    budget = results.get("budget") or {}
+    if not budget:
+        return []
+    if budget.get("tuned"):
+        head = (f"Every method was tuned with the same budget: {budget['trials_per_method']} Optuna trials (TPE, "
+                "seeded), each a full fit on the fit records scored by validation NDCG@10 (sampled); the test cases "
+                "were never read while tuning. Table III/IV variants and the controls use their model's tuned "
+                "values; the values are reused across seeds.")
+    else:
+        head = ("**No tuning**: every method ran on its defaults (and the preset); no method was tuned, so none "
+                "had more search than another. Use --tune N to give every method the same Optuna budget.")
+    blocks: list[Block] = [("h2", "Budgets"), ("p", head)]
+    tuning = budget.get("tuning") or {}
+    if tuning:
+        blocks.append(("table", (["model", "trials", "best valid NDCG@10", "chosen values", "seconds"], [
+            [m, str(t.get("n_trials", 0)),
+             DASH if t.get("best_valid_NDCG@10") is None else f"{t['best_valid_NDCG@10']:.4f}",
+             _plain(t.get("params") or t.get("note") or t.get("error", DASH)), f"{t.get('seconds', 0):.0f}"]
+            for m, t in tuning.items()])))
+    sched = budget.get("schedule") or {}
+    used = {r["model"] for t in results["tables"].values() for r in t["rows"]} | {"mf"}
+    rows = [[m, _plain(v)] for m, v in sched.items() if m in used]
+    if rows:
+        blocks += [("p", "Training schedule per model (epoch cap, minimum epochs before patience counts, patience "
+                         "on validation NDCG@10; the best validation epoch is kept):"),
+                   ("table", (["model", "schedule"], rows))]
+    return blocks
+
+
+def coverage_blocks(results: dict) -> list[Block]:
+    cov = results["dataset"].get("coverage") or {}
+    mods = cov.get("modalities") or {}
+    if not mods:
+        return []
+    keys = list(next(iter(mods.values())).keys())
+    keys = sorted({k for m in mods.values() for k in m}, key=lambda k: (keys.index(k) if k in keys else 99, k))
+    blocks: list[Block] = [
+        ("h3", f"Context coverage (window {cov.get('window_seconds', 0) // 3600} h before each listen)"),
+        ("table", (["statistic"] + list(mods), [[k] + [_share(k, mods[m].get(k)) for m in mods] for k in keys]))]
+    if cov.get("warnings"):
+        blocks.append(("list", [f"**warning**: {w}" for w in cov["warnings"]]))
+    return blocks
+
+
+def _share(key: str, v: Any) -> str:
+    if v is None:
+        return DASH
+    return f"{v:.1%}" if "listens" in key else _plain(v)
 
 
 def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
@@ -105,12 +205,15 @@ def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
               f"Training preset: {cfg['preset']}. Total time: {results['timings'].get('total', 0):.0f} s "
               f"({results['trained_cells']} cells trained, {results['reused_cells']} reused from earlier runs)."),
         ("p", "Protocols: " + "; ".join(f"**{k}** = {v}" for k, v in results["protocols"].items()) + "."),
+        ("p", _interval_note(results)),
         ("h2", "Table I: dataset statistics"),
         ("table", (["statistic", "value"], [[k, _plain(v)] for k, v in ds["stats"].items()])),
     ]
+    blocks += coverage_blocks(results)
+    blocks += budget_blocks(results)
     for t in ("II", "III", "IV"):
         if t in results["tables"]:
-            blocks += table_blocks(results["tables"][t])
+            blocks += table_blocks(results["tables"][t], results, images, t)
     case = results.get("case_study")
     if case is not None:
         blocks.append(("h2", "Case study (cf. paper Fig. 3)"))
@@ -236,6 +339,13 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
     case = results.get("case_study") or {}
     if case.get("figure") and Path(case["figure"]).exists():
         images["case"] = Path(case["figure"])
+    from amae.experiments.forest import forest_plot
+
+    for key, table in results.get("tables", {}).items():
+        png = forest_plot([r for r in table["rows"] if r["status"] == "ok"], out_dir / f"forest_{key}.png",
+                          table["title"].split(":")[0])
+        if png is not None:
+            images[key] = png
     blocks = build_blocks(results, images)
     paths = {"results": out_dir / "results.json", "markdown": out_dir / "report.md", "html": out_dir / "report.html"}
     write_json(paths["results"], {k: v for k, v in results.items() if k != "report"})

@@ -1,10 +1,15 @@
-"""``amae experiment``: ingest, split, features, Tables II-IV over seeds, the case study, the report.
+"""``amae experiment``: ingest, split, features, Tables II-IV over seeds, controls, the case study, the report.
 
 Every stage reuses what an earlier run left in the workspace (ingested data, split, feature
-shards, finished (method, seed) cells), so an interrupted experiment resumes and a second call
-trains nothing. A row that cannot run on this dataset (content methods without posts, models
-not installed) is reported as "not applicable" with the reason; a cell that fails is reported as
-"failed" with the error, and the rest of the experiment goes on.
+shards, tuned parameters, finished (method, seed) cells), so an interrupted experiment resumes and
+a second call trains nothing. A row that cannot run on this dataset (content methods without
+posts, a modality without data, models not installed) is reported as "not applicable" with the
+reason; a cell that fails is reported as "failed" with the error, and the rest goes on.
+
+What makes the answer trustworthy (DESIGN section 7): every AMAE row runs beside its noise and
+shuffled controls, differences come with intervals that resample seeds and test cases, every
+cell records how its training ended, ``tune`` gives every method the same Optuna budget on the
+validation records, and Table I says how many listens have any post in their window at all.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import platform
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +27,33 @@ import numpy as np
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json, write_json
 from amae.data.workspace import ingest, load_workspace
-from amae.experiments.plan import REFERENCE_LABEL, TABLE_TITLES, Row, applicability, parse_tables, table_rows
+from amae.experiments.plan import (
+    REFERENCE_LABEL,
+    TABLE_TITLES,
+    Row,
+    applicability,
+    control_rows,
+    parse_tables,
+    table_rows,
+)
 from amae.experiments.runs import cell_dir, load_split, run_cell
 from amae.experiments.summary import PROTOCOLS, bootstrap_vs_reference, seed_summary
 from amae.protocol.split import Split, split_interactions
 
-#: Training budgets. "paper" keeps every model's own defaults (DESIGN section 6); "quick" caps the
-#: epochs so that all three tables with 3 seeds fit in minutes on a laptop (the demo world).
+#: Training presets. "default": every model's own defaults, i.e. the project's choices (code
+#: dropout, identity codes...); "paper": the paper's literal settings where they differ (README
+#: lists each [choice]); "quick": capped epochs so that all tables fit in minutes on the demo world.
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "quick": {"epochs": 4, "patience": 2, "stage1_epochs": 2},
+    "default": {},
+    "paper": {"dim": 16, "init_std": 0.01, "batch_size": 512, "n_negatives": 3, "code_dropout": 0.0,
+              "literal_relu": True},
+    "quick": {"epochs": 8, "patience": 3, "min_epochs": 4, "stage1_epochs": 3},
 }
 MODALITIES = ("text", "visual")
+#: the metric a content row's verdict is read on [choice]: full ranking is not reordered by
+#: negative sampling (Krichene & Rendle 2020); the sampled figures stand beside it
+VERDICT_METRIC = ("full", "NDCG@10")
+Log = Callable[[str], None]
 
 
 def resolve_source(source: Path, workspace: Path | None, out_dir: Path) -> tuple[str, Path, Path]:
@@ -50,8 +71,7 @@ def resolve_source(source: Path, workspace: Path | None, out_dir: Path) -> tuple
 
 
 def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: str, split_seed: int,
-                      log: Callable[[str], None],
-                      n_negatives: int = 99) -> tuple[Dataset, Split, dict[str, float]]:
+                      log: Log, n_negatives: int = 99) -> tuple[Dataset, Split, dict[str, float]]:
     """Ingest (unless this workspace already holds this source) and split (unless split)."""
     timings: dict[str, float] = {}
     stamp_path = workspace / "experiment_source.json"
@@ -75,31 +95,71 @@ def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: st
 
 
 def ensure_features(workspace: Path, settings: dict[str, Any], n_jobs: int, batch_sizes: dict[str, int],
-                    log: Callable[[str], None]) -> tuple[dict[str, dict], dict[str, float]]:
-    """Extract text and visual features unless already there: modality -> report (or error)."""
+                    log: Log) -> tuple[dict[str, dict], dict[str, float]]:
+    """Extract (or confirm) text and visual features: modality -> report (or error).
+
+    Always goes through :func:`extract_features`, which reuses finished shards and refits the
+    text model when the split or the texts changed, so features from before the split never leak.
+    """
     from amae.features.pipeline import extract_features
 
     reports: dict[str, dict] = {}
     timings: dict[str, float] = {}
     for m in MODALITIES:
-        path = workspace / "features" / m / "report.json"
         t0 = time.perf_counter()
-        if not path.exists():
-            log(f"extract {m} features")
-            try:
-                extract_features(workspace, m, settings.get(m, {}), n_jobs=n_jobs, batch_size=batch_sizes.get(m),
-                                 progress=False)
-            except Exception as exc:  # noqa: BLE001 - one modality failing must not end the experiment
-                reports[m] = {"error": f"{type(exc).__name__}: {exc}"}
-                log(f"{m} features failed: {exc}")
-                continue
-        reports[m] = read_json(path)
+        try:
+            extract_features(workspace, m, settings.get(m, {}), n_jobs=n_jobs, batch_size=batch_sizes.get(m),
+                             progress=False)
+        except Exception as exc:  # noqa: BLE001 - one modality failing must not end the experiment
+            reports[m] = {"error": f"{type(exc).__name__}: {exc}"}
+            log(f"{m} features failed: {exc}")
+            continue
+        reports[m] = read_json(workspace / "features" / m / "report.json")
         timings[f"features {m}"] = time.perf_counter() - t0
     return reports, timings
 
 
-def _effective_params(row: Row, preset: dict, params: dict, model_params: dict[str, dict]) -> dict[str, Any]:
-    return {**preset, **params, **model_params.get(row.model, {}), **row.params}
+@dataclass
+class Context:
+    """What every step of an experiment reads: the data, the settings and the log."""
+
+    ws: Path
+    dataset: Dataset
+    split: Split
+    seeds: list[int]
+    device: str
+    preset: str
+    params: dict[str, Any]
+    model_params: dict[str, dict[str, Any]]
+    progress: bool
+    n_boot: int
+    log: Log
+    groups: list[str] = field(default_factory=list)
+    usable: dict[str, int] | None = None
+    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def plan_rows(wanted: list[str], methods: list[str] | None) -> tuple[dict[str, list[Row]], dict[str, Row]]:
+    """The rows of each wanted table, and every cell to train (MF, the rows, their controls) by label."""
+    table_plan = {t: table_rows(t) for t in wanted if t != "case"}
+    if methods:
+        keep = set(methods)
+        table_plan = {t: [r for r in rows if r.label in keep or r.model in keep or r.name in keep]
+                      for t, rows in table_plan.items()}
+    mf_row = next(r for r in table_rows("II") if r.label == REFERENCE_LABEL)
+    unique: dict[str, Row] = {mf_row.label: mf_row}
+    for rows in table_plan.values():
+        for r in rows:
+            unique.setdefault(r.label, r)
+            for c in control_rows(r).values():
+                unique.setdefault(c.label, c)
+    return table_plan, unique
+
+
+def effective_params(ctx: Context, row: Row) -> dict[str, Any]:
+    """Preset, then experiment params, then tuned values, then per-model params, then the row's switches."""
+    return {**PRESETS[ctx.preset], **ctx.params, **ctx.tuned.get(row.model, {}),
+            **ctx.model_params.get(row.model, {}), **row.params}
 
 
 def _same_params(saved: dict, wanted: dict) -> bool:
@@ -107,15 +167,199 @@ def _same_params(saved: dict, wanted: dict) -> bool:
     return {k: v for k, v in saved.items() if k not in strip} == {k: v for k, v in wanted.items() if k not in strip}
 
 
+def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
+    """Train (or reuse) every seed of one row: its entry with runs, reused seeds and errors."""
+    from amae.models import REGISTRY
+
+    reason = applicability(row, REGISTRY, ctx.dataset.has_content, ctx.groups if ctx.dataset.has_content else None,
+                           ctx.usable)
+    eff = effective_params(ctx, row)
+    entry: dict[str, Any] = {"status": "ok", "reason": None, "params": eff, "runs": {}, "reused": [], "errors": {}}
+    if reason is not None:
+        entry.update(status="not applicable", reason=reason)
+        ctx.log(f"{label}: not applicable ({reason})")
+        return entry
+    for seed in ctx.seeds:
+        metrics_path = cell_dir(ctx.ws, label, seed) / "metrics.json"
+        force = metrics_path.exists() and not _same_params(read_json(metrics_path).get("params", {}), eff)
+        reused = metrics_path.exists() and not force
+        t0 = time.perf_counter()
+        try:
+            m = run_cell(ctx.ws, ctx.dataset, ctx.split, row.model, seed, {**eff, "progress": ctx.progress},
+                         ctx.device, label=label, force=force)
+        except Exception as exc:  # noqa: BLE001 - a failing cell is reported, the rest runs
+            entry["errors"][seed] = f"{type(exc).__name__}: {exc}"
+            ctx.log(f"{label} seed {seed}: FAILED {exc}\n{traceback.format_exc(limit=3)}")
+            continue
+        entry["runs"][seed] = m
+        if reused:
+            entry["reused"].append(seed)
+        stop = (m.get("fit_outcome") or {}).get("stop_reason", "-")
+        ctx.log(f"{label} seed {seed}: sampled HR@10 {m['sampled']['HR@10']:.4f} full NDCG@10 "
+                f"{m.get('full', {}).get('NDCG@10', float('nan')):.4f} [{stop}] "
+                f"({'reused' if reused else f'{time.perf_counter() - t0:.1f}s'})")
+    if not entry["runs"]:
+        entry.update(status="failed", reason="; ".join(f"seed {s}: {e}" for s, e in entry["errors"].items()))
+    return entry
+
+
+def tune_methods(ctx: Context, unique: dict[str, Row], n_trials: int) -> dict[str, dict[str, Any]]:
+    """``--tune N``: the same Optuna budget for every model that has rows to run; model -> record."""
+    from amae.experiments.tuning import tune
+    from amae.models import REGISTRY
+
+    records: dict[str, dict[str, Any]] = {}
+    for row in unique.values():
+        if row.model in records or row.control:
+            continue
+        reason = applicability(row, REGISTRY, ctx.dataset.has_content, ctx.groups or None, ctx.usable)
+        if reason is not None:
+            continue
+        base = {**PRESETS[ctx.preset], **ctx.params, **ctx.model_params.get(row.model, {}), "progress": False}
+        t0 = time.perf_counter()
+        try:
+            records[row.model] = tune(ctx.ws, ctx.dataset, ctx.split, row.model, base, n_trials, ctx.device, ctx.log)
+        except Exception as exc:  # noqa: BLE001 - a model that cannot be tuned runs on its defaults
+            records[row.model] = {"error": f"{type(exc).__name__}: {exc}", "params": {}, "n_trials": 0}
+            ctx.log(f"tune {row.model}: FAILED {exc}")
+            continue
+        rec = records[row.model]
+        ctx.log(f"tune {row.model}: {rec['n_trials']} trial(s), best valid NDCG@10 {rec.get('best_valid_NDCG@10')} "
+                f"{rec['params']} ({'reused' if rec.get('reused') else f'{time.perf_counter() - t0:.0f}s'})")
+        ctx.tuned[row.model] = dict(rec["params"])
+    return records
+
+
+def outcome_summary(runs: list[dict]) -> dict[str, Any]:
+    """Per seed: best epoch, epochs run, stop reason; and every warning (cap, early best)."""
+    per_seed, warnings = {}, []
+    for r in runs:
+        o = r.get("fit_outcome")
+        if not o:
+            continue
+        per_seed[str(r["seed"])] = {k: o.get(k) for k in ("best_epoch", "epochs_run", "stop_reason", "epoch_cap")}
+        warnings += [f"seed {r['seed']}: {w}" for w in o.get("warnings", [])]
+    return {"per_seed": per_seed, "warnings": warnings}
+
+
+def summarise_entry(ctx: Context, label: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A row's numbers: mean ± std per protocol, per seed, how training ended, difference to MF."""
+    runs = [entry["runs"][s] for s in sorted(entry["runs"])]
+    s: dict[str, Any] = {"status": entry["status"], "reason": entry["reason"], "seeds": sorted(entry["runs"]),
+                         "failed_seeds": {str(k): v for k, v in entry["errors"].items()},
+                         "reused_seeds": entry["reused"], "params": entry["params"]}
+    if not runs:
+        return s
+    s["metrics"] = seed_summary(runs)
+    s["per_seed"] = {str(r["seed"]): {p: r[p] for p in PROTOCOLS if p in r} for r in runs}
+    s["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in runs]))
+    s["eval_seconds"] = float(np.mean([r["eval_seconds"] for r in runs]))
+    s["epochs"] = float(np.mean([r.get("epochs", 0) for r in runs]))
+    s["training"] = outcome_summary(runs)
+    absent = {m: why for r in runs for m, why in (r.get("absent_modalities") or {}).items()}
+    if absent:
+        s["absent_modalities"] = absent
+    if label != REFERENCE_LABEL:
+        s["vs_mf"] = differences(ctx, label, REFERENCE_LABEL, entry)
+    return s
+
+
+def differences(ctx: Context, label: str, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
+    ref_seeds = [sd for sd in ctx.seeds if (cell_dir(ctx.ws, reference, sd) / "metrics.json").exists()]
+    dirs = {sd: cell_dir(ctx.ws, label, sd) for sd in entry["runs"]}
+    refs = {sd: cell_dir(ctx.ws, reference, sd) for sd in ref_seeds}
+    return bootstrap_vs_reference(dirs, refs, ctx.split.test.new_pair, n_boot=ctx.n_boot)
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """What a content row may claim, read on :data:`VERDICT_METRIC` with its seed-aware intervals.
+
+    A content gain is called a gain only when the row beats its noise control.
+    """
+    proto, metric = VERDICT_METRIC
+    noise = row.get("vs_noise", {}).get(proto, {}).get(metric)
+    if noise is None:
+        return "no noise control: not judged"
+    mf = row.get("vs_mf", {}).get(proto, {}).get(metric)
+    beats_noise, beats_mf = noise[1] > 0, bool(mf) and mf[1] > 0
+    if beats_noise and beats_mf:
+        return "content gain (beats MF and its noise control)"
+    if beats_noise:
+        return "beats its noise control, not MF"
+    if beats_mf:
+        return "no content gain: beats MF, but so does its noise control"
+    if noise[2] < 0:
+        return "below its noise control"
+    return "no content gain"
+
+
+def attach_controls(ctx: Context, rows: list[Row], cells: dict[str, dict], summaries: dict[str, dict]) -> None:
+    """For every controlled row: its controls' numbers, its difference to each, and its verdict."""
+    for r in rows:
+        s = summaries[r.label]
+        if not r.controlled or s["status"] != "ok" or "controls" in s:
+            continue
+        s["controls"] = {}
+        for name, c in control_rows(r).items():
+            cs = summaries.get(c.label)
+            if cs is None:
+                continue
+            s["controls"][name] = {k: cs.get(k) for k in ("status", "reason", "metrics", "seeds", "training")}
+            if cs["status"] == "ok":
+                s[f"vs_{name}"] = differences(ctx, r.label, c.label, cells[r.label])
+        s["verdict"] = verdict(s)
+
+
+def build_tables(ctx: Context, table_plan: dict[str, list[Row]], cells: dict[str, dict],
+                 summaries: dict[str, dict]) -> dict[str, Any]:
+    from amae.experiments.paper_numbers import paper_value
+
+    out = {}
+    for t, rows in table_plan.items():
+        attach_controls(ctx, rows, cells, summaries)
+        out[t] = {"title": TABLE_TITLES[t], "rows": [
+            {"name": r.name, "label": r.label, "model": r.model, "backbone": r.backbone, "row_params": r.params,
+             "controlled": r.controlled, "paper": paper_value(r.paper_key), **summaries[r.label]} for r in rows]}
+    return out
+
+
+def run_case_study(ctx: Context, out_dir: Path, case_tracks: list[str] | None, n_case_tracks: int) -> dict:
+    if not ctx.dataset.has_content:
+        return {"status": "not applicable", "reason": "the dataset has no posts"}
+    try:
+        from amae.experiments.case_study import case_study
+
+        return {"status": "ok", **case_study(ctx.ws, ctx.dataset, ctx.split, out_dir, case_tracks, n_case_tracks)}
+    except DataError as exc:
+        return {"status": "failed", "reason": str(exc)}
+
+
+def budget_of(ctx: Context, n_trials: int, tuning: dict[str, dict]) -> dict[str, Any]:
+    """What each method was given: the training schedule per model and the tuning budget."""
+    from amae.models import REGISTRY
+    from amae.training.trainer import TrainConfig
+
+    models = sorted({m for m in ctx.tuned} | {m for m in tuning} | {REFERENCE_LABEL})
+    schedule = {}
+    for name, cls in REGISTRY.items():
+        defaults = {**TrainConfig().__dict__, **getattr(cls, "default_params", {})}
+        eff = {**defaults, **PRESETS[ctx.preset], **ctx.params, **ctx.model_params.get(name, {}),
+               **ctx.tuned.get(name, {})}
+        schedule[name] = {k: eff.get(k) for k in ("epochs", "min_epochs", "patience", "stage1_epochs", "lr")
+                          if k in eff}
+    return {"tuned": n_trials > 0, "trials_per_method": int(n_trials), "tuning": tuning, "schedule": schedule,
+            "models": models}
+
+
 def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] | str = ("II", "III", "IV", "case"),
                    seeds: list[int] = (0, 1, 2), device: str = "auto", *, workspace: Path | None = None,
-                   preset: str = "paper", params: dict[str, Any] | None = None,
+                   preset: str = "default", params: dict[str, Any] | None = None,
                    model_params: dict[str, dict[str, Any]] | None = None, methods: list[str] | None = None,
-                   split_method: str = "temporal", split_seed: int = 0, n_negatives: int = 99,
+                   tune: int = 0, split_method: str = "temporal", split_seed: int = 0, n_negatives: int = 99,
                    feature_settings: dict | None = None,
                    feature_jobs: int = 2, feature_batch_sizes: dict[str, int] | None = None,
                    case_tracks: list[str] | None = None, n_case_tracks: int = 5, n_boot: int = 1000,
-                   progress: bool = False, log: Callable[[str], None] | None = None) -> dict:
+                   progress: bool = False, log: Log | None = None) -> dict:
     """Run the paper's Tables II-IV (and the Fig. 3 case study) on a dataset; write the report.
 
     Args:
@@ -125,13 +369,13 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
             workspace (``out_dir/workspace``) unless ``workspace`` is given.
         tables: any of ``II``, ``III``, ``IV``, ``case`` (list or comma-separated string).
         seeds: training seeds; each (method, seed) is one resumable cell.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        preset: training budget, ``paper`` (model defaults) or ``quick`` (capped epochs).
+        preset: ``default`` (the project's choices), ``paper`` (the paper's literal settings) or
+            ``quick`` (capped epochs).
         params: parameters for every model (e.g. ``{"epochs": 1}``), over the preset.
         model_params: per registered model name, over ``params``.
-        methods: keep only rows whose label or model is listed (the MF reference always runs).
-        split_method, split_seed, n_negatives: how to split when the workspace has no split yet
-            (an NCF prefix or an existing split is used as it is).
+        methods: keep only rows whose label, name or model is listed (the MF reference always runs).
+        tune: Optuna trials per method on the validation records (0: every method on its defaults).
+        split_method, split_seed, n_negatives: how to split when the workspace has no split yet.
         case_tracks: track ids for the case study (default: the ``n_case_tracks`` most played).
     Returns:
         Everything written to ``results.json`` (plus ``report`` paths).
@@ -141,128 +385,65 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     wanted = parse_tables(tables)
     if preset not in PRESETS:
         raise DataError(f"unknown preset '{preset}' (use {', '.join(PRESETS)})")
-    params, model_params = dict(params or {}), dict(model_params or {})
-    out_dir = Path(out_dir)
-    kind, source, ws = resolve_source(Path(dataset_or_workspace), workspace, out_dir)
+    kind, source, ws = resolve_source(Path(dataset_or_workspace), workspace, Path(out_dir))
     dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log, n_negatives)
-    from amae.models import REGISTRY
-
-    # -- which cells ----------------------------------------------------------------------------
-    table_plan = {t: table_rows(t) for t in wanted if t != "case"}
-    if methods:
-        keep = set(methods)
-        table_plan = {t: [r for r in rows if r.label in keep or r.model in keep] for t, rows in table_plan.items()}
-    mf_row = table_rows("II")[1]
-    content_needed = dataset.has_content and ("case" in wanted or any(
-        getattr(REGISTRY.get(r.model), "needs_content", False) for rows in table_plan.values() for r in rows))
+    ctx = Context(ws, dataset, split, list(seeds), device, preset, dict(params or {}), dict(model_params or {}),
+                  progress, n_boot, log)
+    table_plan, unique = plan_rows(wanted, methods)
     feature_reports: dict[str, dict] = {}
-    if content_needed:
+    if dataset.has_content and ("case" in wanted or any(r.model not in ("itempop", "mf", "dmf")
+                                                        for r in unique.values())):
         feature_reports, ftimes = ensure_features(ws, feature_settings or {}, feature_jobs,
                                                   feature_batch_sizes or {"visual": 512}, log)
         timings.update(ftimes)
-    from amae.features.extract import available_groups
+    if dataset.has_content:
+        from amae.features.extract import available_groups
+        from amae.models.content import usable_posts
 
-    groups = available_groups(ws / "features") if dataset.has_content else []
-    unique: dict[str, Row] = {mf_row.label: mf_row}
-    for rows in table_plan.values():
-        for r in rows:
-            unique.setdefault(r.label, r)
-
-    # -- run cells ------------------------------------------------------------------------------
-    cells: dict[str, dict[str, Any]] = {}
-    t_cells = time.perf_counter()
-    for label, row in unique.items():
-        reason = applicability(row, REGISTRY, dataset.has_content, groups if dataset.has_content else None)
-        eff = _effective_params(row, PRESETS[preset], params, model_params)
-        entry: dict[str, Any] = {"status": "ok", "reason": None, "params": eff, "runs": {}, "reused": [],
-                                 "errors": {}}
-        if reason is not None:
-            entry.update(status="not applicable", reason=reason)
-            cells[label] = entry
-            log(f"{label}: not applicable ({reason})")
-            continue
-        for seed in seeds:
-            metrics_path = cell_dir(ws, label, seed) / "metrics.json"
-            force = metrics_path.exists() and not _same_params(read_json(metrics_path).get("params", {}), eff)
-            reused = metrics_path.exists() and not force
-            t0 = time.perf_counter()
-            try:
-                m = run_cell(ws, dataset, split, row.model, seed, {**eff, "progress": progress}, device,
-                             label=label, force=force)
-            except Exception as exc:  # noqa: BLE001 - a failing cell is reported, the rest runs
-                entry["errors"][seed] = f"{type(exc).__name__}: {exc}"
-                log(f"{label} seed {seed}: FAILED {exc}\n{traceback.format_exc(limit=3)}")
-                continue
-            entry["runs"][seed] = m
-            if reused:
-                entry["reused"].append(seed)
-            log(f"{label} seed {seed}: sampled HR@10 {m['sampled']['HR@10']:.4f} "
-                f"({'reused' if reused else f'{time.perf_counter() - t0:.1f}s'})")
-        if not entry["runs"]:
-            entry.update(status="failed", reason="; ".join(f"seed {s}: {e}" for s, e in entry["errors"].items()))
-        cells[label] = entry
-    timings["cells"] = time.perf_counter() - t_cells
-
-    # -- summarise ------------------------------------------------------------------------------
-    ref_dirs = {s: cell_dir(ws, REFERENCE_LABEL, s) for s in cells[REFERENCE_LABEL]["runs"]}
-    summaries: dict[str, dict] = {}
-    for label, entry in cells.items():
-        runs = [entry["runs"][s] for s in sorted(entry["runs"])]
-        s: dict[str, Any] = {"status": entry["status"], "reason": entry["reason"], "seeds": sorted(entry["runs"]),
-                             "failed_seeds": {str(k): v for k, v in entry["errors"].items()},
-                             "reused_seeds": entry["reused"], "params": entry["params"]}
-        if runs:
-            s["metrics"] = seed_summary(runs)
-            s["per_seed"] = {str(r["seed"]): {p: r[p] for p in PROTOCOLS if p in r} for r in runs}
-            s["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in runs]))
-            s["eval_seconds"] = float(np.mean([r["eval_seconds"] for r in runs]))
-            s["epochs"] = float(np.mean([r.get("epochs", 0) for r in runs]))
-            if label != REFERENCE_LABEL and ref_dirs:
-                dirs = {sd: cell_dir(ws, label, sd) for sd in entry["runs"]}
-                s["vs_mf"] = bootstrap_vs_reference(dirs, ref_dirs, split.test.new_pair, n_boot=n_boot)
-        summaries[label] = s
-    from amae.experiments.paper_numbers import paper_value
-
-    tables_out = {}
-    for t, rows in table_plan.items():
-        tables_out[t] = {"title": TABLE_TITLES[t], "rows": [
-            {"name": r.name, "label": r.label, "model": r.model, "backbone": r.backbone,
-             "row_params": r.params, "paper": paper_value(r.paper_key), **summaries[r.label]} for r in rows]}
-
-    # -- case study -----------------------------------------------------------------------------
-    case: dict[str, Any] | None = None
+        ctx.groups, ctx.usable = available_groups(ws / "features"), usable_posts(ws)
+    t0 = time.perf_counter()
+    tuning = tune_methods(ctx, unique, tune) if tune > 0 else {}
+    timings["tuning"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cells = {label: run_row_cells(ctx, label, row) for label, row in unique.items()}
+    timings["cells"] = time.perf_counter() - t0
+    summaries = {label: summarise_entry(ctx, label, entry) for label, entry in cells.items()}
+    tables_out = build_tables(ctx, table_plan, cells, summaries)
+    case = None
     if "case" in wanted:
         t0 = time.perf_counter()
-        if not dataset.has_content:
-            case = {"status": "not applicable", "reason": "the dataset has no posts"}
-        else:
-            try:
-                from amae.experiments.case_study import case_study
-
-                case = {"status": "ok", **case_study(ws, dataset, split, out_dir, case_tracks, n_case_tracks)}
-            except DataError as exc:
-                case = {"status": "failed", "reason": str(exc)}
+        case = run_case_study(ctx, Path(out_dir), case_tracks, n_case_tracks)
         timings["case study"] = time.perf_counter() - t0
-
     timings["total"] = time.perf_counter() - t_start
-    results = {
-        "dataset": {"source": str(source), "kind": kind, "workspace": str(ws), "stats": table_one(dataset, split,
-                                                                                                    feature_reports)},
+    results = assemble_results(ctx, kind, source, wanted, methods, tables_out, case, feature_reports, timings,
+                               cells, budget_of(ctx, tune, tuning), feature_settings)
+    from amae.experiments.report import write_report
+
+    results["report"] = {k: str(v) for k, v in write_report(results, Path(out_dir)).items()}
+    return results
+
+
+def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], methods: list[str] | None,
+                     tables_out: dict, case: dict | None, feature_reports: dict, timings: dict, cells: dict,
+                     budget: dict, feature_settings: dict | None) -> dict[str, Any]:
+    from amae.experiments.coverage import context_coverage
+
+    return {
+        "dataset": {"source": str(source), "kind": kind, "workspace": str(ctx.ws),
+                    "stats": table_one(ctx.dataset, ctx.split, feature_reports),
+                    "coverage": context_coverage(ctx.dataset, ctx.split, ctx.ws),
+                    "usable_posts": ctx.usable or {}},
         "protocols": PROTOCOLS,
-        "config": {"tables": wanted, "seeds": list(seeds), "device": device, "preset": preset,
-                   "preset_params": PRESETS[preset], "params": params, "model_params": model_params,
-                   "methods": methods, "split": split.info, "n_boot": n_boot,
-                   "feature_settings": feature_settings or {},
+        "config": {"tables": wanted, "seeds": list(ctx.seeds), "device": ctx.device, "preset": ctx.preset,
+                   "preset_params": PRESETS[ctx.preset], "params": ctx.params, "model_params": ctx.model_params,
+                   "methods": methods, "split": ctx.split.info, "n_boot": ctx.n_boot,
+                   "feature_settings": feature_settings or {}, "verdict_metric": list(VERDICT_METRIC),
                    "python": platform.python_version(), "machine": platform.machine()},
-        "tables": tables_out, "reference": REFERENCE_LABEL, "case_study": case,
+        "budget": budget, "tables": tables_out, "reference": REFERENCE_LABEL, "case_study": case,
         "features": feature_reports, "timings": timings,
         "trained_cells": sum(len(e["runs"]) - len(e["reused"]) for e in cells.values()),
         "reused_cells": sum(len(e["reused"]) for e in cells.values()),
     }
-    from amae.experiments.report import write_report
-
-    results["report"] = {k: str(v) for k, v in write_report(results, out_dir).items()}
-    return results
 
 
 def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict]) -> dict[str, Any]:

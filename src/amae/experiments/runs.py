@@ -46,20 +46,9 @@ def cell_dir(workspace: Path, label: str, seed: int) -> Path:
     return Path(workspace) / "models" / f"{label}-seed{seed}"
 
 
-def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
-             params: dict[str, Any] | None = None, device: str = "cpu", label: str | None = None,
-             full_ranking: bool = True, settings: Any = None, force: bool = False) -> dict:
-    """Fit ``model_name`` with ``params`` and ``seed``, evaluate, save weights, metrics and ranks."""
-    label = label or model_name
-    out = cell_dir(workspace, label, seed)
-    params = dict(params or {})
-    if (out / "metrics.json").exists() and not force:
-        done = read_json(out / "metrics.json")
-        def settings_of(p: dict) -> dict:
-            return {k: v for k, v in p.items() if k != "progress"}  # display-only
-
-        if settings_of(done.get("params", {})) == settings_of(params):
-            return done  # a finished cell with the same settings is not recomputed
+def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
+              params: dict[str, Any], device: str = "cpu") -> Recommender:
+    """Fit one model on the split's fit records (validation cases only for early stopping)."""
     if model_name not in REGISTRY:
         raise DataError(f"unknown model '{model_name}' (known: {', '.join(sorted(REGISTRY))})")
     cls = REGISTRY[model_name]
@@ -69,8 +58,31 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
             raise DataError(f"model '{model_name}' needs posts, but this dataset has none")
         data.content = cls.prepare_content(Path(workspace), dataset, split, params)
     model: Recommender = cls(**params)
-    t0 = time.perf_counter()
     model.fit(data)
+    return model
+
+
+def _settings_of(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k != "progress"}  # display-only
+
+
+def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
+             params: dict[str, Any] | None = None, device: str = "cpu", label: str | None = None,
+             full_ranking: bool = True, settings: Any = None, force: bool = False) -> dict:
+    """Fit ``model_name`` with ``params`` and ``seed``, evaluate, save weights, metrics and ranks.
+
+    ``metrics.json`` also records how training ended (``fit_outcome``: best epoch, epochs run,
+    stop reason, warnings) and, for content models, which modalities were left out and why.
+    """
+    label = label or model_name
+    out = cell_dir(workspace, label, seed)
+    params = dict(params or {})
+    if (out / "metrics.json").exists() and not force:
+        done = read_json(out / "metrics.json")
+        if _settings_of(done.get("params", {})) == _settings_of(params):
+            return done  # a finished cell with the same settings is not recomputed
+    t0 = time.perf_counter()
+    model = fit_model(workspace, dataset, split, model_name, seed, params, device)
     fit_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
     result = evaluate(model.score, split.test, dataset.n_items if full_ranking else None,
@@ -80,8 +92,10 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     write_npy(out / "sampled_ranks.npy", result.pop("_sampled_ranks"))
     if "_full_ranks" in result:
         write_npy(out / "full_ranks.npy", result.pop("_full_ranks"))
+    source = getattr(model, "source", None) or {}
     metrics = {"model": model_name, "label": label, "seed": seed, "params": params, **result,
-               "fit_seconds": fit_seconds, "eval_seconds": eval_seconds, "epochs": len(model.history)}
+               "fit_seconds": fit_seconds, "eval_seconds": eval_seconds, "epochs": len(model.history),
+               "fit_outcome": model.fit_outcome, "absent_modalities": source.get("absent_modalities", {})}
     if settings is not None:
         save_settings(out / "config.toml", settings)
     write_json(out / "metrics.json", metrics)

@@ -1,8 +1,10 @@
-"""Numbers of a table row: mean and std over seeds, and the paired bootstrap difference to MF.
+"""Numbers of a table row: mean and std over seeds, and bootstrap differences to other cells.
 
 The per-case HR@10/NDCG@10 are recomputed from the ranks each cell saved (``sampled_ranks.npy``,
 ``full_ranks.npy``), so the bootstrap pairs exactly the same test cases: a method's seed ``k`` is
-paired with MF's seed ``k``, and the pairs of all common seeds are pooled before resampling.
+paired with the reference's seed ``k`` (MF, or the row's own noise control). The interval is the
+two-level bootstrap of :func:`amae.protocol.significance.hierarchical_bootstrap` (seeds, then
+cases within each seed), so it includes the seed-to-seed variance of training.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from amae.protocol.metrics import hit_ndcg
-from amae.protocol.significance import mean_std, paired_bootstrap
+from amae.protocol.significance import hierarchical_bootstrap, mean_std
 
 #: protocol key in metrics.json -> how reports name it
 PROTOCOLS = {
@@ -54,31 +56,28 @@ def bootstrap_vs_reference(method_dirs: dict[int, Path], reference_dirs: dict[in
 
     ``method_dirs``/``reference_dirs`` map a seed to its cell folder; only seeds present in both
     are paired (same seed, same case). Protocols whose rank files are missing are left out.
-    ``new_pair`` (one bool per test case) adds the new-pairs-only views.
+    ``new_pair`` (one bool per test case) adds the new-pairs-only views. Each view also carries
+    ``n_pairs`` (cases per seed) and ``n_seeds``.
     """
     common = sorted(set(method_dirs) & set(reference_dirs))
     out: dict[str, dict[str, list[float]]] = {}
     for proto, fname in RANK_FILES.items():
-        a_parts: dict[str, list[np.ndarray]] = {}
-        b_parts: dict[str, list[np.ndarray]] = {}
-        for s in common:
-            fa, fb = method_dirs[s] / fname, reference_dirs[s] / fname
-            if not (fa.exists() and fb.exists()):
+        pairs = [(method_dirs[s] / fname, reference_dirs[s] / fname) for s in common]
+        pairs = [(fa, fb) for fa, fb in pairs if fa.exists() and fb.exists()]
+        if not pairs:
+            continue
+        ra = np.stack([np.load(fa) for fa, _ in pairs])
+        rb = np.stack([np.load(fb) for _, fb in pairs])
+        if ra.shape != rb.shape:
+            raise ValueError(f"{pairs[0][0]} and {pairs[0][1]} rank different test cases ({ra.shape} vs {rb.shape})")
+        views = {proto: np.ones(ra.shape[1], dtype=bool)}
+        if new_pair is not None and len(new_pair) == ra.shape[1]:
+            views[f"{proto}_new_pairs"] = np.asarray(new_pair, dtype=bool)
+        for view, sel in views.items():
+            if not sel.any():
                 continue
-            ra, rb = np.load(fa), np.load(fb)
-            if ra.shape != rb.shape:
-                raise ValueError(f"{fa} and {fb} rank different test cases ({ra.shape} vs {rb.shape})")
-            views = {proto: slice(None)}
-            if new_pair is not None and len(new_pair) == len(ra):
-                views[f"{proto}_new_pairs"] = np.asarray(new_pair, dtype=bool)
-            for view, sel in views.items():
-                a_parts.setdefault(view, []).append(ra[sel])
-                b_parts.setdefault(view, []).append(rb[sel])
-        for view in a_parts:
-            ra, rb = np.concatenate(a_parts[view]), np.concatenate(b_parts[view])
-            if len(ra) == 0:
-                continue
-            ca, cb = per_case(ra), per_case(rb)
-            out[view] = {m: list(paired_bootstrap(ca[m], cb[m], n_boot=n_boot, seed=seed)) for m in ca}
-            out[view]["n_pairs"] = [float(len(ra)), 0.0, 0.0]
+            ca, cb = per_case(ra[:, sel]), per_case(rb[:, sel])
+            out[view] = {m: list(hierarchical_bootstrap(ca[m], cb[m], n_boot=n_boot, seed=seed)) for m in ca}
+            out[view]["n_pairs"] = [float(sel.sum()), 0.0, 0.0]
+            out[view]["n_seeds"] = [float(len(pairs)), 0.0, 0.0]
     return out

@@ -100,13 +100,24 @@ def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor
     posts = posts.sort_values("post_idx").reset_index(drop=True)
     fp = _fingerprint(posts, batch_size, modality, config or {})
     manifest = out_dir / "shards" / "manifest.json"
+    report_path = out_dir / "report.json"
     if manifest.exists() and read_json(manifest) != json.loads(json.dumps(fp, default=str)):
         shutil.rmtree(out_dir / "shards")
+        report_path.unlink(missing_ok=True)  # the consolidated outputs are stale until remade
+    if not manifest.exists():
+        report_path.unlink(missing_ok=True)  # outputs of unknown origin are never trusted
     write_json(manifest, fp)
 
     t0 = time.perf_counter()
     todo = [(i, b) for i, b in _batches(posts, batch_size) if not _shard_path(out_dir, i).exists()]
     n_shards = -(-len(posts) // batch_size)
+    saved = read_json(report_path) if not todo and report_path.exists() else None
+    if saved is not None and all((out_dir / f"{g}.npy").exists() for g in saved.get("groups", {})) \
+            and (out_dir / "flags.parquet").exists():
+        # Consolidated after the last shard was written (a computed shard removes the report): reuse.
+        saved.update(shards_reused=n_shards, seconds=0.0, posts_per_s=0.0)
+        return ExtractionReport(**saved)
+    report_path.unlink(missing_ok=True)
     bar = Progress(TextColumn(f"[bold]{modality} features[/]"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("shards"), TimeElapsedColumn(), disable=not progress, transient=True)
     with bar:

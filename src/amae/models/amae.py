@@ -28,7 +28,7 @@ from amae.data.io import DataError, atomic_path, read_json
 from amae.features.standardize import Standardizer
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder, cross_modal_loss
-from amae.models.base import TrainData, as_2d, register
+from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
 from amae.models.content import (
     ABSENT_REASON,
     Content,
@@ -199,6 +199,9 @@ class AMAEBase(TorchRecommender):
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False,
         "lr": 3e-3, "epochs": 60, "patience": 6, "min_epochs": 8, "code_dropout": 0.7,
     }
+
+    search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),
+                                                "cross_weight": ("float", 0.1, 10.0, True)}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -474,6 +477,7 @@ class DMFAMAE(AMAEBase):
     name = "dmf+amae"
     backbone_name = "dmf"
     default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True}
+    search_space = {**AMAEBase.search_space, "hidden": ("categorical", [32, 64, 128])}
 
     def _backbone_data(self, data: TrainData) -> None:
         self._user_csr = csr(data.users, data.items, data.n_users)

@@ -44,6 +44,10 @@ class Recommender(ABC):
     name: ClassVar[str] = ""
     #: True when the model needs posts; such models are "not applicable" on content-free data.
     needs_content: ClassVar[bool] = False
+    #: What ``amae experiment --tune N`` searches, declared once per model: parameter ->
+    #: ``("float", low, high, log)``, ``("int", low, high, log)`` or ``("categorical", [choices])``.
+    #: Empty: nothing to tune (the model is then run on its defaults and the report says so).
+    search_space: ClassVar[dict[str, tuple]] = {}
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -74,6 +78,10 @@ class Recommender(ABC):
     @abstractmethod
     def load(cls, folder: Path) -> Recommender: ...
 
+
+#: The search space every factorisation model shares (learning rate, L2, latent size); models add theirs.
+LEARNING_SPACE: dict[str, tuple] = {"lr": ("float", 1e-4, 3e-2, True), "l2": ("float", 1e-8, 1e-3, True),
+                                    "dim": ("categorical", [8, 16, 32, 64])}
 
 REGISTRY: dict[str, type[Recommender]] = {}
 

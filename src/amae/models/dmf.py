@@ -8,13 +8,13 @@ a sparse product, so the dense matrix is never built. ReLU between layers, linea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from amae.models.base import TrainData, register
+from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.torch_base import TorchRecommender
 
 
@@ -134,6 +134,7 @@ class DMFModule(nn.Module):
 class DMF(TorchRecommender):
     name = "dmf"
     default_params = {"dim": 16, "hidden": 64, "init_std": 0.01, "cosine": False, "hide_target": True}
+    search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "hidden": ("categorical", [32, 64, 128])}
 
     def build(self, data: TrainData) -> nn.Module:
         self._sizes = {"n_users": data.n_users, "n_items": data.n_items}

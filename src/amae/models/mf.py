@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from amae.models.base import TrainData, register
+from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.torch_base import TorchRecommender
 
 
@@ -33,6 +33,7 @@ class MFModule(nn.Module):
 class MF(TorchRecommender):
     name = "mf"
     default_params = {"dim": 16, "init_std": 0.01, "lr": 0.003}
+    search_space: ClassVar[dict[str, tuple]] = dict(LEARNING_SPACE)
 
     def build(self, data: TrainData) -> nn.Module:
         self._sizes = {"n_users": data.n_users, "n_items": data.n_items}

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from amae.data.io import DataError
-from amae.models.base import TrainData, register
+from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.sdae import BagOfWords, fit_sdae, sdae_inputs, user_bag_of_words
 from amae.models.torch_base import TorchRecommender
 from amae.models.ucfe import training_until
@@ -91,6 +91,7 @@ class _SocialMF(TorchRecommender):
     concat: ClassVar[bool] = True
     #: small sizes for the contract test and smoke runs
     fast_params: ClassVar[dict[str, Any]] = {"epochs": 2, "sdae_epochs": 2, "sdae_sizes": [16, 8]}
+    search_space: ClassVar[dict[str, tuple]] = dict(LEARNING_SPACE)
     default_params = {"dim": 16, "init_std": 0.01, "max_vocab": 20_000, "sdae_sizes": [500, 200, 50],
                       "sdae_noise": 0.3, "sdae_epochs": 30, "sdae_lr": 1e-3, "sdae_batch_size": 256,
                       "lambda_u": 0.0}
@@ -165,3 +166,4 @@ class PMFS(_SocialMF):
     name = "pmf_s"
     concat = False
     default_params = {**_SocialMF.default_params, "lambda_u": 0.01}
+    search_space = {**_SocialMF.search_space, "lambda_u": ("float", 1e-4, 1.0, True)}

@@ -151,6 +151,7 @@ class UCFE(Recommender):
 
     name = "ucfe"
     needs_content: ClassVar[bool] = True
+    search_space: ClassVar[dict[str, tuple]] = {"k": ("int", 5, 200, True), "emotion_floor": ("float", 0.0, 1.0, False)}
     default_params: ClassVar[dict[str, Any]] = {"k": 50, "window": DEFAULT_WINDOW_SECONDS,
                                                 "emotion_floor": 0.1, "score_budget_mb": 256}
 
