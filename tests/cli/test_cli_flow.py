@@ -77,3 +77,12 @@ def test_ncf_ingest_keeps_given_split(shared_data: Path, tmp_path: Path) -> None
     assert "given split" in out
     info = json.loads((ws / "split" / "split.json").read_text())
     assert info["method"] == "ncf-given" and info["n_test"] == 1741
+
+
+def test_world_writes_the_synthetic_dataset_and_its_null_variant(tmp_path: Path) -> None:
+    out = invoke("world", str(tmp_path / "null"), "--users", "12", "--days", "4", "--mood-strength", "0", "--seed", "5")
+    assert "mood strength 0.0" in out and (tmp_path / "null" / "interactions.parquet").exists()
+    config = json.loads((tmp_path / "null" / "_world.json").read_text())["config"]
+    assert config["mood_strength"] == 0.0 and config["n_users"] == 12 and config["seed"] == 5
+    bad = runner.invoke(app, ["world", str(tmp_path / "bad"), "--mood-strength", "-1"])
+    assert bad.exit_code == 2 and "--mood-strength" in bad.output

@@ -69,3 +69,11 @@ def test_model_contract(name: str, world: tuple[Path, Any, Any], tmp_path: Path)
                                   err_msg=f"{name}: scores changed after save/load")
     saved = {p.suffix for p in (tmp_path / name).rglob("*") if p.is_file()}
     assert not saved & {".pkl", ".pickle", ".pt", ".pth"}, f"{name}: pickled files {saved}"
+
+
+@pytest.mark.parametrize("name", ["mf+amae", "dmf+amae"])
+def test_a_modality_without_data_is_left_out(name: str, world: tuple[Path, Any, Any]) -> None:
+    """The contract world's posts have no media: the visual branch is absent, not trained on zeros."""
+    model = fitted(name, world)
+    assert model.module.modalities == ["text"]
+    assert "usable media" in model.source["absent_modalities"]["visual"]

@@ -430,7 +430,7 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
 
     return {
         "dataset": {"source": str(source), "kind": kind, "workspace": str(ctx.ws),
-                    "stats": table_one(ctx.dataset, ctx.split, feature_reports),
+                    "stats": table_one(ctx.dataset, ctx.split, feature_reports, ctx.usable),
                     "coverage": context_coverage(ctx.dataset, ctx.split, ctx.ws),
                     "usable_posts": ctx.usable or {}},
         "protocols": PROTOCOLS,
@@ -446,8 +446,12 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
     }
 
 
-def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict]) -> dict[str, Any]:
-    """Table I: the dataset's size, sparsity, content and what feature extraction skipped."""
+def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict],
+              usable: dict[str, int] | None = None) -> dict[str, Any]:
+    """Table I: the dataset's size, sparsity, content and what feature extraction skipped.
+
+    A modality whose posts carry no data is listed as left out, not with its (all-zero) groups.
+    """
     st = dataset.stats
     n_u, n_i, n_r = dataset.n_users, dataset.n_items, len(dataset.interactions)
     out: dict[str, Any] = {
@@ -470,7 +474,12 @@ def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict]) 
         if "error" in rep:
             out[f"{m} features"] = f"failed: {rep['error']}"
             continue
-        out[f"{m} feature groups"] = ", ".join(f"{g} ({d})" for g, d in rep.get("groups", {}).items())
+        if usable is not None and usable.get(m, 1) == 0:
+            from amae.models.content import ABSENT_REASON
+
+            out[f"{m} feature groups"] = f"none: {ABSENT_REASON[m]}, so {m} is left out of every model"
+        else:
+            out[f"{m} feature groups"] = ", ".join(f"{g} ({d})" for g, d in rep.get("groups", {}).items())
         out[f"{m}: skipped media"] = int(rep.get("failures", 0))
         if rep.get("failures_by_reason"):
             out[f"{m}: skipped media by reason"] = ", ".join(f"{k}: {v}" for k, v in rep["failures_by_reason"].items())
