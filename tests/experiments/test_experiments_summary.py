@@ -85,3 +85,24 @@ def test_interval_includes_seed_variance(tmp_path: Path) -> None:
     b = np.concatenate([(np.load(ref[s] / "sampled_ranks.npy") <= 10) for s in range(4)]).astype(float)
     _, plo, phi = paired_bootstrap(a, b, n_boot=400)
     assert (hi - lo) > 1.5 * (phi - plo)
+
+
+def test_verdict_calls_a_gain_a_gain_only_against_its_noise_control() -> None:
+    from amae.experiments.runner import verdict
+
+    def row(mf: list[float], noise: list[float] | None, sampled_mf: list[float] | None = None) -> dict:
+        r: dict = {"vs_mf": {"full": {"NDCG@10": mf}, "sampled": {"NDCG@10": sampled_mf or [0.0, -0.1, 0.1]}}}
+        if noise is not None:
+            r["vs_noise"] = {"full": {"NDCG@10": noise}}
+        return r
+
+    assert verdict(row([0.05, 0.02, 0.08], [0.03, 0.01, 0.05])).startswith("content gain")
+    # beats MF by as much as its noise control does: capacity, not content
+    v = verdict(row([0.05, 0.02, 0.08], [0.0, -0.02, 0.02]))
+    assert v.startswith("no content gain") and "noise control does as well" in v
+    # a significant sampled-only gain over MF is named too, and still no content gain
+    v = verdict(row([0.02, -0.01, 0.05], [0.0, -0.02, 0.02], sampled_mf=[0.03, 0.01, 0.06]))
+    assert v.startswith("no content gain") and "NDCG@10 sampled" in v
+    assert verdict(row([0.0, -0.02, 0.02], [0.03, 0.01, 0.05])) == "beats its noise control, not MF"
+    assert verdict(row([-0.05, -0.08, -0.02], [-0.03, -0.05, -0.01])) == "below its noise control"
+    assert verdict(row([0.0, -0.02, 0.02], None)) == "no noise control: not judged"

@@ -166,7 +166,7 @@ def budget_blocks(results: dict) -> list[Block]:
             for m, t in tuning.items()])))
     sched = budget.get("schedule") or {}
     used = {r["model"] for t in results["tables"].values() for r in t["rows"]} | {"mf"}
-    rows = [[m, _plain(v)] for m, v in sched.items() if m in used]
+    rows = [[m, _plain(sched[m])] for m in sorted(sched) if m in used]
     if rows:
         blocks += [("p", "Training schedule per model (epoch cap, minimum epochs before patience counts, patience "
                          "on validation NDCG@10; the best validation epoch is kept):"),

@@ -271,10 +271,16 @@ def differences(ctx: Context, label: str, reference: str, entry: dict[str, Any])
     return bootstrap_vs_reference(dirs, refs, ctx.split.test.new_pair, n_boot=ctx.n_boot)
 
 
+#: the differences to MF a verdict looks at when it says a gain over MF is not content
+MF_VIEWS = (("sampled", "HR@10"), ("sampled", "NDCG@10"), ("full", "NDCG@10"))
+
+
 def verdict(row: dict[str, Any]) -> str:
     """What a content row may claim, read on :data:`VERDICT_METRIC` with its seed-aware intervals.
 
-    A content gain is called a gain only when the row beats its noise control.
+    A content gain is called a gain only when the row beats its noise control. A row that beats MF
+    on any reported view while its noise control does as well is told so in words: its gain over
+    MF is capacity or schedule, not content.
     """
     proto, metric = VERDICT_METRIC
     noise = row.get("vs_noise", {}).get(proto, {}).get(metric)
@@ -282,12 +288,13 @@ def verdict(row: dict[str, Any]) -> str:
         return "no noise control: not judged"
     mf = row.get("vs_mf", {}).get(proto, {}).get(metric)
     beats_noise, beats_mf = noise[1] > 0, bool(mf) and mf[1] > 0
+    over_mf = [f"{m} {p}" for p, m in MF_VIEWS if (row.get("vs_mf", {}).get(p, {}).get(m) or [0, 0])[1] > 0]
     if beats_noise and beats_mf:
         return "content gain (beats MF and its noise control)"
     if beats_noise:
         return "beats its noise control, not MF"
-    if beats_mf:
-        return "no content gain: beats MF, but so does its noise control"
+    if over_mf:
+        return f"no content gain: beats MF ({', '.join(over_mf)}), but its noise control does as well"
     if noise[2] < 0:
         return "below its noise control"
     return "no content gain"
@@ -340,8 +347,13 @@ def budget_of(ctx: Context, n_trials: int, tuning: dict[str, dict]) -> dict[str,
     from amae.training.trainer import TrainConfig
 
     models = sorted({m for m in ctx.tuned} | {m for m in tuning} | {REFERENCE_LABEL})
-    schedule = {}
+    from amae.models.torch_base import TorchRecommender
+
+    schedule: dict[str, Any] = {}
     for name, cls in REGISTRY.items():
+        if not issubclass(cls, TorchRecommender):
+            schedule[name] = "no training loop (counts or neighbours)"
+            continue
         defaults = {**TrainConfig().__dict__, **getattr(cls, "default_params", {})}
         eff = {**defaults, **PRESETS[ctx.preset], **ctx.params, **ctx.model_params.get(name, {}),
                **ctx.tuned.get(name, {})}
