@@ -18,11 +18,11 @@ import pandas as pd
 
 from amae.data.contract import Dataset
 from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
+from amae.models.content import MISSING_FLAG
 from amae.protocol.split import Split
 
 #: below this share of test listens with a post in the window, the report warns
 LOW_COVERAGE = 0.20
-MISSING_FLAG = {"text": "text_empty", "visual": "visual_none"}
 
 
 def carrying_posts(dataset: Dataset, workspace: Path | None) -> dict[str, np.ndarray]:

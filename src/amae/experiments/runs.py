@@ -56,7 +56,10 @@ def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, 
     if cls.needs_content:
         if not dataset.has_content:
             raise DataError(f"model '{model_name}' needs posts, but this dataset has none")
-        data.content = cls.prepare_content(Path(workspace), dataset, split, params)
+        # A control's noise or shuffle is drawn anew for every training seed, so the seed-resampled
+        # intervals include the control's own randomness (the draw is recorded in the model's source).
+        content_params = {**params, "noise_seed": int(params.get("noise_seed", 0)) + seed}
+        data.content = cls.prepare_content(Path(workspace), dataset, split, content_params)
     model: Recommender = cls(**params)
     model.fit(data)
     return model
