@@ -52,8 +52,10 @@ def ingest(dataset: Annotated[Path, typer.Argument(help="dataset folder, or NCF 
 
     ds = do_ingest(dataset, workspace, fmt)
     s = ds.stats
-    out.print(f"ingested {s['n_users']} users, {s['n_items']} items, {s['n_interactions']} interactions, "
+    what = "reused (same tables, format and source):" if ds.provenance.get("reused") else "ingested"
+    out.print(f"{what} {s['n_users']} users, {s['n_items']} items, {s['n_interactions']} interactions, "
               f"{s.get('n_posts', 0)} posts -> {workspace / 'data'}")
+    _say_changes(ds.provenance.get("changes", []))
     if fmt == "ncf":
         out.print(f"given split (NCF negatives) -> {workspace / 'split'}")
 
@@ -65,19 +67,27 @@ def split(workspace: Path, config: ConfigOpt = None,
           seed: Annotated[int | None, typer.Option()] = None) -> None:
     """Split interactions 80/20 and draw the 99 fixed negatives per test case."""
     from amae.data.workspace import load_workspace
-    from amae.protocol.split import split_interactions
+    from amae.protocol.split import split_workspace
 
     overrides = {k: v for k, v in {"method": method, "seed": seed}.items() if v is not None}
     settings = load_settings(config, {"split": overrides})
     ds = load_workspace(workspace)
     sp = settings.split
-    result = split_interactions(ds.interactions, ds.n_items, method=sp.method, test_fraction=sp.test_fraction,
-                                valid_fraction=sp.valid_fraction, seed=sp.seed, n_negatives=sp.n_negatives)
-    result.save(workspace / "split")
+    result, reasons = split_workspace(workspace, ds, method=sp.method, test_fraction=sp.test_fraction,
+                                      valid_fraction=sp.valid_fraction, seed=sp.seed, n_negatives=sp.n_negatives)
     save_settings(workspace / "split" / "config.toml", settings)
     i = result.info
-    out.print(f"split ({i['method']}): {i['n_fit']} fit, {i['n_valid']} validation, {i['n_test']} test cases "
-              f"({i['n_test_new_pairs']} new pairs) -> {workspace / 'split'}")
+    what = "reused (same data and settings)" if not reasons else "made"
+    out.print(f"split ({i['method']}) {what}: {i['n_fit']} fit, {i['n_valid']} validation, {i['n_test']} test "
+              f"cases ({i['n_test_new_pairs']} new pairs) -> {workspace / 'split'}")
+    _say_changes(reasons)
+
+
+def _say_changes(reasons: list[str]) -> None:
+    """Why a stage recomputed, when it had an earlier result to compare with."""
+    real = [r for r in reasons if r != "no complete earlier result"]
+    if real:
+        console.print(f"  recomputed because: {'; '.join(real)}", markup=False, highlight=False)
 
 
 def _train_cells(workspace: Path, models: list[str], settings: Settings, device: str) -> list[dict]:
@@ -93,8 +103,12 @@ def _train_cells(workspace: Path, models: list[str], settings: Settings, device:
             t0 = time.perf_counter()
             cell = run_cell(workspace, ds, sp, name, seed, params, device, settings=settings)
             cells.append(cell)
+            how = "reused: data, split, features and params unchanged" if cell.get("reused") else \
+                f"{time.perf_counter() - t0:.1f}s"
             console.print(f"{name} seed {seed}: sampled HR@10 {cell['sampled']['HR@10']:.4f} "
-                          f"NDCG@10 {cell['sampled']['NDCG@10']:.4f} ({time.perf_counter() - t0:.1f}s)")
+                          f"NDCG@10 {cell['sampled']['NDCG@10']:.4f} ({how}) -> {workspace / 'models' / cell['cell']}",
+                          markup=False, highlight=False)
+            _say_changes(cell.get("changes", []))
     return cells
 
 
@@ -143,20 +157,32 @@ def features(workspace: Path,
 @app.command()
 @data_errors
 def evaluate(workspace: Path,
-             model: Annotated[list[str], typer.Option("--model", "-m", help="model name (repeatable)")],
-             seed: Annotated[list[int] | None, typer.Option("--seed")] = None) -> None:
-    """Print the saved metrics of trained models (sampled and full ranking, new pairs only)."""
+             model: Annotated[list[str], typer.Option("--model", "-m", help="model label or full cell name "
+                                                      "(repeatable)")],
+             seed: Annotated[list[int] | None, typer.Option("--seed")] = None,
+             param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value: the variant "
+                                                             "trained with these parameters")] = None) -> None:
+    """Print the saved metrics of trained models (sampled and full ranking, new pairs only).
+
+    Without --param every trained variant of a model is shown, each named by its parameter hash.
+    """
     from amae.data.io import read_json
-    from amae.experiments.runs import cell_dir
+    from amae.experiments.runs import find_cells, resolve_cell
     from amae.experiments.tables import rich_table
 
+    params = parse_params(param) if param else None
     cells = []
     for name in model:
         for s in seed or [0]:
-            path = cell_dir(workspace, name, s) / "metrics.json"
-            if not path.exists():
-                raise DataError(f"{path}: no metrics (run 'amae train {workspace} --model {name} --seed {s}')")
-            cells.append(read_json(path))
+            if params is not None or (workspace / "models" / name / "metrics.json").exists():
+                folders = [resolve_cell(workspace, name, s, params)]
+            else:
+                folders = find_cells(workspace, name, s) or [resolve_cell(workspace, name, s)]
+            for folder in folders:
+                cell = read_json(folder / "metrics.json")
+                if len(folders) > 1:
+                    cell["label"] = folder.name.rsplit("-seed", 1)[0]
+                cells.append(cell)
     out.print(rich_table(f"results in {workspace}", cells))
 
 
@@ -224,7 +250,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
     from amae.data.workspace import ingest as do_ingest
     from amae.experiments.tables import rich_table
     from amae.features.pipeline import extract_features
-    from amae.protocol.split import split_interactions
+    from amae.protocol.split import split_workspace
 
     t0 = time.perf_counter()
     world, workspace = out_dir / "world", out_dir / "workspace"
@@ -233,8 +259,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
         console.print(f"synthetic world: {summary['n_interactions']} interactions, {summary['n_posts']} posts, "
                       f"{summary['n_media']} media -> {world}")
     ds = do_ingest(world, workspace)
-    if not (workspace / "split" / "split.json").exists():
-        split_interactions(ds.interactions, ds.n_items, seed=0).save(workspace / "split")
+    split_workspace(workspace, ds, seed=0)
     for modality in ("text", "visual"):
         report = extract_features(workspace, modality, n_jobs=jobs)
         skipped = f", {report.failures} skipped media" if modality == "visual" else ""
@@ -265,6 +290,8 @@ def recommend(user: Annotated[str, typer.Option("--user", "-u", help="user id as
               model: Annotated[str | None, typer.Option("--model", "-m", help="model label, e.g. mf+amae")] = None,
               seed: Annotated[int, typer.Option("--seed")] = 0,
               model_dir: ModelDirOpt = None,
+              param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value: pick the variant "
+                                                              "trained with these parameters")] = None,
               posts: Annotated[Path | None, typer.Option("--posts", help="recent posts, JSON lines "
                                                          '{"timestamp", "text", "media"}')] = None,
               at: Annotated[str | None, typer.Option("--time", help="ISO-8601 or unix seconds")] = None,
@@ -282,7 +309,8 @@ def recommend(user: Annotated[str, typer.Option("--user", "-u", help="user id as
 
     recent = read_posts_jsonl(posts) if posts is not None else None
     when = parse_time(at, "--time") if at is not None else None
-    bundle = load_bundle(workspace, model, seed, model_dir, media_root=posts.parent if posts else None)
+    bundle = load_bundle(workspace, model, seed, model_dir, media_root=posts.parent if posts else None,
+                         params=parse_params(param) if param else None)
     result = do_recommend(bundle, user, k, when, recent, include_played)
     if as_json:
         out.print_json(_json.dumps(result, ensure_ascii=False))
@@ -308,6 +336,8 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
           model: Annotated[str | None, typer.Option("--model", "-m", help="model label, e.g. mf+amae")] = None,
           seed: Annotated[int, typer.Option("--seed")] = 0,
           model_dir: ModelDirOpt = None,
+          param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value: pick the variant "
+                                                          "trained with these parameters")] = None,
           host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="TCP port")] = 8000,
           media_root: Annotated[Path | None, typer.Option(help="folder request media paths are relative to "
@@ -324,6 +354,7 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
     from amae.serving.api import create_app
     from amae.serving.bundle import load_bundle
 
-    bundle = load_bundle(workspace, model, seed, model_dir, media_root=media_root)
+    bundle = load_bundle(workspace, model, seed, model_dir, media_root=media_root,
+                         params=parse_params(param) if param else None)
     console.print(f"serving {bundle.name} from {bundle.folder} on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(bundle, max_body_bytes=max_body), host=host, port=port, log_level="info")

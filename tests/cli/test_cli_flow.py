@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from amae.cli import app
+from amae.experiments.runs import find_cells
 from amae.data.synthetic import WorldConfig, generate_world
 
 runner = CliRunner()
@@ -46,7 +47,7 @@ def test_pipeline_commands(world: Path, tmp_path: Path) -> None:
     assert report_file.stat().st_mtime_ns == made  # nothing recomputed or rewritten on the second run
 
     invoke("train", str(ws), "-m", "itempop", "-m", "mf", "--config", str(cfg), "--seed", "0", "--device", "cpu")
-    cell = ws / "models" / "mf-seed0"
+    (cell,) = find_cells(ws, "mf", 0)
     metrics = json.loads((cell / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and {"sampled", "full", "sampled_new_pairs"} <= set(metrics)
     assert (cell / "weights.safetensors").exists() and (cell / "config.toml").exists()

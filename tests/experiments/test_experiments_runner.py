@@ -11,6 +11,7 @@ import pytest
 
 from amae.data.workspace import ingest
 from amae.experiments.runner import resolve_source, run_experiment
+from amae.experiments.runs import find_cells
 from amae.protocol.split import split_interactions
 
 FAST = {"epochs": 1, "patience": 1}
@@ -141,7 +142,8 @@ def test_content_rows_get_controls_verdicts_stop_reasons_and_forest_plot(content
     # the controls were trained as cells of their own, with the control switched on
     ws = content_workspace
     for c in ("noise", "shuffle"):
-        saved = json.loads((ws / "models" / f"mf+amae~{c}-seed0" / "metrics.json").read_text())
+        (folder,) = find_cells(ws, f"mf+amae~{c}", 0)
+        saved = json.loads((folder / "metrics.json").read_text())
         assert saved["params"]["control"] == c
     # every cell says how its training ended; the 2-epoch cap is flagged
     for r in (rows["mf"], amae):
@@ -167,7 +169,8 @@ def test_tune_gives_every_method_the_same_budget_on_validation(content_workspace
     assert budget["tuning"]["itempop"]["n_trials"] == 0  # nothing to tune: its defaults, said so
     chosen = budget["tuning"]["mf"]["params"]
     assert set(chosen) == {"lr", "l2", "dim"}
-    cell = json.loads((content_workspace / "models" / "mf-seed1" / "metrics.json").read_text())
+    (folder,) = find_cells(content_workspace, "mf", 1)
+    cell = json.loads((folder / "metrics.json").read_text())
     assert {k: cell["params"][k] for k in chosen} == chosen  # reused across seeds
     saved = json.loads((content_workspace / "tuning" / "mf.json").read_text())
     assert saved["params"] == chosen and len(saved["trials"]) == 3

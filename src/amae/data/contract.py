@@ -71,6 +71,8 @@ class Dataset:
     posts: pd.DataFrame | None = None
     item_info: pd.DataFrame | None = None
     stats: dict = field(default_factory=dict)
+    #: what the last ingest did: ``{"reused": bool, "changes": [...]}`` (not saved)
+    provenance: dict = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:

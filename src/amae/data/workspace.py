@@ -18,25 +18,63 @@ import pandas as pd
 from amae.data.adapters.ncf import load_ncf
 from amae.data.contract import Dataset, load_dataset
 from amae.data.ids import IdMap
-from amae.data.io import DataError, read_json, write_json, write_parquet
+from amae.data.io import DataError, find_table, read_json, write_json, write_parquet
+from amae.data.provenance import Manifest, check, file_digest, seal, unseal
+
+#: bump when the encoded tables change meaning (forces a re-ingest of every workspace)
+CONTRACT_VERSION = 1
+NCF_SUFFIXES = (".train.rating", ".test.rating", ".test.negative")
+
+
+def source_manifest(source: Path, fmt: str) -> Manifest:
+    """The ingest stage's manifest: the content hash of every input table, the format, the source path."""
+    source = Path(source)
+    if fmt == "contract":
+        files = [f for f in (find_table(source, n) for n in ("interactions", "posts", "items")) if f is not None]
+    elif fmt == "ncf":
+        files = [Path(f"{source}{s}") for s in NCF_SUFFIXES if Path(f"{source}{s}").exists()]
+    else:
+        raise DataError(f"unknown format '{fmt}' (use 'contract' or 'ncf')")
+    return Manifest("ingest", {f.name: file_digest(f) for f in files},
+                    {"format": fmt, "source": str(source.resolve())}, {"contract": CONTRACT_VERSION})
 
 
 def save_dataset(dataset: Dataset, workspace: Path) -> Path:
     folder = Path(workspace) / "data"
     write_parquet(folder / "interactions.parquet", dataset.interactions)
-    if dataset.posts is not None:
-        write_parquet(folder / "posts.parquet", dataset.posts)
-    if dataset.item_info is not None:
-        write_parquet(folder / "items.parquet", dataset.item_info)
+    for name, frame in (("posts", dataset.posts), ("items", dataset.item_info)):
+        if frame is not None:
+            write_parquet(folder / f"{name}.parquet", frame)
+        else:
+            (folder / f"{name}.parquet").unlink(missing_ok=True)  # a table the new source lacks is gone
     dataset.users.save(folder / "users.json")
     dataset.items.save(folder / "items.json")
     write_json(folder / "stats.json", {**dataset.stats, "source": str(Path(dataset.root).resolve())})
     return folder
 
 
-def ingest(source: Path, workspace: Path, fmt: str = "contract") -> Dataset:
+def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool = False) -> Dataset:
     """Validate and encode ``source`` into ``workspace``. ``fmt="ncf"`` reads NCF files by prefix
-    and also writes their given split (negatives used as-is)."""
+    and also writes their given split (negatives used as-is).
+
+    When the workspace already holds exactly this source (same table contents, format and path,
+    see :func:`source_manifest`), nothing is redone; ``dataset.provenance`` says which happened and
+    what changed. Everything downstream names this stage's manifest as its input.
+    """
+    manifest = source_manifest(source, fmt)
+    folder = Path(workspace) / "data"
+    reasons = check(folder, manifest)
+    if not reasons and not force:
+        dataset = load_workspace(workspace)
+        dataset.provenance = {"reused": True, "changes": []}
+        return dataset
+    dataset = _encode(source, workspace, fmt)  # validates first: a failed ingest leaves the workspace as it was
+    seal(folder, manifest)
+    dataset.provenance = {"reused": False, "changes": reasons}
+    return dataset
+
+
+def _encode(source: Path, workspace: Path, fmt: str) -> Dataset:
     if fmt == "contract":
         dataset = load_dataset(Path(source))
     elif fmt == "ncf":
@@ -48,9 +86,14 @@ def ingest(source: Path, workspace: Path, fmt: str = "contract") -> Dataset:
                                  "n_interactions": len(ncf.interactions), "n_posts": 0, "n_media": 0,
                                  "format": "ncf",
                                  "dropped_duplicate_negatives": ncf.dropped_duplicate_negatives})
-        ncf.split.save(Path(workspace) / "split")
+        unseal(Path(workspace) / "data")
+        from amae.protocol.split import split_manifest
+
+        ncf.split.save(Path(workspace) / "split",
+                       split_manifest(source_manifest(source, fmt).digest(), {"method": "ncf-given"}))
     else:
         raise DataError(f"unknown format '{fmt}' (use 'contract' or 'ncf')")
+    unseal(Path(workspace) / "data")
     save_dataset(dataset, workspace)
     return dataset
 

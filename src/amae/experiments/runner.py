@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from amae.data.contract import Dataset
-from amae.data.io import DataError, read_json, write_json
+from amae.data.io import DataError, read_json
 from amae.data.workspace import ingest, load_workspace
 from amae.experiments.plan import (
     REFERENCE_LABEL,
@@ -36,9 +36,9 @@ from amae.experiments.plan import (
     parse_tables,
     table_rows,
 )
-from amae.experiments.runs import cell_dir, load_split, run_cell
+from amae.experiments.runs import run_cell
 from amae.experiments.summary import PROTOCOLS, bootstrap_vs_reference, seed_summary
-from amae.protocol.split import Split, split_interactions
+from amae.protocol.split import Split, split_workspace
 
 #: Training presets. "default": every model's own defaults, i.e. the project's choices (code
 #: dropout, identity codes...); "paper": the paper's literal settings where they differ (README
@@ -74,22 +74,21 @@ def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: st
                       log: Log, n_negatives: int = 99) -> tuple[Dataset, Split, dict[str, float]]:
     """Ingest (unless this workspace already holds this source) and split (unless split)."""
     timings: dict[str, float] = {}
-    stamp_path = workspace / "experiment_source.json"
-    stamp = {"source": str(Path(source).resolve()), "kind": kind}
     t0 = time.perf_counter()
-    if kind != "workspace" and not (stamp_path.exists() and read_json(stamp_path) == stamp
-                                    and (workspace / "data" / "interactions.parquet").exists()):
-        log(f"ingest {source} -> {workspace}")
-        ingest(source, workspace, "ncf" if kind == "ncf" else "contract")
-        write_json(stamp_path, stamp)
-    dataset = load_workspace(workspace)
+    if kind == "workspace":
+        dataset = load_workspace(workspace)
+    else:
+        dataset = ingest(source, workspace, "ncf" if kind == "ncf" else "contract")
+        reasons = [r for r in dataset.provenance.get("changes", []) if r != "no complete earlier result"]
+        log(f"ingest {source} -> {workspace}: " + ("reused (unchanged)" if dataset.provenance.get("reused")
+                                                   else "done" + (f" ({'; '.join(reasons)})" if reasons else "")))
     timings["ingest"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if not (workspace / "split" / "split.json").exists():
-        log(f"split ({split_method}, seed {split_seed})")
-        split_interactions(dataset.interactions, dataset.n_items, method=split_method, seed=split_seed,
-                           n_negatives=n_negatives).save(workspace / "split")
-    split = load_split(workspace)
+    split, why = split_workspace(workspace, dataset, method=split_method, seed=split_seed, n_negatives=n_negatives,
+                                 keep_existing=True)
+    if why:
+        real = [r for r in why if r != "no complete earlier result"]
+        log(f"split ({split_method}, seed {split_seed})" + (f": {'; '.join(real)}" if real else ""))
     timings["split"] = time.perf_counter() - t0
     return dataset, split, timings
 
@@ -162,11 +161,6 @@ def effective_params(ctx: Context, row: Row) -> dict[str, Any]:
             **ctx.model_params.get(row.model, {}), **row.params}
 
 
-def _same_params(saved: dict, wanted: dict) -> bool:
-    strip = {"progress"}
-    return {k: v for k, v in saved.items() if k not in strip} == {k: v for k, v in wanted.items() if k not in strip}
-
-
 def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
     """Train (or reuse) every seed of one row: its entry with runs, reused seeds and errors."""
     from amae.models import REGISTRY
@@ -180,20 +174,20 @@ def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
         ctx.log(f"{label}: not applicable ({reason})")
         return entry
     for seed in ctx.seeds:
-        metrics_path = cell_dir(ctx.ws, label, seed) / "metrics.json"
-        force = metrics_path.exists() and not _same_params(read_json(metrics_path).get("params", {}), eff)
-        reused = metrics_path.exists() and not force
         t0 = time.perf_counter()
         try:
             m = run_cell(ctx.ws, ctx.dataset, ctx.split, row.model, seed, {**eff, "progress": ctx.progress},
-                         ctx.device, label=label, force=force)
+                         ctx.device, label=label)
         except Exception as exc:  # noqa: BLE001 - a failing cell is reported, the rest runs
             entry["errors"][seed] = f"{type(exc).__name__}: {exc}"
             ctx.log(f"{label} seed {seed}: FAILED {exc}\n{traceback.format_exc(limit=3)}")
             continue
         entry["runs"][seed] = m
+        reused = bool(m.get("reused"))
         if reused:
             entry["reused"].append(seed)
+        elif m.get("changes"):
+            ctx.log(f"{label} seed {seed}: retrained because {'; '.join(m['changes'])}")
         stop = (m.get("fit_outcome") or {}).get("stop_reason", "-")
         ctx.log(f"{label} seed {seed}: sampled HR@10 {m['sampled']['HR@10']:.4f} full NDCG@10 "
                 f"{m.get('full', {}).get('NDCG@10', float('nan')):.4f} [{stop}] "
@@ -242,7 +236,7 @@ def outcome_summary(runs: list[dict]) -> dict[str, Any]:
     return {"per_seed": per_seed, "warnings": warnings}
 
 
-def summarise_entry(ctx: Context, label: str, entry: dict[str, Any]) -> dict[str, Any]:
+def summarise_entry(ctx: Context, label: str, entry: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     """A row's numbers: mean ± std per protocol, per seed, how training ended, difference to MF."""
     runs = [entry["runs"][s] for s in sorted(entry["runs"])]
     s: dict[str, Any] = {"status": entry["status"], "reason": entry["reason"], "seeds": sorted(entry["runs"]),
@@ -259,16 +253,17 @@ def summarise_entry(ctx: Context, label: str, entry: dict[str, Any]) -> dict[str
     absent = {m: why for r in runs for m, why in (r.get("absent_modalities") or {}).items()}
     if absent:
         s["absent_modalities"] = absent
-    if label != REFERENCE_LABEL:
-        s["vs_mf"] = differences(ctx, label, REFERENCE_LABEL, entry)
+    if label != REFERENCE_LABEL and reference["runs"]:
+        s["vs_mf"] = differences(ctx, entry, reference)
     return s
 
 
-def differences(ctx: Context, label: str, reference: str, entry: dict[str, Any]) -> dict[str, Any]:
-    ref_seeds = [sd for sd in ctx.seeds if (cell_dir(ctx.ws, reference, sd) / "metrics.json").exists()]
-    dirs = {sd: cell_dir(ctx.ws, label, sd) for sd in entry["runs"]}
-    refs = {sd: cell_dir(ctx.ws, reference, sd) for sd in ref_seeds}
-    return bootstrap_vs_reference(dirs, refs, ctx.split.test.new_pair, n_boot=ctx.n_boot)
+def differences(ctx: Context, entry: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """Bootstrap differences between two rows' cells, paired by seed (the cell folders they ran in)."""
+    def dirs(e: dict[str, Any]) -> dict[int, Path]:
+        return {sd: ctx.ws / "models" / m["cell"] for sd, m in e["runs"].items()}
+
+    return bootstrap_vs_reference(dirs(entry), dirs(reference), ctx.split.test.new_pair, n_boot=ctx.n_boot)
 
 
 #: the differences to MF a verdict looks at when it says a gain over MF is not content
@@ -313,7 +308,7 @@ def attach_controls(ctx: Context, rows: list[Row], cells: dict[str, dict], summa
                 continue
             s["controls"][name] = {k: cs.get(k) for k in ("status", "reason", "metrics", "seeds", "training")}
             if cs["status"] == "ok":
-                s[f"vs_{name}"] = differences(ctx, r.label, c.label, cells[r.label])
+                s[f"vs_{name}"] = differences(ctx, cells[r.label], cells[c.label])
         s["verdict"] = verdict(s)
 
 
@@ -419,7 +414,7 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     t0 = time.perf_counter()
     cells = {label: run_row_cells(ctx, label, row) for label, row in unique.items()}
     timings["cells"] = time.perf_counter() - t0
-    summaries = {label: summarise_entry(ctx, label, entry) for label, entry in cells.items()}
+    summaries = {label: summarise_entry(ctx, label, entry, cells[REFERENCE_LABEL]) for label, entry in cells.items()}
     tables_out = build_tables(ctx, table_plan, cells, summaries)
     case = None
     if "case" in wanted:

@@ -1,11 +1,15 @@
 """One (model, seed) cell: fit on the workspace's split, evaluate under every protocol, save.
 
-Finished cells are recognised by their ``metrics.json`` and not recomputed, so an interrupted
-experiment resumes where it stopped.
+A cell is a folder ``WS/models/<label>-<params hash>-seed<k>`` sealed by a manifest
+(:mod:`amae.data.provenance`) naming the data, split and features it was trained on; it is reused
+only while they are all unchanged, so an interrupted experiment resumes where it stopped and a
+changed input retrains instead of silently reusing an old result.
 """
 
 from __future__ import annotations
 
+import glob
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +19,10 @@ import numpy as np
 from amae.config import save_settings
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json, write_json, write_npy
+from amae.data.provenance import Manifest, check, read_manifest, seal, short, unseal, upstream
 from amae.models import REGISTRY, Recommender, TrainData
 from amae.protocol.metrics import evaluate
-from amae.protocol.split import Split
+from amae.protocol.split import Split, split_digest
 
 
 def load_split(workspace: Path) -> Split:
@@ -42,8 +47,65 @@ def history_pairs(dataset: Dataset, split: Split) -> tuple[np.ndarray, np.ndarra
     return inter["user_idx"].to_numpy(np.int64)[rows], inter["item_idx"].to_numpy(np.int64)[rows]
 
 
-def cell_dir(workspace: Path, label: str, seed: int) -> Path:
-    return Path(workspace) / "models" / f"{label}-seed{seed}"
+def settings_of(params: dict) -> dict:
+    """The parameters that shape a model's numbers (``progress`` only changes what is printed)."""
+    return {k: v for k, v in params.items() if k != "progress"}
+
+
+def params_key(params: dict) -> str:
+    """A short hash of a cell's parameters: variants of one model live side by side."""
+    return short(settings_of(params), 6)
+
+
+def cell_dir(workspace: Path, label: str, seed: int, params: dict | None = None) -> Path:
+    """``WS/models/<label>-<params hash>-seed<k>``: a cell is named by what it is."""
+    return Path(workspace) / "models" / f"{label}-{params_key(params or {})}-seed{seed}"
+
+
+_CELL = re.compile(r"^(?P<label>.+)-(?P<key>[0-9a-f]{6})-seed(?P<seed>\d+)$")
+
+
+def find_cells(workspace: Path, label: str, seed: int | None = None) -> list[Path]:
+    """Finished cells of ``label`` (any parameters; one seed or all), newest first."""
+    folder = Path(workspace) / "models"
+    found = []
+    for d in folder.glob(f"{glob.escape(label)}-*-seed*") if folder.exists() else []:
+        m = _CELL.match(d.name)
+        if m and m["label"] == label and (seed is None or int(m["seed"]) == seed) and read_manifest(d) is not None:
+            found.append(d)
+    return sorted(found, key=lambda d: (d / "metrics.json").stat().st_mtime_ns if (d / "metrics.json").exists()
+                  else 0, reverse=True)
+
+
+def resolve_cell(workspace: Path, label: str, seed: int, params: dict | None = None) -> Path:
+    """The one cell a command means: by full folder name, by label and params, or the only variant."""
+    direct = Path(workspace) / "models" / label
+    if read_manifest(direct) is not None:
+        return direct
+    if params is not None:
+        d = cell_dir(workspace, label, seed, params)
+        if read_manifest(d) is None:
+            raise DataError(f"{d}: no trained model with these parameters (run 'amae train {workspace} "
+                            f"--model {label} --seed {seed}' with these --param values)")
+        return d
+    cells = find_cells(workspace, label, seed)
+    if not cells:
+        raise DataError(f"{workspace}/models: no trained model '{label}' for seed {seed} "
+                        f"(run 'amae train {workspace} --model {label} --seed {seed}')")
+    if len(cells) > 1:
+        raise DataError(f"{workspace}/models: {len(cells)} variants of '{label}' for seed {seed} "
+                        f"({', '.join(c.name for c in cells)}); pick one with --param or by its full name")
+    return cells[0]
+
+
+def cell_manifest(workspace: Path, model_name: str, params: dict, seed: int) -> Manifest:
+    """A cell's manifest: the data, the split, the features a content model reads, model, params, seed."""
+    ws = Path(workspace)
+    inputs: dict[str, str | None] = {"data": upstream(ws / "data"), "split": split_digest(ws / "split")}
+    if model_name in REGISTRY and REGISTRY[model_name].needs_content:
+        for mod in ("text", "visual"):
+            inputs[f"features/{mod}"] = upstream(ws / "features" / mod)
+    return Manifest("cell", inputs, {"model": model_name, "params": settings_of(params), "seed": int(seed)})
 
 
 def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
@@ -65,25 +127,25 @@ def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, 
     return model
 
 
-def _settings_of(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k != "progress"}  # display-only
-
-
 def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
              params: dict[str, Any] | None = None, device: str = "cpu", label: str | None = None,
              full_ranking: bool = True, settings: Any = None, force: bool = False) -> dict:
     """Fit ``model_name`` with ``params`` and ``seed``, evaluate, save weights, metrics and ranks.
 
+    The cell folder is named by label and a hash of the parameters. A finished cell is reused only
+    when its manifest matches: same data, split, features (content models), model, params, seed.
+    The returned metrics say ``reused`` and, when recomputed over an earlier result, ``changes``.
     ``metrics.json`` also records how training ended (``fit_outcome``: best epoch, epochs run,
     stop reason, warnings) and, for content models, which modalities were left out and why.
     """
     label = label or model_name
-    out = cell_dir(workspace, label, seed)
     params = dict(params or {})
-    if (out / "metrics.json").exists() and not force:
-        done = read_json(out / "metrics.json")
-        if _settings_of(done.get("params", {})) == _settings_of(params):
-            return done  # a finished cell with the same settings is not recomputed
+    out = cell_dir(workspace, label, seed, params)
+    manifest = cell_manifest(workspace, model_name, params, seed)
+    reasons = check(out, manifest)
+    if not reasons and not force and (out / "metrics.json").exists():
+        return {**read_json(out / "metrics.json"), "reused": True, "changes": []}
+    unseal(out)  # from here until the manifest is written again, the cell counts as unfinished
     t0 = time.perf_counter()
     model = fit_model(workspace, dataset, split, model_name, seed, params, device)
     fit_seconds = time.perf_counter() - t0
@@ -96,10 +158,11 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     if "_full_ranks" in result:
         write_npy(out / "full_ranks.npy", result.pop("_full_ranks"))
     source = getattr(model, "source", None) or {}
-    metrics = {"model": model_name, "label": label, "seed": seed, "params": params, **result,
+    metrics = {"model": model_name, "label": label, "seed": seed, "params": params, "cell": out.name, **result,
                "fit_seconds": fit_seconds, "eval_seconds": eval_seconds, "epochs": len(model.history),
                "fit_outcome": model.fit_outcome, "absent_modalities": source.get("absent_modalities", {})}
     if settings is not None:
         save_settings(out / "config.toml", settings)
     write_json(out / "metrics.json", metrics)
-    return metrics
+    seal(out, manifest)
+    return {**metrics, "reused": False, "changes": [r for r in reasons if r != "no complete earlier result"]}

@@ -7,7 +7,7 @@ from rich.table import Table
 from amae.protocol.significance import mean_std
 
 METRICS = (("sampled", "HR@10"), ("sampled", "NDCG@10"), ("full", "HR@10"), ("full", "NDCG@10"),
-           ("full", "MRR"))
+           ("full", "MRR"), ("sampled_new_pairs", "HR@10"), ("full_new_pairs", "NDCG@10"))
 
 
 def summarise_cells(cells: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:

@@ -11,11 +11,12 @@ and metadata (``<group>.json``), the flags (``flags.parquet``) and the skipped m
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amae.data.io import atomic_path, read_json, write_json, write_npy, write_parquet
+from amae.data.provenance import Manifest, check, frame_digest, seal, unseal
 from amae.features.base import POST_COLUMNS, BatchExtractor, BatchResult
 
 GROUPS = ("text_h", "text_d", "visual_h", "visual_d")
@@ -41,6 +43,8 @@ class ExtractionReport:
     failures_by_reason: dict[str, int]
     groups: dict[str, int]  # group -> dimension
     out_dir: str
+    #: why this run recomputed (what changed since the outputs it replaced); empty when nothing had
+    changes: list[str] = field(default_factory=list)
 
 
 def _shard_path(folder: Path, index: int) -> Path:
@@ -48,13 +52,13 @@ def _shard_path(folder: Path, index: int) -> Path:
 
 
 def _save_shard(path: Path, post_idx: np.ndarray, result: BatchResult) -> None:
-    arrays = {"post_idx": post_idx}
+    """One batch = one file (features, flags and skipped media together), written atomically."""
+    arrays = {"post_idx": post_idx, "failures": np.asarray(json.dumps(result.failures))}
     arrays.update({f"block__{k}": np.asarray(v, dtype=np.float32) for k, v in result.blocks.items()})
     arrays.update({f"flag__{k}": np.asarray(v, dtype=bool) for k, v in result.flags.items()})
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    write_json(path.with_suffix(".failures.json"), result.failures)
 
 
 def _load_shard(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], list[dict]]:
@@ -62,7 +66,19 @@ def _load_shard(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str
         post_idx = z["post_idx"]
         blocks = {k[len("block__"):]: z[k] for k in z.files if k.startswith("block__")}
         flags = {k[len("flag__"):]: z[k] for k in z.files if k.startswith("flag__")}
-    return post_idx, blocks, flags, read_json(path.with_suffix(".failures.json"))
+        failures = json.loads(str(z["failures"]))
+    return post_idx, blocks, flags, failures
+
+
+def _shard_ok(path: Path) -> bool:
+    """A complete shard: a readable archive holding every part (a truncated file is redone)."""
+    if not path.exists():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return "post_idx" in z.files and "failures" in z.files
+    except Exception:  # noqa: BLE001 - any unreadable archive is simply recomputed
+        return False
 
 
 def _run_batch(extractor: BatchExtractor, batch: pd.DataFrame, path: str) -> str:
@@ -77,47 +93,50 @@ def _batches(posts: pd.DataFrame, batch_size: int) -> Iterator[tuple[int, pd.Dat
         yield i, posts.iloc[start:start + batch_size]
 
 
-def _fingerprint(posts: pd.DataFrame, batch_size: int, modality: str, config: dict) -> dict:
-    ids = posts["post_idx"].to_numpy(np.int64)
-    return {"modality": modality, "n_posts": int(len(posts)), "batch_size": batch_size,
-            "post_idx_sum": int(ids.sum()), "post_idx_max": int(ids.max()) if len(ids) else -1,
-            "config": config}
+#: bump when a shard's layout changes (old shards are then recomputed, never misread)
+SHARD_FORMAT = 2
+
+
+def extraction_manifest(posts: pd.DataFrame, modality: str, batch_size: int, config: dict,
+                        inputs: dict[str, str | None] | None = None) -> Manifest:
+    """The features stage's manifest: the posts' content, upstream inputs, the settings, the versions."""
+    cols = [c for c in POST_COLUMNS if c in posts.columns]
+    return Manifest(f"features/{modality}", {"posts": frame_digest(posts[cols]), **(inputs or {})},
+                    {**config, "batch_size": batch_size}, {"shard_format": SHARD_FORMAT})
 
 
 def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor, *, modality: str,
                    batch_size: int = 256, n_jobs: int = 1, engine: str = "local",
                    dask_address: str | None = None, progress: bool = True,
-                   config: dict | None = None) -> ExtractionReport:
+                   config: dict | None = None, inputs: dict[str, str | None] | None = None) -> ExtractionReport:
     """Extract features for every post in ``posts`` (columns ``POST_COLUMNS``) into ``out_dir``.
 
-    Shards from an earlier run with the same posts, batch size and config are reused; anything
-    else in ``out_dir/shards`` is stale and removed first.
+    The outputs are reused when their manifest (the posts' content, ``inputs`` such as the split
+    or the text model, ``config``, the batch size, the shard format) is unchanged. Otherwise shards
+    made under the same manifest are kept (an interrupted run resumes), any other shard is stale
+    and removed, an unreadable shard is redone, and the manifest is written after the outputs.
     """
     out_dir = Path(out_dir)
     missing = [c for c in POST_COLUMNS if c not in posts.columns]
     if missing:
         raise ValueError(f"posts frame lacks columns {missing}")
     posts = posts.sort_values("post_idx").reset_index(drop=True)
-    fp = _fingerprint(posts, batch_size, modality, config or {})
-    manifest = out_dir / "shards" / "manifest.json"
-    report_path = out_dir / "report.json"
-    if manifest.exists() and read_json(manifest) != json.loads(json.dumps(fp, default=str)):
-        shutil.rmtree(out_dir / "shards")
-        report_path.unlink(missing_ok=True)  # the consolidated outputs are stale until remade
-    if not manifest.exists():
-        report_path.unlink(missing_ok=True)  # outputs of unknown origin are never trusted
-    write_json(manifest, fp)
+    manifest = extraction_manifest(posts, modality, batch_size, config or {}, inputs)
+    n_shards = -(-len(posts) // batch_size)
+    reasons = check(out_dir, manifest)
+    saved = read_json(out_dir / "report.json") if not reasons and (out_dir / "report.json").exists() else None
+    outputs = [f"{g}.npy" for g in (saved or {}).get("groups", {})] + ["flags.parquet", "failures.parquet"]
+    if saved is not None and all((out_dir / f).exists() for f in outputs):
+        saved.update(shards_reused=n_shards, seconds=0.0, posts_per_s=0.0, changes=[])
+        return ExtractionReport(**saved)
+    unseal(out_dir)
+    shards = out_dir / "shards"
+    if check(shards, manifest):
+        shutil.rmtree(shards, ignore_errors=True)
+        seal(shards, manifest)  # the shards written from now on belong to this manifest
 
     t0 = time.perf_counter()
-    todo = [(i, b) for i, b in _batches(posts, batch_size) if not _shard_path(out_dir, i).exists()]
-    n_shards = -(-len(posts) // batch_size)
-    saved = read_json(report_path) if not todo and report_path.exists() else None
-    if saved is not None and all((out_dir / f"{g}.npy").exists() for g in saved.get("groups", {})) \
-            and (out_dir / "flags.parquet").exists():
-        # Consolidated after the last shard was written (a computed shard removes the report): reuse.
-        saved.update(shards_reused=n_shards, seconds=0.0, posts_per_s=0.0)
-        return ExtractionReport(**saved)
-    report_path.unlink(missing_ok=True)
+    todo = [(i, b) for i, b in _batches(posts, batch_size) if not _shard_ok(_shard_path(out_dir, i))]
     bar = Progress(TextColumn(f"[bold]{modality} features[/]"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("shards"), TimeElapsedColumn(), disable=not progress, transient=True)
     with bar:
@@ -129,13 +148,42 @@ def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor
                 _run_batch(extractor, batch, str(_shard_path(out_dir, i)))
                 bar.advance(task)
         else:
-            with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn")) as pool:
-                futures: list[Future] = [pool.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i)))
-                                         for i, b in todo]
-                for fut in as_completed(futures):
-                    fut.result()
-                    bar.advance(task)
-    return _consolidate(out_dir, posts, n_shards, extractor, modality, len(todo), time.perf_counter() - t0)
+            _run_pool(todo, out_dir, extractor, n_jobs, lambda: bar.advance(task))
+    report = _consolidate(out_dir, posts, n_shards, extractor, modality, len(todo), time.perf_counter() - t0)
+    report.changes = [r for r in reasons if r != "no complete earlier result"]
+    write_json(out_dir / "report.json", report.__dict__)
+    seal(out_dir, manifest)
+    return report
+
+
+def _run_pool(todo: list[tuple[int, pd.DataFrame]], out_dir: Path, extractor: BatchExtractor, n_jobs: int,
+              advance: Callable[[], None]) -> None:
+    """Spawned worker processes that die with this one (see :mod:`amae.features.lifeline`)."""
+    from amae.features.lifeline import bind_to_parent
+
+    with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn"), initializer=bind_to_parent,
+                             initargs=(os.getpid(),)) as pool:
+        futures: list[Future] = [pool.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i))) for i, b in todo]
+        try:
+            for fut in as_completed(futures):
+                fut.result()
+                advance()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            _terminate(pool)
+            raise
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (Ctrl-C, an error): queued batches are dropped, running ones killed."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
 
 
 def _run_dask(todo: list[tuple[int, pd.DataFrame]], out_dir: Path, extractor: BatchExtractor, n_jobs: int,
@@ -148,6 +196,10 @@ def _run_dask(todo: list[tuple[int, pd.DataFrame]], out_dir: Path, extractor: Ba
         cluster = LocalCluster(n_workers=max(n_jobs, 1), threads_per_worker=1, host="127.0.0.1",
                                dashboard_address=None, processes=True)
     client = Client(address or cluster)
+    if cluster is not None:
+        from amae.features.lifeline import register_dask_lifeline
+
+        register_dask_lifeline(client, os.getpid())
     try:
         futures = [client.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i)), pure=False)
                    for i, b in todo]
@@ -190,7 +242,6 @@ def _consolidate(out_dir: Path, posts: pd.DataFrame, n_shards: int, extractor: B
     report = ExtractionReport(modality, n, n_shards, n_shards - computed, seconds, n / max(seconds, 1e-9),
                               len(failures), {str(k): int(v) for k, v in by_reason.items()},
                               {g: int(a.shape[1]) for g, a in arrays.items()}, str(out_dir))
-    write_json(out_dir / "report.json", report.__dict__)
     return report
 
 

@@ -11,7 +11,6 @@ Visual: the CNN and detectors are fixed; media are read relative to the dataset 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amae.data.io import DataError, read_json, write_json
+from amae.data.io import DataError, write_json
+from amae.data.provenance import Manifest, check, frame_digest, seal, stat_digest, unseal, upstream
 from amae.data.workspace import load_workspace
 from amae.features.extract import ExtractionReport, run_extraction
 
@@ -47,22 +47,6 @@ def training_posts_mask(workspace: Path, post_user: np.ndarray, post_time: np.nd
     return np.asarray(post_time, dtype=np.int64) <= cutoff, "posts up to each user's own training cutoff"
 
 
-def _split_fingerprint(workspace: Path) -> str | None:
-    folder = Path(workspace) / "split"
-    if not (folder / "train_end.npy").exists():
-        return None
-    digest = hashlib.blake2b(digest_size=16)
-    for name in ("train_end.npy", "split.json"):
-        if (folder / name).exists():
-            digest.update((folder / name).read_bytes())
-    return digest.hexdigest()
-
-
-def _text_fingerprint(posts: Any) -> str:
-    hashed = pd.util.hash_pandas_object(posts[["post_idx", "user_idx", "timestamp", "text"]], index=False)
-    return hashlib.blake2b(hashed.to_numpy().tobytes(), digest_size=16).hexdigest()
-
-
 def extract_features(workspace: Path, modality: str, settings: dict[str, Any] | None = None, *,
                      batch_size: int | None = None, n_jobs: int = 1, engine: str = "local",
                      dask_address: str | None = None, progress: bool = True) -> ExtractionReport:
@@ -76,29 +60,46 @@ def extract_features(workspace: Path, modality: str, settings: dict[str, Any] | 
     posts = ds.posts
     out_dir = Path(workspace) / "features" / modality
     if modality == "text":
-        from amae.features.text import TextBatchExtractor, TextFeatureConfig, fit_text_model
+        from amae.features.text import TextBatchExtractor, TextFeatureConfig
 
         cfg = _config(TextFeatureConfig, settings, "[features.text]")
-        model_dir = out_dir / "model"
-        stamp = {"config": cfg.to_dict(), "n_posts": len(posts), "texts": _text_fingerprint(posts),
-                 "split": _split_fingerprint(workspace)}
-        if not (model_dir / "fitted.json").exists() or read_json(model_dir / "fitted.json") != stamp:
-            mask, corpus = training_posts_mask(workspace, posts["user_idx"].to_numpy(np.int64),
-                                               posts["timestamp"].to_numpy(np.int64))
-            fit_text_model(posts["text"][mask].tolist(), cfg).save(model_dir)
-            write_json(model_dir / "corpus.json", {"corpus": corpus, "n_posts": int(mask.sum())})
-            write_json(model_dir / "fitted.json", stamp)  # last: a half-fitted model is refitted
+        model_dir = ensure_text_model(Path(workspace), posts, cfg)
         extractor = TextBatchExtractor(model_dir, cfg)
-        # The text model's stamp is part of the shards' config: a refitted model re-extracts text_d.
-        config_record = {**cfg.to_dict(), "text_model": stamp}
+        # The text model is an input: a refitted model (new texts, another split) re-extracts text_d.
+        inputs = {"text_model": upstream(model_dir)}
+        config_record = cfg.to_dict()
         batch_size = batch_size or 512
     else:
         from amae.features.visual import VisualBatchExtractor, VisualFeatureConfig
 
         cfg = _config(VisualFeatureConfig, settings, "[features.visual]")
         extractor = VisualBatchExtractor(ds.root, cfg)
+        # Media bytes are many: they are fingerprinted by path, size and modification time.
+        media = posts["media"].explode().dropna().astype(str)
+        inputs = {"media": stat_digest(Path(ds.root) / m for m in media.tolist())}
         config_record = asdict(cfg)
         batch_size = batch_size or 64
         # Posts without media need no visual work: they get zeros and the "visual_none" flag.
     return run_extraction(posts, out_dir, extractor, modality=modality, batch_size=batch_size, n_jobs=n_jobs,
-                          engine=engine, dask_address=dask_address, progress=progress, config=config_record)
+                          engine=engine, dask_address=dask_address, progress=progress, config=config_record,
+                          inputs=inputs)
+
+
+def ensure_text_model(workspace: Path, posts: pd.DataFrame, cfg: Any) -> Path:
+    """Fit Word2Vec + SIF unless the saved model was fitted on exactly these texts, this split, this config."""
+    from amae.features.text import fit_text_model
+    from amae.features.text.deep import FORMAT_VERSION
+    from amae.protocol.split import split_digest
+
+    model_dir = Path(workspace) / "features" / "text" / "model"
+    cols = ["post_idx", "user_idx", "timestamp", "text"]
+    manifest = Manifest("text_model", {"texts": frame_digest(posts[cols]), "split": split_digest(workspace / "split")},
+                        cfg.to_dict(), {"text_model": FORMAT_VERSION})
+    if check(model_dir, manifest):
+        unseal(model_dir)
+        mask, corpus = training_posts_mask(workspace, posts["user_idx"].to_numpy(np.int64),
+                                           posts["timestamp"].to_numpy(np.int64))
+        fit_text_model(posts["text"][mask].tolist(), cfg).save(model_dir)
+        write_json(model_dir / "corpus.json", {"corpus": corpus, "n_posts": int(mask.sum())})
+        seal(model_dir, manifest)  # last: a half-fitted model is refitted
+    return model_dir

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from amae.data.io import read_json, write_json, write_npy, write_parquet
+from amae.data.provenance import Manifest, files_digest, seal, unseal, upstream
 from amae.protocol.negatives import sample_negatives
 
 N_NEGATIVES = 99
@@ -65,13 +66,17 @@ class Split:
     train_end: np.ndarray  # per user: time of the last fitting record (for global aggregation)
     info: dict
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, manifest: Manifest | None = None) -> None:
+        """Write the split as one unit: the manifest (what it was made from) goes last."""
         folder = Path(folder)
+        unseal(folder)
         for name in ("train_rows", "valid_rows", "test_rows", "train_end"):
             write_npy(folder / f"{name}.npy", getattr(self, name).astype(np.int64))
         self.valid.save(folder, "valid")
         self.test.save(folder, "test")
         write_json(folder / "split.json", self.info)
+        # Without a manifest (a split made by hand and saved into a workspace): drawn from the data beside it.
+        seal(folder, manifest or Manifest("split", {"data": upstream(folder.parent / "data")}, {"info": self.info}))
 
     @classmethod
     def load(cls, folder: Path) -> Split:
@@ -79,6 +84,22 @@ class Split:
         arrays = {n: np.load(folder / f"{n}.npy") for n in ("train_rows", "valid_rows", "test_rows", "train_end")}
         return cls(**arrays, valid=EvalCases.load(folder, "valid"), test=EvalCases.load(folder, "test"),
                    info=read_json(folder / "split.json"))
+
+
+#: the files that define a split (its content hash is what downstream stages depend on)
+SPLIT_FILES = ("train_rows.npy", "valid_rows.npy", "test_rows.npy", "train_end.npy", "valid_cases.parquet",
+               "valid_negatives.npy", "test_cases.parquet", "test_negatives.npy")
+
+
+def split_digest(folder: Path) -> str | None:
+    """Content hash of a saved split (None without one): the input every later stage names."""
+    paths = [Path(folder) / f for f in SPLIT_FILES]
+    return files_digest(paths) if all(p.exists() for p in paths) else None
+
+
+def split_manifest(data_digest: str | None, settings: dict) -> Manifest:
+    """The split stage's manifest: the ingested data it was drawn from and its settings."""
+    return Manifest("split", {"data": data_digest}, dict(settings))
 
 
 def _rank_within_user(users: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,3 +180,33 @@ def split_interactions(interactions: pd.DataFrame, n_items: int, *, method: str 
             "seed": seed, "n_negatives": n_negatives, "n_fit": len(fit_rows), "n_valid": len(valid_rows),
             "n_test": len(test_rows), "n_test_new_pairs": int(test.new_pair.sum())}
     return Split(fit_rows, valid_rows, test_rows, valid, test, train_end, info)
+
+
+def split_workspace(workspace: Path, dataset: object, *, method: str = "temporal", test_fraction: float = 0.2,
+                    valid_fraction: float = 0.1, seed: int = 0, n_negatives: int = N_NEGATIVES,
+                    keep_existing: bool = False) -> tuple[Split, list[str]]:
+    """Split ``dataset`` (the workspace's ingested data) into ``workspace/split``, unless already done.
+
+    Returns the split and why it was (re)made: an empty list means the saved split was reused
+    because it was drawn, with these settings, from exactly the data the workspace holds now.
+    ``keep_existing``: a saved split of the same data is kept whatever its settings (experiments
+    use the split they find, such as an NCF file's given one).
+    """
+    from amae.data.provenance import check, read_manifest
+
+    ws = Path(workspace)
+    data = upstream(ws / "data")
+    settings = {"method": method, "test_fraction": test_fraction, "valid_fraction": valid_fraction, "seed": seed,
+                "n_negatives": n_negatives}
+    manifest = split_manifest(data, settings)
+    saved = read_manifest(ws / "split")
+    if keep_existing and saved is not None and saved.inputs.get("data") == data and split_digest(ws / "split"):
+        return Split.load(ws / "split"), []
+    reasons = check(ws / "split", manifest)
+    if not reasons and split_digest(ws / "split"):
+        return Split.load(ws / "split"), []
+    inter = dataset.interactions  # type: ignore[attr-defined]
+    result = split_interactions(inter, dataset.n_items, method=method, test_fraction=test_fraction,  # type: ignore[attr-defined]
+                                valid_fraction=valid_fraction, seed=seed, n_negatives=n_negatives)
+    result.save(ws / "split", manifest)
+    return result, reasons

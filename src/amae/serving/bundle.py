@@ -107,10 +107,14 @@ def _csr(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.ndarray
     return offsets.astype(np.int64), pairs[:, 1].astype(np.int64)
 
 
-def resolve_model_dir(workspace: Path | None, model: str | None, seed: int, model_dir: Path | None
-                      ) -> tuple[Path, Path]:
-    """(workspace, model folder) from ``--workspace/--model/--seed`` or ``--model-dir``."""
-    from amae.experiments.runs import cell_dir
+def resolve_model_dir(workspace: Path | None, model: str | None, seed: int, model_dir: Path | None,
+                      params: dict | None = None) -> tuple[Path, Path]:
+    """(workspace, model folder) from ``--workspace/--model/--seed [--param]`` or ``--model-dir``.
+
+    ``--model`` is a model label (the one trained variant, or the one with ``params``) or a full
+    cell folder name such as ``mf+amae-1a2b3c-seed0``.
+    """
+    from amae.experiments.runs import resolve_cell
 
     if model_dir is not None:
         model_dir = Path(model_dir)
@@ -122,16 +126,17 @@ def resolve_model_dir(workspace: Path | None, model: str | None, seed: int, mode
         return Path(workspace), model_dir
     if workspace is None or model is None:
         raise DataError("give --workspace and --model (and --seed), or --model-dir")
-    return Path(workspace), cell_dir(workspace, model, seed)
+    return Path(workspace), resolve_cell(workspace, model, seed, params)
 
 
 def load_bundle(workspace: Path | None = None, model: str | None = None, seed: int = 0,
-                model_dir: Path | None = None, media_root: Path | None = None) -> ModelBundle:
+                model_dir: Path | None = None, media_root: Path | None = None,
+                params: dict | None = None) -> ModelBundle:
     """Load a trained model and its workspace context; every missing piece is a :class:`DataError`."""
     from amae.data.workspace import load_workspace
     from amae.models import REGISTRY
 
-    workspace, folder = resolve_model_dir(workspace, model, seed, model_dir)
+    workspace, folder = resolve_model_dir(workspace, model, seed, model_dir, params)
     meta_path = folder / "model.json"
     if not meta_path.exists():
         hint = f" (run 'amae train {workspace} --model {model} --seed {seed}')" if model else ""
