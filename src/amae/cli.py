@@ -38,6 +38,11 @@ def data_errors(fn: Any) -> Any:
         except DataError as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            # Workers were stopped on the way out; finished units are kept, so the same command resumes.
+            console.print(f"interrupted: {fn.__name__} stopped, its workers too; run the same command again to "
+                          "resume from the finished parts", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -152,6 +157,7 @@ def features(workspace: Path,
         work = (f"all {report.n_shards} shards reused, nothing recomputed" if report.shards_reused == report.n_shards
                 else f"{report.posts_per_s:.0f} posts/s, {report.shards_reused} of {report.n_shards} shards reused")
         out.print(f"{m} features: {report.n_posts} posts, groups {report.groups}, {skipped}{work} -> {report.out_dir}")
+        _say_changes(report.changes)
 
 
 @app.command()

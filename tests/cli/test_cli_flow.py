@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from amae.cli import app
-from amae.experiments.runs import find_cells
 from amae.data.synthetic import WorldConfig, generate_world
+from amae.experiments.runs import find_cells
 
 runner = CliRunner()
 

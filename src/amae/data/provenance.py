@@ -153,12 +153,12 @@ def changes(old: Manifest | None, new: Manifest) -> list[str]:
     out: list[str] = []
     if a["stage"] != b["stage"]:
         out.append(f"stage {a['stage']} -> {b['stage']}")
-    for section in ("inputs", "config", "versions"):
+    for section, word in (("inputs", "input"), ("config", "config"), ("versions", "version")):
         for key in sorted(set(a[section]) | set(b[section])):
             va, vb = a[section].get(key), b[section].get(key)
             if va != vb:
                 what = "changed" if section == "inputs" else f"{_short(va)} -> {_short(vb)}"
-                out.append(f"{section[:-1] if section != 'inputs' else 'input'} '{key}' {what}")
+                out.append(f"{word} '{key}' {what}")
     if a["amae"] != b["amae"]:
         out.append(f"amae {a['amae']} -> {b['amae']}")
     return out

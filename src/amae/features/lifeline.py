@@ -49,7 +49,11 @@ def _watch(pid: int, interval: float) -> None:
 
 
 def bind_to_parent(parent_pid: int, interval: float = POLL_SECONDS) -> None:
-    """Make this process die with ``parent_pid`` (the amae process that started the work)."""
+    """Make this process die with ``parent_pid`` (the amae process that started the work).
+
+    Ctrl-C is left to the parent, which stops the workers itself (no traceback from each worker).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _set_parent_death_signal()
     if not _alive(parent_pid):  # the parent died before the signal was armed
         os._exit(1)
