@@ -172,7 +172,7 @@ def test_tune_gives_every_method_the_same_budget_on_validation(content_workspace
     (folder,) = find_cells(content_workspace, "mf", 1)
     cell = json.loads((folder / "metrics.json").read_text())
     assert {k: cell["params"][k] for k in chosen} == chosen  # reused across seeds
-    saved = json.loads((content_workspace / "tuning" / "mf.json").read_text())
+    saved = json.loads((content_workspace / "tuning" / "mf" / "record.json").read_text())
     assert saved["params"] == chosen and len(saved["trials"]) == 3
     assert "Optuna trials" in (out / "report.md").read_text()
     again = run_experiment(content_workspace, out, "II", [0, 1], "cpu", params=params, methods=["mf"], tune=3)
@@ -198,3 +198,19 @@ def test_tuning_never_reads_the_test_cases(content_workspace: Path) -> None:
     split = NoTest(load_split(content_workspace))
     rec = tune(content_workspace, load_workspace(content_workspace), split, "mf", {"epochs": 1, "progress": False}, 2)
     assert rec["n_trials"] == 2 and 0 <= rec["best_valid_NDCG@10"] <= 1
+
+
+def test_cells_retrain_when_the_split_changes(no_posts_world: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    first = run_experiment(no_posts_world, out, "II", [0], "cpu", params=FAST, methods=["mf"], n_negatives=NEG)
+    ws = Path(first["dataset"]["workspace"])
+    assert first["trained_cells"] == 1
+    assert run_experiment(no_posts_world, out, "II", [0], "cpu", params=FAST, methods=["mf"])["trained_cells"] == 0
+    from amae.data.workspace import load_workspace
+    from amae.protocol.split import split_workspace
+
+    split_workspace(ws, load_workspace(ws), seed=5, n_negatives=NEG)  # same data, another split
+    again = run_experiment(no_posts_world, out, "II", [0], "cpu", params=FAST, methods=["mf"])
+    assert again["trained_cells"] == 1 and again["reused_cells"] == 0
+    assert again["provenance"]["split"] != first["provenance"]["split"]
+    assert "Provenance" in (out / "report.md").read_text()

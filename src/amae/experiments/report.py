@@ -252,6 +252,12 @@ def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
             [m, str(r.get("n_posts", DASH)), _plain(r.get("groups", r.get("error", DASH))),
              str(r.get("failures", DASH)),
              _plain(r.get("failures_by_reason") or DASH), f"{r.get('seconds', 0):.1f}"] for m, r in feats.items()])))
+    prov = results.get("provenance") or {}
+    if prov:
+        blocks += [("h2", "Provenance"),
+                   ("p", "Every cell was reused only when its manifest matched these inputs (and its model, "
+                         "parameters and seed); each cell folder under `models/` holds its own `manifest.json`."),
+                   ("table", (["input", "fingerprint"], [[k, str(v) if v else DASH] for k, v in prov.items()]))]
     blocks += [("h2", "Configuration"), ("code", json.dumps(cfg, indent=2, default=str))]
     return blocks
 

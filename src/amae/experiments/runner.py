@@ -250,6 +250,7 @@ def summarise_entry(ctx: Context, label: str, entry: dict[str, Any], reference: 
     s["eval_seconds"] = float(np.mean([r["eval_seconds"] for r in runs]))
     s["epochs"] = float(np.mean([r.get("epochs", 0) for r in runs]))
     s["training"] = outcome_summary(runs)
+    s["cells"] = {str(r["seed"]): r.get("cell") for r in runs}
     absent = {m: why for r in runs for m, why in (r.get("absent_modalities") or {}).items()}
     if absent:
         s["absent_modalities"] = absent
@@ -446,11 +447,22 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
                    "methods": methods, "split": ctx.split.info, "n_boot": ctx.n_boot,
                    "feature_settings": feature_settings or {}, "verdict_metric": list(VERDICT_METRIC),
                    "python": platform.python_version(), "machine": platform.machine()},
+        "provenance": provenance_of(ctx.ws),
         "budget": budget, "tables": tables_out, "reference": REFERENCE_LABEL, "case_study": case,
         "features": feature_reports, "timings": timings,
         "trained_cells": sum(len(e["runs"]) - len(e["reused"]) for e in cells.values()),
         "reused_cells": sum(len(e["reused"]) for e in cells.values()),
     }
+
+
+def provenance_of(ws: Path) -> dict[str, Any]:
+    """The fingerprints every number of the report rests on (each cell's own are in its manifest)."""
+    from amae import __version__
+    from amae.data.provenance import upstream
+    from amae.protocol.split import split_digest
+
+    return {"amae": __version__, "data": upstream(ws / "data"), "split": split_digest(ws / "split"),
+            **{f"features/{m}": upstream(ws / "features" / m) for m in MODALITIES}}
 
 
 def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict],

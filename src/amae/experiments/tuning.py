@@ -3,16 +3,15 @@
 ``amae experiment --tune N`` gives each method the same budget: N trials, each one full fit on the
 fit records (early-stopped on the validation cases, as always) scored by its validation NDCG@10
 (sampled protocol). The test cases are never read here. The best parameters are saved under
-``WS/tuning/<model>.json`` with what they were tuned on (split, trials, seed, base parameters) and
-reused across seeds and re-runs while that stays the same. Table III/IV variants and the controls
+``WS/tuning/<model>/record.json``, sealed by a manifest of what they were tuned on (the data, split
+and features the model's cells read, the trials, the seed, the base parameters, the space), and
+reused across seeds and re-runs only while all of that stays the same. Table III/IV variants and the controls
 of a row use the tuned parameters of their model, so a control differs from its row only in its
 content. A model without a search space (ItemPop) gets no trials and the report says so.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 
 from amae.data.contract import Dataset
 from amae.data.io import read_json, write_json
-from amae.experiments.runs import fit_model
+from amae.data.provenance import Manifest, check, seal, unseal
+from amae.experiments.runs import cell_manifest, fit_model
 from amae.models import REGISTRY
 from amae.protocol.metrics import sampled_ranks, summarise
 from amae.protocol.split import Split
@@ -50,15 +50,6 @@ def validation_ndcg(model: Any, split: Split) -> float:
     return float(summarise(sampled_ranks(model.score, split.valid))["NDCG@10"])
 
 
-def _split_stamp(workspace: Path) -> str:
-    digest = hashlib.blake2b(digest_size=12)
-    for name in ("train_rows.npy", "valid_negatives.npy", "split.json"):
-        path = Path(workspace) / "split" / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_params: dict[str, Any],
          n_trials: int, device: str = "cpu", log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Search ``model_name``'s space for ``n_trials`` trials; returns (and saves) the record.
@@ -70,19 +61,19 @@ def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_
 
     log = log or (lambda msg: None)
     space = REGISTRY[model_name].search_space
-    stamp = {"model": model_name, "n_trials": int(n_trials), "seed": TUNING_SEED, "split": _split_stamp(workspace),
-             "base_params": json.loads(json.dumps({k: v for k, v in base_params.items() if k != "progress"},
-                                                  default=str)),
-             "space": json.loads(json.dumps(space))}
-    path = Path(workspace) / "tuning" / f"{model_name}.json"
-    if path.exists():
-        saved = read_json(path)
-        if saved.get("stamp") == stamp:
-            return {**saved, "reused": True}
+    # What the search was run on: the same inputs as the model's cells, plus the budget and space.
+    cell = cell_manifest(workspace, model_name, base_params, TUNING_SEED)
+    manifest = Manifest("tuning", cell.inputs, {"model": model_name, "n_trials": int(n_trials), "seed": TUNING_SEED,
+                                                "base_params": cell.config["params"], "space": space})
+    folder = Path(workspace) / "tuning" / model_name
+    if not check(folder, manifest) and (folder / "record.json").exists():
+        return {**read_json(folder / "record.json"), "reused": True}
+    unseal(folder)
     if not space or n_trials <= 0:
-        record = {"stamp": stamp, "params": {}, "trials": [], "n_trials": 0, "best_valid_NDCG@10": None,
+        record = {"params": {}, "trials": [], "n_trials": 0, "best_valid_NDCG@10": None,
                   "seconds": 0.0, "note": "no search space: run on its defaults"}
-        write_json(path, record)
+        write_json(folder / "record.json", record)
+        seal(folder, manifest)
         return {**record, "reused": False}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=TUNING_SEED))
@@ -96,8 +87,9 @@ def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_
         return score
 
     study.optimize(objective, n_trials=int(n_trials))
-    record = {"stamp": stamp, "params": dict(study.best_params), "n_trials": len(study.trials),
+    record = {"params": dict(study.best_params), "n_trials": len(study.trials),
               "best_valid_NDCG@10": float(study.best_value), "seconds": time.perf_counter() - t0,
               "trials": [{"params": t.params, "valid_NDCG@10": t.value} for t in study.trials]}
-    write_json(path, record)
+    write_json(folder / "record.json", record)
+    seal(folder, manifest)
     return {**record, "reused": False}
