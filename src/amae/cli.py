@@ -323,8 +323,9 @@ def recommend(user: Annotated[str, typer.Option("--user", "-u", help="user id as
         return
     mods = sorted({m for it in result["items"] for m in (it["attention"] or {})})
     table = Table(title=f"{bundle.name} for user {result['user_id']} at {result['time_iso'] or 'no time'}")
-    for col in ["rank", "track", "title", "artist", "score", *[f"{m} global / ctx" for m in mods]]:
-        table.add_column(col, justify="right" if col in ("rank", "score") else "left")
+    score_col = result.get("score_kind", "score")
+    for col in ["rank", "track", "title", "artist", score_col, *[f"{m} global / ctx" for m in mods]]:
+        table.add_column(col, justify="right" if col in ("rank", score_col) else "left")
     for it in result["items"]:
         table.add_row(str(it["rank"]), it["item_id"], it["title"], it["artist"], f"{it['score']:.4f}",
                       *[_attention_cell(it["attention"], m) for m in mods])
@@ -349,6 +350,12 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
           media_root: Annotated[Path | None, typer.Option(help="folder request media paths are relative to "
                                                           "(without it, media in requests are ignored)")] = None,
           max_body: Annotated[int, typer.Option(help="request size limit in bytes")] = 1_000_000,
+          workers: Annotated[int, typer.Option(help="requests computed at once")] = 2,
+          queue: Annotated[int, typer.Option(help="requests allowed to wait; beyond, 503 + Retry-After")] = 8,
+          time_budget: Annotated[float, typer.Option(help="seconds of work per request (media left are "
+                                                     "skipped)")] = 10.0,
+          max_media: Annotated[int, typer.Option(help="media decoded per request")] = 20,
+          max_pixels: Annotated[int, typer.Option(help="pixels per request, from the headers")] = 40_000_000,
           threads: Annotated[int, typer.Option(help="torch threads; 1 suits small per-request blocks, raise it "
                                                "for catalogues of 100k+ tracks")] = 1) -> None:
     """HTTP API: POST /recommend, GET /health, GET /metadata, schema at /openapi.json."""
@@ -359,8 +366,14 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
 
     from amae.serving.api import create_app
     from amae.serving.bundle import load_bundle
+    from amae.serving.limits import ServeLimits
 
     bundle = load_bundle(workspace, model, seed, model_dir, media_root=media_root,
                          params=parse_params(param) if param else None)
     console.print(f"serving {bundle.name} from {bundle.folder} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(bundle, max_body_bytes=max_body), host=host, port=port, log_level="info")
+    try:
+        limits = ServeLimits(max_body_bytes=max_body, workers=workers, queue=queue, time_budget_s=time_budget,
+                             max_media_per_request=max_media, max_pixels_per_request=max_pixels)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    uvicorn.run(create_app(bundle, limits=limits), host=host, port=port, log_level="info")

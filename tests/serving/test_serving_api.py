@@ -79,7 +79,7 @@ def test_oversized_body_413(client: TestClient) -> None:
 
 
 def test_health_metadata_openapi(client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok", "model": "mf+amae"}
+    assert client.get("/health").json() == {"status": "ok", "model": "mf+amae", "in_flight": 0}
     meta = client.get("/metadata").json()
     assert meta["model"] == "mf+amae" and meta["content"] is True
     assert meta["dataset"]["n_users"] == 30 and meta["feature_groups"] == {"text": ["text_h", "text_d"]}

@@ -37,11 +37,14 @@ def test_top_k_unplayed_sorted_and_equal_to_model_scores(bundle: ModelBundle) ->
     idx = bundle.dataset.items.encode(ids)
     played = set(bundle.played(u).tolist())
     assert played and not played & set(idx.tolist())
-    scores = np.asarray([it["score"] for it in res["items"]])
+    scores = np.asarray([it["logit"] for it in res["items"]])
     assert np.all(np.diff(scores) <= 0)
     times = None if res["time"] is None else np.asarray([res["time"]])
     own = bundle.model.score(np.asarray([u]), idx[None, :], times)[0]
     np.testing.assert_allclose(scores, own, rtol=1e-5, atol=1e-6)
+    # what is shown as the score is the probability the model predicts: sigmoid of its logit
+    assert res["score_kind"] == "probability"
+    np.testing.assert_allclose([it["score"] for it in res["items"]], 1 / (1 + np.exp(-own)), rtol=1e-5)
     # Nothing unplayed outside the list scores higher than the last entry.
     everything = bundle.model.score(np.asarray([u]), np.arange(bundle.n_items)[None, :], times)[0]
     everything[list(played)] = -np.inf
@@ -116,7 +119,7 @@ def test_unknown_user(serving_workspace: Path) -> None:
 
 def test_posts_file_and_time_parsing(tmp_path: Path) -> None:
     assert parse_time("2024-01-01T00:00:00Z") == parse_time(1_704_067_200) == parse_time("1704067200")
-    with pytest.raises(DataError, match="cannot parse"):
+    with pytest.raises(DataError, match="is not unix seconds or ISO-8601"):
         parse_time("yesterday-ish")
     good = tmp_path / "p.jsonl"
     good.write_text('{"timestamp": "2024-01-01T10:00:00Z", "text": "hi"}\n\n{"text": null, "media": []}\n')

@@ -94,30 +94,60 @@ def _rows(mask: np.ndarray | pd.Series) -> list[int]:
 
 def _seconds(ts: pd.Series) -> np.ndarray:
     """Whole unix seconds of a tz-aware datetime series, whatever its internal resolution."""
-    epoch = pd.Timestamp(0, tz="UTC")
-    delta = (ts.fillna(epoch) - epoch) // pd.Timedelta(seconds=1)
-    return delta.to_numpy(dtype=np.int64)
+    naive = pd.Series(ts).dt.tz_convert("UTC").dt.tz_localize(None)
+    arr = naive.to_numpy(dtype="datetime64[s]")  # no nanosecond step: year 9999 does not overflow
+    out = arr.astype(np.int64)
+    out[np.isnat(arr)] = 0
+    return out
+
+
+#: The range of every timestamp amae accepts, in unix seconds: 1970-01-01T00:00:00Z (inclusive) to
+#: 2100-01-01T00:00:00Z (exclusive). Anything else (NaN, inf, 1e20, year 9999, booleans) is an error.
+MIN_TIME, MAX_TIME = 0, 4_102_444_800
+TIME_RANGE = "unix seconds or ISO-8601 between 1970-01-01 and 2100-01-01"
+
+
+def _bool_cells(values: pd.Series) -> np.ndarray:
+    """Cells holding a boolean (never a time, though pandas would read True as 1)."""
+    if values.dtype == bool:
+        return np.ones(len(values), dtype=bool)
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((type(v) is bool or isinstance(v, np.bool_) for v in values.to_numpy()), bool, len(values))
 
 
 def parse_timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Unix seconds (int) or ISO-8601 / datetime values to int64 seconds; also a bad-value mask."""
+    """Unix seconds or ISO-8601 / datetime values to int64 seconds; also a bad-value mask.
+
+    Bad: unparseable, non-finite, booleans, or outside [:data:`MIN_TIME`, :data:`MAX_TIME`); the
+    range is checked before any cast, so nothing overflows into a silent wrong value.
+    """
+    n = len(values)
+    secs = np.zeros(n, dtype=np.int64)
     if pd.api.types.is_datetime64_any_dtype(values):
         ts = pd.to_datetime(values, utc=True)
-        return _seconds(ts), ts.isna().to_numpy()
-    numeric = pd.to_numeric(values, errors="coerce")
-    secs = np.zeros(len(values), dtype=np.int64)
-    is_num = numeric.notna().to_numpy()
-    secs[is_num] = numeric[is_num].astype("float64").to_numpy().astype(np.int64)
-    bad = ~is_num
-    rest = bad & values.notna().to_numpy()
+        raw = _seconds(ts).astype(np.float64)
+        ok = ts.notna().to_numpy() & (raw >= MIN_TIME) & (raw < MAX_TIME)
+        secs[ok] = raw[ok].astype(np.int64)
+        return secs, ~ok
+    is_bool = _bool_cells(values)
+    numeric = pd.to_numeric(values.where(~is_bool), errors="coerce").astype("float64").to_numpy()
+    is_num = ~np.isnan(numeric) & ~is_bool
+    with np.errstate(invalid="ignore"):
+        in_range = is_num & np.isfinite(numeric) & (numeric >= MIN_TIME) & (numeric < MAX_TIME)
+    secs[in_range] = numeric[in_range].astype(np.int64)
+    ok = in_range.copy()
+    rest = ~is_num & ~is_bool & values.notna().to_numpy()
     if rest.any():
-        text = values[rest].astype(str)
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        ok = parsed.notna().to_numpy()
         idx = np.flatnonzero(rest)
-        secs[idx[ok]] = _seconds(parsed[ok])
-        bad[idx[ok]] = False
-    return secs, bad
+        parsed = pd.to_datetime(values[rest].astype(str), utc=True, errors="coerce", format="ISO8601")
+        good = parsed.notna().to_numpy()
+        raw = np.full(len(idx), np.nan)
+        raw[good] = _seconds(parsed[good]).astype(np.float64)
+        fits = good & (raw >= MIN_TIME) & (raw < MAX_TIME)
+        secs[idx[fits]] = raw[fits].astype(np.int64)
+        ok[idx[fits]] = True
+    return secs, ~ok
 
 
 def _check_columns(table: str, frame: pd.DataFrame, path: Path, problems: list[Problem]) -> bool:
@@ -237,7 +267,8 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
         ts, bad = parse_timestamps(inter_raw["timestamp"])
         bad &= inter_raw["timestamp"].notna().to_numpy()
         if bad.any():
-            problems.append(Problem(inter_path.name, "timestamp", "unparseable timestamp", _rows(bad),
+            problems.append(Problem(inter_path.name, "timestamp", f"unparseable or out-of-range timestamp "
+                                    f"(accepted: {TIME_RANGE})", _rows(bad),
                                     inter_raw["timestamp"][bad].astype(str).tolist()))
         interactions = pd.DataFrame({"user_id": inter_raw["user_id"].astype(str),
                                      "item_id": inter_raw["item_id"].astype(str), "timestamp": ts})
@@ -247,7 +278,8 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
         ts, bad = parse_timestamps(posts_raw["timestamp"])
         bad &= posts_raw["timestamp"].notna().to_numpy()
         if bad.any():
-            problems.append(Problem(posts_path.name, "timestamp", "unparseable timestamp", _rows(bad),
+            problems.append(Problem(posts_path.name, "timestamp", f"unparseable or out-of-range timestamp "
+                                    f"(accepted: {TIME_RANGE})", _rows(bad),
                                     posts_raw["timestamp"][bad].astype(str).tolist()))
         text = posts_raw["text"] if "text" in posts_raw.columns else pd.Series([None] * len(posts_raw))
         no_media: list[list[str]] = [[] for _ in range(len(posts_raw))]

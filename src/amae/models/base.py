@@ -48,6 +48,8 @@ class Recommender(ABC):
     #: ``("float", low, high, log)``, ``("int", low, high, log)`` or ``("categorical", [choices])``.
     #: Empty: nothing to tune (the model is then run on its defaults and the report says so).
     search_space: ClassVar[dict[str, tuple]] = {}
+    #: True when ``score`` returns logits (so ``sigmoid(score)`` is the predicted probability of a play)
+    score_is_logit: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

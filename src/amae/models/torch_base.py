@@ -23,6 +23,7 @@ class TorchRecommender(Recommender):
     ``score_block(users (n,), items (n, k), times)`` -> (n, k) tensor; and ``penalty(...)``."""
 
     default_params: dict[str, Any] = {}
+    score_is_logit = True  # every torch model here ends in sigmoid(logit) (Eq. 13, BCE)
 
     def __init__(self, **params: Any) -> None:
         merged = {**self.default_params, **params}

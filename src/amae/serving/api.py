@@ -1,50 +1,78 @@
 """``amae serve``: the recommend operation over HTTP (FastAPI), with validation and size limits.
 
 Endpoints: ``POST /recommend``, ``GET /health``, ``GET /metadata``; the OpenAPI schema is at
-``/openapi.json`` and the interactive docs at ``/docs``. Invalid fields are 422 with the field's
-location, an unknown user (without posts to fall back on) is 404, a body over ``max_body_bytes``
-is 413 before any of it is parsed. The model is loaded once by :func:`create_app` and shared
-read-only; scoring is serialised by a lock in :mod:`amae.serving.recommender`.
+``/openapi.json`` and the interactive docs at ``/docs``. Types are strict (a boolean is never a
+number), times are range-checked, text must be valid Unicode. Invalid fields are 422 with the
+field's location (the input is never echoed), a body that is not JSON is 400, an unknown user
+(without posts to fall back on) is 404, a body over the limit is 413 before any of it is parsed,
+and a request over its media budget is 422 before anything is decoded. The work runs off the event
+loop in a bounded pool (:class:`amae.serving.limits.ServeLimits`); past ``workers + queue`` requests
+in flight the answer is 503 with ``Retry-After``. Every one of these answers is in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+import time as clock
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import anyio
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amae.data.io import DataError
 from amae.serving.bundle import ModelBundle
+from amae.serving.limits import BudgetError, ServeLimits, check_media_budget
 from amae.serving.posts import MAX_MEDIA_PER_POST, MAX_POSTS, MAX_TEXT_CHARS, RecentPost, parse_time
 from amae.serving.recommender import UnknownUserError, recommend
 
 MAX_BODY_BYTES = 1_000_000
 MAX_K = 100
 
-TimeValue = int | float | str | None
+#: strict: a JSON boolean is never read as a number (``true`` is not 1970-01-01T00:00:01Z)
+TimeValue = StrictInt | StrictFloat | StrictStr | None
+
+
+def _valid_unicode(v: str | None, field: str) -> str | None:
+    """Lone surrogates (``"\\ud800"``) cannot be encoded or echoed: refuse them with the field's name."""
+    if v is None:
+        return v
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{field}: not valid Unicode text (lone surrogate)") from None
+    return v
 
 
 class PostIn(BaseModel):
     """A recent post: unix seconds or ISO-8601 time (default: just before the request), text, media."""
 
     model_config = ConfigDict(extra="forbid")
-    timestamp: TimeValue = None
-    text: str | None = Field(None, max_length=MAX_TEXT_CHARS)
-    media: list[str] = Field(default_factory=list, max_length=MAX_MEDIA_PER_POST)
+    timestamp: TimeValue = Field(None, description="unix seconds or ISO-8601, 1970-01-01 to 2100-01-01")
+    text: StrictStr | None = Field(None, max_length=MAX_TEXT_CHARS)
+    media: list[StrictStr] = Field(default_factory=list, max_length=MAX_MEDIA_PER_POST)
 
     @field_validator("timestamp")
     @classmethod
     def _time(cls, v: TimeValue) -> int | None:
-        return None if v is None else _parse(v)
+        return None if v is None else _parse(v, "timestamp")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        return _valid_unicode(v, "text")
 
     @field_validator("media")
     @classmethod
     def _media(cls, v: list[str]) -> list[str]:
         if any(len(p) > 1024 or not p for p in v):
             raise ValueError("media paths must be 1-1024 characters")
+        for p in v:
+            _valid_unicode(p, "media")
         return v
 
 
@@ -52,22 +80,27 @@ class RecommendIn(BaseModel):
     """Body of ``POST /recommend``."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(..., min_length=1, max_length=256, description="the user's id as in the dataset")
-    k: int = Field(10, ge=1, le=MAX_K, description="number of tracks")
-    time: TimeValue = Field(None, description="unix seconds or ISO-8601; default: after the latest post")
+    user_id: Annotated[StrictStr | StrictInt, Field(description="the user's id as in the dataset (a number is "
+                                                                 "read as its decimal text)")]
+    k: StrictInt = Field(10, ge=1, le=MAX_K, description="number of tracks")
+    time: TimeValue = Field(None, description="unix seconds or ISO-8601 (1970-01-01 to 2100-01-01); default: "
+                                              "after the latest post")
     posts: list[PostIn] = Field(default_factory=list, max_length=MAX_POSTS,
                                 description="recent posts; the last 24 h before `time` form the context")
-    include_played: bool = Field(False, description="also rank tracks the user played in training")
+    include_played: StrictBool = Field(False, description="also rank tracks the user played in training")
 
-    @field_validator("user_id", mode="before")
+    @field_validator("user_id")
     @classmethod
-    def _user(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    def _user(cls, v: str | int) -> str:
+        text = str(v)
+        if not 1 <= len(text) <= 256:
+            raise ValueError("user_id must be 1-256 characters")
+        return _valid_unicode(text, "user_id")  # type: ignore[return-value]
 
     @field_validator("time")
     @classmethod
     def _time(cls, v: TimeValue) -> int | None:
-        return None if v is None else _parse(v)
+        return None if v is None else _parse(v, "time")
 
 
 class Attention(BaseModel):
@@ -82,7 +115,8 @@ class ItemOut(BaseModel):
     item_id: str
     title: str
     artist: str
-    score: float
+    score: float = Field(..., description="predicted probability of a play (logit models; see score_kind)")
+    logit: float | None = Field(None, description="the raw logit behind score (logit models only)")
     attention: dict[str, Attention] | None = Field(None, description="per modality (AMAE models only)")
 
 
@@ -98,13 +132,30 @@ class RecommendOut(BaseModel):
     model: str
     time: int | None
     time_iso: str | None
+    score_kind: str = Field(..., description="probability (sigmoid of the model's logit), popularity or score")
     items: list[ItemOut]
     explanation: ExplanationOut
 
 
-def _parse(v: int | float | str) -> int:
+class ErrorOut(BaseModel):
+    """Every error answer: ``detail`` is a message, or a list of ``{loc, msg, type}`` for invalid fields."""
+
+    detail: str | list[dict[str, Any]]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "body is not JSON (invalid UTF-8, syntax, nesting too deep)"},
+    404: {"model": ErrorOut, "description": "unknown user (and no posts to fall back on)"},
+    413: {"model": ErrorOut, "description": "body over the size limit"},
+    422: {"model": ErrorOut, "description": "invalid field (named in loc), or a request over its media budget"},
+    503: {"model": ErrorOut, "description": "server saturated or time budget spent; retry after Retry-After "
+                                            "seconds", "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+}
+
+
+def _parse(v: int | float | str, field: str) -> int:
     try:
-        return parse_time(v)
+        return parse_time(v, field)
     except DataError as exc:
         raise ValueError(str(exc)) from None
 
@@ -157,34 +208,76 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(bundle: ModelBundle, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints)."""
-    app = FastAPI(title="amae", version="1", description="Music recommendation from social media content: "
-                  f"model '{bundle.name}' ({bundle.label}).")
-    meta = bundle.metadata()
+def _safe(value: Any) -> Any:
+    """Text that JSON can always carry: lone surrogates escaped, NaN/inf as text."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_safe(v) for v in value]
+    return value
 
-    @app.get("/health")
+
+def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": _safe(detail)}, status_code=status, headers=headers)
+
+
+def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: ServeLimits | None = None) -> FastAPI:
+    """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints and limits)."""
+    limits = limits or ServeLimits(**({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
+    app = FastAPI(title="amae", version="1", description="Music recommendation from social media content: "
+                  f"model '{bundle.name}' ({bundle.label}). Every error answer is documented per endpoint.")
+    meta = bundle.metadata()
+    limiter = anyio.CapacityLimiter(limits.workers)
+    in_flight = {"n": 0}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The input is never echoed: it may be NaN, a lone surrogate or megabytes of text.
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()]
+        return _error(400 if any(e["type"] == "json_invalid" for e in errors) else 422, errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, exc.detail, dict(exc.headers or {}))
+
+    @app.get("/health", responses={503: ERRORS[503]})
     def health() -> dict[str, Any]:
         """Liveness: the model is loaded and answering."""
-        return {"status": "ok", "model": bundle.name}
+        return {"status": "ok", "model": bundle.name, "in_flight": in_flight["n"]}
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
         """Model name, parameters, dataset statistics, feature groups, limits and saved metrics."""
-        return {**meta, "limits": {"max_k": MAX_K, "max_posts": MAX_POSTS, "max_text_chars": MAX_TEXT_CHARS,
-                                   "max_media_per_post": MAX_MEDIA_PER_POST, "max_body_bytes": max_body_bytes}}
+        return {**meta, "limits": limits.to_dict()}
 
-    @app.post("/recommend", response_model=RecommendOut, response_model_by_alias=True,
-              responses={404: {"description": "unknown user"}, 413: {"description": "body too large"}})
-    def recommend_endpoint(req: RecommendIn) -> dict[str, Any]:
-        """Top-k tracks for a user, with attention weights (global vs contextual) per modality."""
+    def work(req: RecommendIn, deadline: float) -> dict[str, Any]:
+        root = bundle.featurizer.media_root if bundle.featurizer is not None else None
+        check_media_budget(limits, root, [list(p.media) for p in req.posts])
         posts = [RecentPost(p.timestamp, p.text, list(p.media)) for p in req.posts]  # type: ignore[arg-type]
-        try:
-            return recommend(bundle, req.user_id, req.k, req.time, posts, req.include_played)  # type: ignore[arg-type]
-        except UnknownUserError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except DataError as exc:
-            raise HTTPException(422, str(exc)) from None
+        return recommend(bundle, req.user_id, req.k, req.time, posts, req.include_played,  # type: ignore[arg-type]
+                         deadline=deadline)
 
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    @app.post("/recommend", response_model=RecommendOut, response_model_by_alias=True, responses=ERRORS)
+    async def recommend_endpoint(req: RecommendIn) -> Any:
+        """Top-k tracks for a user, with attention weights (global vs contextual) per modality."""
+        if req.k > limits.max_k:
+            return _error(422, [{"loc": ["body", "k"], "msg": f"k must be at most {limits.max_k}", "type": "limit"}])
+        if in_flight["n"] >= limits.workers + limits.queue:
+            return _error(503, f"server saturated ({in_flight['n']} requests in flight); retry shortly",
+                          {"Retry-After": str(limits.retry_after_s)})
+        in_flight["n"] += 1
+        try:
+            deadline = clock.monotonic() + limits.time_budget_s
+            return await anyio.to_thread.run_sync(work, req, deadline, limiter=limiter)
+        except UnknownUserError as exc:
+            return _error(404, str(exc))
+        except (DataError, BudgetError) as exc:
+            return _error(422, str(exc))
+        finally:
+            in_flight["n"] -= 1
+
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     return app

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amae.data.contract import parse_timestamps
+from amae.data.contract import TIME_RANGE, parse_timestamps
 from amae.data.io import DataError, read_json
 from amae.models.content import MISSING_FLAG
 
@@ -39,13 +39,22 @@ class RecentPost:
 
 
 def parse_time(value: Any, where: str = "time") -> int:
-    """Unix seconds from an int/float, a numeric string or an ISO-8601 string; DataError otherwise."""
-    if isinstance(value, bool):
-        raise DataError(f"{where}: expected unix seconds or ISO-8601, got {value!r}")
+    """Unix seconds from an int/float, a numeric string or an ISO-8601 string in the accepted range
+    (1970 to 2100); DataError naming ``where`` otherwise (NaN, inf, out of range, booleans)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise DataError(f"{where}: expected {TIME_RANGE}, got {_shown(value)}")
     secs, bad = parse_timestamps(pd.Series([value], dtype=object))
     if bad[0]:
-        raise DataError(f"{where}: cannot parse {value!r} as unix seconds or ISO-8601")
+        raise DataError(f"{where}: {_shown(value)} is not {TIME_RANGE}")
     return int(secs[0])
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: short, and never a float NaN/inf that JSON cannot carry."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def post_from_dict(obj: Any, where: str) -> RecentPost:
@@ -144,7 +153,27 @@ class PostFeaturizer:
             self._visual = VisualBatchExtractor(self.media_root, VisualFeatureConfig(**meta.get("config", {})))
         return self._visual
 
-    def __call__(self, posts: list[RecentPost], default_time: int) -> FeaturizedPosts:
+    def _visual_until(self, frame: pd.DataFrame, deadline: float | None, notes: list[str]) -> Any:
+        """Visual features post by post, stopping at ``deadline``: later posts count as without media."""
+        import time as clock
+
+        from amae.features.base import BatchResult
+
+        extractor = self._visual_extractor()
+        parts, skipped = [], 0
+        for i in range(len(frame)):
+            row = frame.iloc[i : i + 1]
+            if deadline is not None and clock.monotonic() > deadline and len(row["media"].iloc[0]):
+                skipped += 1
+                row = row.assign(media=[[]])
+            parts.append(extractor(row))
+        if skipped:
+            notes.append(f"visual: time budget spent; the media of {skipped} post(s) were not read")
+        blocks = {g: np.concatenate([r.blocks[g] for r in parts]) for g in parts[0].blocks}
+        flags = {f: np.concatenate([np.asarray(r.flags[f]) for r in parts]) for f in parts[0].flags}
+        return BatchResult(blocks=blocks, flags=flags, failures=[f for r in parts for f in r.failures])
+
+    def __call__(self, posts: list[RecentPost], default_time: int, deadline: float | None = None) -> FeaturizedPosts:
         times = np.asarray([default_time - 1 if p.timestamp is None else p.timestamp for p in posts], np.int64)
         frame = pd.DataFrame({"post_idx": np.arange(len(posts), dtype=np.int64),
                               "user_idx": np.zeros(len(posts), np.int64), "timestamp": times,
@@ -163,7 +192,7 @@ class PostFeaturizer:
                                      "configured); the visual context comes from stored posts or the global vector")
                     result = None
                 else:
-                    result = self._visual_extractor()(frame)
+                    result = self._visual_until(frame, deadline, out.notes)
                     if result.failures:
                         out.notes.append(f"visual: {len(result.failures)} medium/media unreadable and skipped "
                                          f"(first: {result.failures[0].get('reason')})")

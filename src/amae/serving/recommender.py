@@ -78,13 +78,16 @@ def _top_k(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
 
 
 def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | None = None,
-              recent_posts: list[RecentPost] | None = None, include_played: bool = False) -> dict[str, Any]:
+              recent_posts: list[RecentPost] | None = None, include_played: bool = False,
+              deadline: float | None = None) -> dict[str, Any]:
     """Top-``k`` tracks for ``user_id`` at ``time`` (unix seconds) with an explanation.
 
-    Returns ``{"user_id", "model", "time", "time_iso", "items": [{rank, item_id, title, artist, score,
-    attention}], "explanation": {kind, context, notes}}``. ``attention`` is ``{modality: {"global": a,
-    "contextual": b}}`` for AMAE models and None otherwise. Default time: one second after the
-    latest request post, else after the user's latest stored post (their most recent context).
+    Returns ``{"user_id", "model", "time", "time_iso", "score_kind", "items": [{rank, item_id, title,
+    artist, score, logit, attention}], "explanation": {kind, context, notes}}``; ``score`` is the
+    predicted probability of a play for logit models (``score_kind`` says which); ``attention`` is
+    ``{modality: {"global": a, "contextual": b}}`` for AMAE models and None otherwise. Default time:
+    one second after the latest request post, else after the user's latest stored post.
+    ``deadline`` (``time.monotonic()`` seconds): media not decoded by then are skipped, with a note.
     """
     if k < 1:
         raise DataError(f"k must be at least 1, got {k}")
@@ -124,7 +127,7 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
         new_times: dict[str, np.ndarray] = {}
         new_feats: dict[str, np.ndarray] = {}
         if posts and bundle.featurizer is not None:
-            fp = bundle.featurizer(posts, int(time if time is not None else 0))
+            fp = bundle.featurizer(posts, int(time if time is not None else 0), deadline=deadline)
             new_times, new_feats = fp.times, fp.features
             notes.extend(fp.notes)
             control = (getattr(model, "source", {}) or {}).get("control", "none")
@@ -169,13 +172,19 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
         top = _top_k(scores, np.zeros(0, np.int64) if include_played else played, k)
 
     info = bundle.item_table.iloc[top]
+    # A logit model's score is shown as the probability it predicts (sigmoid, Eq. 13); the raw logit
+    # stays beside it. Popularity and UCFE scores are counts and votes, shown as they are.
+    is_logit = kind != "popularity" and bool(getattr(bundle.model, "score_is_logit", False))
     items = []
     for rank, (idx, row) in enumerate(zip(top, info.itertuples(index=False), strict=True), start=1):
         att = None if attention is None else {m: {"global": float(w[rank - 1, 0]), "contextual": float(w[rank - 1, 1])}
                                               for m, w in attention.items()}
+        raw = float(scores[idx])
         items.append({"rank": rank, "item_id": str(row.item_id), "title": str(row.title), "artist": str(row.artist),
-                      "score": float(scores[idx]), "attention": att})
+                      "score": float(1.0 / (1.0 + np.exp(-raw))) if is_logit else raw,
+                      "logit": raw if is_logit else None, "attention": att})
     if len(items) < k:
         notes.append(f"only {len(items)} tracks left after excluding the {len(played)} already played")
     return {"user_id": str(user_id), "model": bundle.name, "time": time, "time_iso": _iso(time), "items": items,
+            "score_kind": "probability" if is_logit else ("popularity" if kind == "popularity" else "score"),
             "explanation": {"kind": kind, "recent_posts": len(posts), "context": context, "notes": notes}}
