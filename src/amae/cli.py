@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from amae.config import Settings, load_settings, parse_params, save_settings
+from amae.config import Settings, check_device, load_settings, parse_params, save_settings
 from amae.data.io import DataError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -38,6 +38,11 @@ def data_errors(fn: Any) -> Any:
         except DataError as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a path the user gave that cannot be read or written
+            where = exc.filename or ""
+            console.print(f"[bold red]error:[/] {escape(str(where))}{': ' if where else ''}"
+                          f"{escape(exc.strerror or str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             # Workers were stopped on the way out; finished units are kept, so the same command resumes.
             console.print(f"interrupted: {fn.__name__} stopped, its workers too; run the same command again to "
@@ -51,16 +56,22 @@ def data_errors(fn: Any) -> Any:
 @data_errors
 def ingest(dataset: Annotated[Path, typer.Argument(help="dataset folder, or NCF file prefix with --format ncf")],
            workspace: Annotated[Path, typer.Option("--workspace", "-w")] = Path("workspace"),
-           fmt: Annotated[str, typer.Option("--format", help="contract or ncf")] = "contract") -> None:
+           fmt: Annotated[str, typer.Option("--format", help="contract or ncf")] = "contract",
+           max_media_per_post: Annotated[int, typer.Option(help="media paths one post may list")] = 100) -> None:
     """Validate a dataset folder and encode it into a workspace."""
     from amae.data.workspace import ingest as do_ingest
 
-    ds = do_ingest(dataset, workspace, fmt)
+    if max_media_per_post < 0:
+        raise DataError(f"--max-media-per-post must be 0 or more, got {max_media_per_post}")
+    ds = do_ingest(dataset, workspace, fmt, max_media_per_post=max_media_per_post)
     s = ds.stats
     what = "reused (same tables, format and source):" if ds.provenance.get("reused") else "ingested"
     out.print(f"{what} {s['n_users']} users, {s['n_items']} items, {s['n_interactions']} interactions, "
               f"{s.get('n_posts', 0)} posts -> {workspace / 'data'}")
     _say_changes(ds.provenance.get("changes", []))
+    if s.get("posts_text_undecodable"):
+        out.print(f"  {s['posts_text_undecodable']} post(s) had undecodable bytes in their text: replaced by "
+                  "U+FFFD and flagged (text_invalid_utf8)")
     if fmt == "ncf":
         out.print(f"given split (NCF negatives) -> {workspace / 'split'}")
 
@@ -97,8 +108,11 @@ def _say_changes(reasons: list[str]) -> None:
 
 def _train_cells(workspace: Path, models: list[str], settings: Settings, device: str) -> list[dict]:
     from amae.data.workspace import load_workspace
-    from amae.experiments.runs import load_split, run_cell
+    from amae.experiments.runs import load_split, run_cell, validate_params
 
+    for name in models:  # every mistake is found before anything loads or trains
+        validate_params(name, settings.train.models.get(name, {}))
+    check_device(device)
     ds = load_workspace(workspace)
     sp = load_split(workspace)
     cells = []
@@ -213,8 +227,11 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
 
     if tune < 0:
         raise DataError(f"--tune must be 0 or more trials, got {tune}")
+    check_device(device)
+    params = parse_params(param) or None
+    _check_shared_params(params or {})
     result = run_experiment(dataset, out_dir, tables, list(range(seeds)), device, workspace=workspace, preset=preset,
-                            params=parse_params(param) or None, methods=method, case_tracks=track, tune=tune,
+                            params=params, methods=method, case_tracks=track, tune=tune,
                             feature_jobs=jobs, log=lambda msg: console.print(msg, markup=False, highlight=False))
     report = result.get("report", {})
     out.print(f"trained {result.get('trained_cells', 0)} cells, reused {result.get('reused_cells', 0)}; "
@@ -239,6 +256,26 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
     summary = generate_world(out_dir, WorldConfig(n_users=users, n_days=days, mood_strength=mood_strength, seed=seed))
     out.print(f"synthetic world (mood strength {mood_strength}, seed {seed}): {summary['n_interactions']} "
               f"interactions, {summary['n_posts']} posts, {summary['n_media']} media -> {out_dir}")
+
+
+def _check_shared_params(params: dict[str, Any]) -> None:
+    """``experiment -p`` applies to every model: each key must be known to at least one of them."""
+    import difflib
+
+    from amae.models import REGISTRY
+    from amae.models.base import check_params, known_params
+
+    everything = sorted({k for cls in REGISTRY.values() for k in known_params(cls)} - {"progress"})
+    for key, value in params.items():
+        if key not in everything:
+            close = difflib.get_close_matches(key, everything, n=1)
+            raise DataError(f"unknown parameter '{key}' ({f'did you mean {close[0]!r}? ' if close else ''}"
+                            f"known: {', '.join(everything)})")
+        for cls in REGISTRY.values():
+            if key in known_params(cls):
+                problems = check_params(cls, {key: value})
+                if problems:
+                    raise DataError(problems[0])
 
 
 DEMO_MODELS = ["itempop", "mf", "dmf", "mf+amae", "dmf+amae"]

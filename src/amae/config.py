@@ -66,8 +66,55 @@ def _merge_into(target: Any, values: dict[str, Any], where: str) -> None:
             setattr(target, key, value)
 
 
+SPLIT_METHODS = ("temporal", "random")
+
+
+def check_device(device: str) -> str:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``, and CUDA only where it exists: a DataError otherwise."""
+    if device in ("auto", "cpu"):
+        return device
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DataError(f"--device {device}: no CUDA device is available here (use auto or cpu)")
+        return device
+    raise DataError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+
+
+def _expect(where: str, value: Any, kind: type | tuple[type, ...], what: str) -> None:
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)) \
+            or not isinstance(value, kind):
+        raise DataError(f"{where}: expected {what}, got {value!r}")
+
+
+def validate_settings(settings: Settings, where: str) -> Settings:
+    """Every value has the type and range it needs; the error names the setting."""
+    sp = settings.split
+    if sp.method not in SPLIT_METHODS:
+        raise DataError(f"{where} [split] method = {sp.method!r}: use one of {', '.join(SPLIT_METHODS)}")
+    for name in ("test_fraction", "valid_fraction"):
+        v = getattr(sp, name)
+        _expect(f"{where} [split] {name}", v, (int, float), "a number")
+        if not 0 < v < 1:
+            raise DataError(f"{where} [split] {name} = {v!r}: must lie strictly between 0 and 1")
+    for name in ("n_negatives", "seed"):
+        _expect(f"{where} [split] {name}", getattr(sp, name), int, "an integer")
+    if sp.n_negatives < 1 or sp.seed < 0:
+        raise DataError(f"{where} [split]: n_negatives must be >= 1 and seed >= 0")
+    tr = settings.train
+    if not isinstance(tr.seeds, list) or not tr.seeds or not all(isinstance(x, int) and not isinstance(x, bool)
+                                                               and x >= 0 for x in tr.seeds):
+        raise DataError(f"{where} [train] seeds = {tr.seeds!r}: expected a non-empty list of integers >= 0")
+    _expect(f"{where} [train] device", tr.device, str, "a string")
+    _expect(f"{where} [train] progress", tr.progress, bool, "true or false")
+    if not isinstance(tr.models, dict) or not all(isinstance(v, dict) for v in tr.models.values()):
+        raise DataError(f"{where} [train.models]: expected tables such as [train.models.mf]")
+    return settings
+
+
 def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Defaults, then the TOML file (if any), then ``overrides`` (from CLI flags)."""
+    """Defaults, then the TOML file (if any), then ``overrides`` (from CLI flags), then validation."""
     settings = Settings()
     if path is not None:
         path = Path(path)
@@ -80,7 +127,7 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
         _merge_into(settings, data, str(path))
     if overrides:
         _merge_into(settings, overrides, "command line")
-    return settings
+    return validate_settings(settings, str(path) if path is not None else "settings")
 
 
 def save_settings(path: Path, settings: Settings | dict[str, Any]) -> Path:

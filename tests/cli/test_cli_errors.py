@@ -28,7 +28,7 @@ CASES = {
     "missing column": (lambda d: interactions().drop(columns=["item_id"]).to_csv(d / "interactions.csv", index=False),
                        "interactions.csv, column 'item_id': required column missing"),
     "unparseable timestamp": (lambda d: interactions(timestamp=["yesterday", "1700000001"]).to_csv(
-        d / "interactions.csv", index=False), "column 'timestamp': unparseable timestamp in 1 row(s): rows 1"),
+        d / "interactions.csv", index=False), "column 'timestamp': unparseable or out-of-range timestamp"),
     "empty file": (lambda d: (d / "interactions.csv").write_text(""), "interactions.csv: file is empty"),
     "wrong file type": (lambda d: (d / "interactions.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"),
                         "interactions.jsonl: cannot be read as jsonl"),

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from amae.data.ids import IdMap
-from amae.data.io import DataError, find_table, read_table
+from amae.data.io import DataError, find_table, read_table, repair_text
 
 REQUIRED_COLUMNS = {
     "interactions": ("user_id", "item_id", "timestamp"),
@@ -237,7 +237,19 @@ def _media_problems(root: Path, media: list[list[str]]) -> tuple[list[int], list
     return (bad["row"].to_numpy() + 1).tolist(), examples
 
 
-def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
+def _repaired_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Id cells with undecodable bytes get U+FFFD in their place (ids stay distinct and storable)."""
+    for col in columns:
+        if col in frame.columns:
+            frame[col], _ = repair_text(frame[col])
+    return frame
+
+
+#: media paths one post may list at ingest (a post with 1,000 paths is an error, not 1,000 decodes)
+MAX_MEDIA_PER_POST = 100
+
+
+def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_post: int = MAX_MEDIA_PER_POST) -> Dataset:
     """Load, validate and encode a dataset folder; raise ValidationError listing every problem."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -247,13 +259,13 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
     inter_path = find_table(folder, "interactions")
     if inter_path is None:
         raise DataError(f"{folder}: no interactions table (expected interactions.parquet, .csv or .jsonl)")
-    inter_raw = read_table(inter_path)
+    inter_raw = _repaired_ids(read_table(inter_path), ("user_id", "item_id"))
     inter_ok = _check_columns("interactions", inter_raw, inter_path, problems)
 
     posts_path = find_table(folder, "posts")
     if posts_path is None and require_posts:
         raise DataError(f"{folder}: no posts table (expected posts.parquet, .csv or .jsonl)")
-    posts_raw = read_table(posts_path) if posts_path is not None else None
+    posts_raw = _repaired_ids(read_table(posts_path), ("post_id", "user_id")) if posts_path is not None else None
     posts_ok = posts_raw is not None and _check_columns("posts", posts_raw, posts_path, problems)
 
     items_path = find_table(folder, "items")
@@ -282,6 +294,9 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
                                     f"(accepted: {TIME_RANGE})", _rows(bad),
                                     posts_raw["timestamp"][bad].astype(str).tolist()))
         text = posts_raw["text"] if "text" in posts_raw.columns else pd.Series([None] * len(posts_raw))
+        # Undecodable bytes in one post's text: replaced (U+FFFD) and flagged for that row, never a refusal.
+        text, invalid_text = repair_text(text)
+        stats["posts_text_undecodable"] = int(invalid_text.sum())
         no_media: list[list[str]] = [[] for _ in range(len(posts_raw))]
         media = _parse_media(posts_raw["media"]) if "media" in posts_raw.columns else no_media
         bad_media_rows, examples = _media_problems(folder, media)
@@ -295,7 +310,13 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
         posts = pd.DataFrame({"post_id": posts_raw["post_id"].astype(str),
                               "user_id": posts_raw["user_id"].astype(str), "timestamp": ts,
                               "text": text.where(text.notna(), None).astype(object),
-                              "media": media})
+                              "media": media, "text_invalid_utf8": invalid_text})
+        n_paths = np.fromiter(map(len, media), np.int64, len(media))
+        too_many = n_paths > max_media_per_post
+        if too_many.any():
+            problems.append(Problem(posts_path.name, "media", f"more than {max_media_per_post} media paths in one "
+                                    f"post ({int(n_paths[too_many].sum())} paths refused; raise the limit with "
+                                    "--max-media-per-post)", _rows(too_many), n_paths[too_many].astype(str).tolist()))
 
     if interactions is not None and posts is not None:
         known = set(interactions["user_id"].unique())
@@ -324,7 +345,8 @@ def load_dataset(folder: Path, *, require_posts: bool = False) -> Dataset:
                                   "post_id": posts["post_id"],
                                   "user_idx": users.encode(posts["user_id"]),
                                   "timestamp": posts["timestamp"].to_numpy(np.int64),
-                                  "text": posts["text"], "media": posts["media"]})
+                                  "text": posts["text"], "media": posts["media"],
+                                  "text_invalid_utf8": posts["text_invalid_utf8"].to_numpy(bool)})
     item_info = None
     if items_raw is not None:
         item_info = items_raw.assign(item_id=items_raw["item_id"].astype(str))

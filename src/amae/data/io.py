@@ -121,12 +121,36 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         elif suffix == ".csv":
             # keep_default_na=False: ids such as "NA" stay strings; empty cells still become NaN.
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+            # surrogateescape: undecodable bytes in one cell do not refuse the file (see repair_text).
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str,
+                                encoding_errors="surrogateescape")
         else:
-            frame = pd.read_json(path, lines=True, dtype=False)
+            frame = pd.read_json(path, lines=True, dtype=False, encoding_errors="surrogateescape")
     except Exception as exc:  # parser errors differ per format; report them uniformly
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: {first}") from exc
     if frame.empty and len(frame.columns) == 0:
         raise DataError(f"{path}: file has no columns")
     return frame
+
+
+_UNDECODABLE = "[\udc80-\udcff]"  # how surrogateescape spells a byte that was not UTF-8
+
+
+def repair_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Undecodable bytes (read with ``surrogateescape``) replaced by U+FFFD; and the mask of rows that had any.
+
+    Vectorised over the column; a non-text column comes back unchanged with no row flagged.
+    """
+    none = np.zeros(len(values), dtype=bool)
+    if values.dtype != object or not len(values):
+        return values, none
+    try:
+        bad = values.str.contains(_UNDECODABLE, regex=True, na=False).to_numpy(bool)
+    except AttributeError:  # no string at all in the column
+        return values, none
+    if not bad.any():
+        return values, bad
+    fixed = values.copy()
+    fixed[bad] = values[bad].str.replace(_UNDECODABLE, "\ufffd", regex=True)
+    return fixed, bad

@@ -53,7 +53,8 @@ def save_dataset(dataset: Dataset, workspace: Path) -> Path:
     return folder
 
 
-def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool = False) -> Dataset:
+def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool = False,
+           max_media_per_post: int | None = None) -> Dataset:
     """Validate and encode ``source`` into ``workspace``. ``fmt="ncf"`` reads NCF files by prefix
     and also writes their given split (negatives used as-is).
 
@@ -61,22 +62,29 @@ def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool 
     see :func:`source_manifest`), nothing is redone; ``dataset.provenance`` says which happened and
     what changed. Everything downstream names this stage's manifest as its input.
     """
+    if Path(workspace).exists() and not Path(workspace).is_dir():
+        raise DataError(f"{workspace}: not a folder (a workspace is a folder, or a path that does not exist "
+                        "yet)")
     manifest = source_manifest(source, fmt)
+    if max_media_per_post is not None:
+        manifest.config["max_media_per_post"] = int(max_media_per_post)
     folder = Path(workspace) / "data"
     reasons = check(folder, manifest)
     if not reasons and not force:
         dataset = load_workspace(workspace)
         dataset.provenance = {"reused": True, "changes": []}
         return dataset
-    dataset = _encode(source, workspace, fmt)  # validates first: a failed ingest leaves the workspace as it was
+    # validates first: a failed ingest leaves the workspace as it was
+    dataset = _encode(source, workspace, fmt, max_media_per_post)
     seal(folder, manifest)
     dataset.provenance = {"reused": False, "changes": reasons}
     return dataset
 
 
-def _encode(source: Path, workspace: Path, fmt: str) -> Dataset:
+def _encode(source: Path, workspace: Path, fmt: str, max_media_per_post: int | None = None) -> Dataset:
     if fmt == "contract":
-        dataset = load_dataset(Path(source))
+        dataset = load_dataset(Path(source)) if max_media_per_post is None else \
+            load_dataset(Path(source), max_media_per_post=max_media_per_post)
     elif fmt == "ncf":
         ncf = load_ncf(source)
         users = IdMap(np.asarray([str(i) for i in range(ncf.n_users)], dtype=object))

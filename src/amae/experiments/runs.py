@@ -108,12 +108,30 @@ def cell_manifest(workspace: Path, model_name: str, params: dict, seed: int) -> 
     return Manifest("cell", inputs, {"model": model_name, "params": settings_of(params), "seed": int(seed)})
 
 
+def model_class(name: str) -> type[Recommender]:
+    """The registered model ``name``, or a one-line error suggesting the closest registered name."""
+    if name not in REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise DataError(f"unknown model '{name}' ({hint}known: {', '.join(sorted(REGISTRY))})")
+    return REGISTRY[name]
+
+
+def validate_params(model_name: str, params: dict[str, Any]) -> None:
+    """Unknown or ill-typed parameters of one model: a one-line error naming the parameter."""
+    from amae.models.base import check_params
+
+    problems = check_params(model_class(model_name), params)
+    if problems:
+        raise DataError(problems[0] + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""))
+
+
 def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
               params: dict[str, Any], device: str = "cpu") -> Recommender:
     """Fit one model on the split's fit records (validation cases only for early stopping)."""
-    if model_name not in REGISTRY:
-        raise DataError(f"unknown model '{model_name}' (known: {', '.join(sorted(REGISTRY))})")
-    cls = REGISTRY[model_name]
+    cls = model_class(model_name)
     data = train_data(dataset, split, seed, device)
     if cls.needs_content:
         if not dataset.has_content:
@@ -122,7 +140,10 @@ def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, 
         # intervals include the control's own randomness (the draw is recorded in the model's source).
         content_params = {**params, "noise_seed": int(params.get("noise_seed", 0)) + seed}
         data.content = cls.prepare_content(Path(workspace), dataset, split, content_params)
-    model: Recommender = cls(**params)
+    try:
+        model: Recommender = cls(**params)
+    except (ValueError, TypeError) as exc:  # a value the model itself refuses: the user's mistake
+        raise DataError(f"model '{model_name}': {exc}") from None
     model.fit(data)
     return model
 

@@ -104,3 +104,61 @@ def as_2d(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if items.shape[0] != users.shape[0]:
         raise ValueError(f"score: {users.shape[0]} users but {items.shape[0]} item rows")
     return users, items
+
+
+def known_params(cls: type[Recommender]) -> dict[str, Any]:
+    """Every parameter a model takes, with its default: the one declaration its values are checked against."""
+    out: dict[str, Any] = {"progress": True}
+    out.update(getattr(cls, "train_defaults", {}))
+    out.update(getattr(cls, "default_params", {}))
+    return out
+
+
+#: bounds of parameters whose legal range is narrower than "a number of the default's type, >= 0"
+PARAM_RANGES: dict[str, tuple[float, float]] = {"code_dropout": (0.0, 0.999), "sdae_noise": (0.0, 0.999),
+                                                "emotion_floor": (0.0, 1.0)}
+
+
+def check_params(cls: type[Recommender], params: dict[str, Any]) -> list[str]:
+    """Problems with ``params`` for model ``cls``: unknown names (with the closest known one) and values
+    of the wrong type or out of range, each naming the parameter. Empty: all fine."""
+    import difflib
+    import math
+
+    known = known_params(cls)
+    problems = []
+    for key, value in params.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            names = sorted(k for k in known if k != "progress")
+            problems.append(f"unknown parameter '{key}' for model '{cls.name}' ({hint}"
+                            + (f"known: {', '.join(names)})" if names else "it takes no parameters)"))
+            continue
+        default = known[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+            want = "true or false"
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            want = "an integer"
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            want = "a number"
+        elif isinstance(default, list):
+            ok = isinstance(value, list)
+            want = "a list such as [\"text\"]"
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+            want = "a string"
+        else:
+            ok, want = True, ""
+        if not ok:
+            problems.append(f"parameter '{key}' of model '{cls.name}': expected {want}, got {value!r}")
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            lo, hi = PARAM_RANGES.get(key, (1 if isinstance(default, int) and default > 0 else 0, math.inf))
+            if not lo <= value <= hi:
+                problems.append(f"parameter '{key}' of model '{cls.name}': {value!r} is out of range "
+                                f"[{lo}, {hi if hi != math.inf else 'inf'}]")
+    return problems

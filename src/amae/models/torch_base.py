@@ -16,6 +16,7 @@ from amae.models.base import Recommender, TrainData, as_2d
 from amae.training.trainer import TrainConfig, fit_pointwise, resolve_device, seed_everything
 
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
 class TorchRecommender(Recommender):
@@ -24,6 +25,7 @@ class TorchRecommender(Recommender):
 
     default_params: dict[str, Any] = {}
     score_is_logit = True  # every torch model here ends in sigmoid(logit) (Eq. 13, BCE)
+    train_defaults = TRAIN_DEFAULTS  # epochs, lr, l2, batch_size, ... (amae.training.trainer.TrainConfig)
 
     def __init__(self, **params: Any) -> None:
         merged = {**self.default_params, **params}

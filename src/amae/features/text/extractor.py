@@ -93,7 +93,9 @@ class TextBatchExtractor:
         flags = {
             "text_empty": prep.empty,
             "text_truncated": prep.truncated,
-            "text_invalid_utf8": prep.invalid_utf8,
+            # bytes repaired at ingest (the posts table's flag) or found while cleaning the text
+            "text_invalid_utf8": np.asarray(prep.invalid_utf8, bool)
+            | (batch["text_invalid_utf8"].to_numpy(bool) if "text_invalid_utf8" in batch else False),
             "text_lang_zh": prep.is_zh,
         }
         if self._model is not None:
