@@ -6,6 +6,8 @@ leaves a half-written artefact that a resumed run would trust.
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import os
 import tempfile
@@ -108,6 +110,17 @@ def find_table(folder: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
+#: stands in for each undecodable byte while a file is parsed (a private-use code point that real
+#: text does not contain); :func:`repair_text` turns it into U+FFFD and flags the row
+_MARK = "\U0010fffd"
+codecs.register_error("amae-mark", lambda exc: (_MARK, exc.end))  # type: ignore[arg-type, return-value]
+
+
+def _decoded(path: Path) -> io.StringIO:
+    """The file as text; one bad byte never refuses the whole file (see :func:`repair_text`)."""
+    return io.StringIO(Path(path).read_bytes().decode("utf-8", "amae-mark"))
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a Parquet, CSV or JSON Lines table, turning any parser failure into a DataError."""
     path = Path(path)
@@ -121,11 +134,9 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         elif suffix == ".csv":
             # keep_default_na=False: ids such as "NA" stay strings; empty cells still become NaN.
-            # surrogateescape: undecodable bytes in one cell do not refuse the file (see repair_text).
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str,
-                                encoding_errors="surrogateescape")
+            frame = pd.read_csv(_decoded(path), keep_default_na=False, na_values=[""], dtype=str)
         else:
-            frame = pd.read_json(path, lines=True, dtype=False, encoding_errors="surrogateescape")
+            frame = pd.read_json(_decoded(path), lines=True, dtype=False)
     except Exception as exc:  # parser errors differ per format; report them uniformly
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: {first}") from exc
@@ -134,23 +145,23 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-_UNDECODABLE = "[\udc80-\udcff]"  # how surrogateescape spells a byte that was not UTF-8
+_UNDECODABLE = _MARK
 
 
 def repair_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Undecodable bytes (read with ``surrogateescape``) replaced by U+FFFD; and the mask of rows that had any.
+    """Undecodable bytes (marked while reading) replaced by U+FFFD; and the mask of rows that had any.
 
     Vectorised over the column; a non-text column comes back unchanged with no row flagged.
     """
     none = np.zeros(len(values), dtype=bool)
-    if values.dtype != object or not len(values):
+    if not len(values) or not (values.dtype == object or pd.api.types.is_string_dtype(values)):
         return values, none
     try:
-        bad = values.str.contains(_UNDECODABLE, regex=True, na=False).to_numpy(bool)
+        bad = values.str.contains(_UNDECODABLE, regex=False, na=False).to_numpy(bool)
     except AttributeError:  # no string at all in the column
         return values, none
     if not bad.any():
         return values, bad
     fixed = values.copy()
-    fixed[bad] = values[bad].str.replace(_UNDECODABLE, "\ufffd", regex=True)
+    fixed[bad] = values[bad].str.replace(_UNDECODABLE, "\ufffd", regex=False)
     return fixed, bad

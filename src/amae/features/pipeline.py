@@ -99,7 +99,12 @@ def ensure_text_model(workspace: Path, posts: pd.DataFrame, cfg: Any) -> Path:
         unseal(model_dir)
         mask, corpus = training_posts_mask(workspace, posts["user_idx"].to_numpy(np.int64),
                                            posts["timestamp"].to_numpy(np.int64))
-        fit_text_model(posts["text"][mask].tolist(), cfg).save(model_dir)
+        try:
+            fitted = fit_text_model(posts["text"][mask].tolist(), cfg)
+        except ValueError as exc:  # too little text for Word2Vec: the user's data, not a crash
+            raise DataError(f"{workspace}: cannot fit the text model on {int(mask.sum())} training post(s): {exc} "
+                            "(lower [features.text] w2v_min_count, or add posts)") from None
+        fitted.save(model_dir)
         write_json(model_dir / "corpus.json", {"corpus": corpus, "n_posts": int(mask.sum())})
         seal(model_dir, manifest)  # last: a half-fitted model is refitted
     return model_dir
