@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from amae.data.workspace import load_workspace
+from amae.experiments.runs import load_split, run_cell
+from tests_helpers import text_workspace
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
@@ -16,3 +20,16 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared test data not found at {path}; set AMAE_SHARED_DATA")
     return path.resolve()
+
+
+SERVING_FAST = {"epochs": 2, "stage1_epochs": 1, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def serving_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Workspace with text features and trained ``mf`` and ``mf+amae`` (seed 0)."""
+    ws = text_workspace(tmp_path_factory.mktemp("serving"), n_users=30, n_days=10)
+    dataset, split = load_workspace(ws), load_split(ws)
+    for name in ("mf", "mf+amae"):
+        run_cell(ws, dataset, split, name, 0, dict(SERVING_FAST))
+    return ws

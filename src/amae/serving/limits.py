@@ -37,7 +37,8 @@ class ServeLimits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < (0 if f.name == "queue" else 1):
+            floor = 0 if f.name == "queue" else (1e-9 if f.name == "time_budget_s" else 1)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= floor:
                 raise ValueError(f"serve limit '{f.name}' must be a positive number, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
