@@ -21,16 +21,23 @@ def key_frame_indices(n_frames: int) -> list[int]:
     return sorted({0, n_frames // 2, n_frames - 1})
 
 
+#: a video whose frames must be walked one by one (no usable frame count) is refused past this many:
+#: a tiny file can hold millions of empty frames, and walking them is the cost, not the size
+MAX_WALK_FRAMES = 20_000
+
+
 def _count_by_grabbing(path: Path) -> int:
     """Exact frame count by grabbing (demux + decode-free where possible) every frame.
 
-    Used only when the container's frame count is missing or wrong.
+    Used only when the container's frame count is missing or wrong; bounded by :data:`MAX_WALK_FRAMES`.
     """
     cap = cv2.VideoCapture(str(path))
     n = 0
     try:
         while cap.grab():
             n += 1
+            if n > MAX_WALK_FRAMES:
+                raise MediaError(f"video too long to walk frame by frame (over {MAX_WALK_FRAMES} frames)")
     finally:
         cap.release()
     return n
