@@ -53,7 +53,8 @@ def bind_to_parent(parent_pid: int, interval: float = POLL_SECONDS) -> None:
 
     Ctrl-C is left to the parent, which stops the workers itself (no traceback from each worker).
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():  # Dask runs plugin setup in another thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _set_parent_death_signal()
     if not _alive(parent_pid):  # the parent died before the signal was armed
         os._exit(1)
