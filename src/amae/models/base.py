@@ -114,6 +114,8 @@ def known_params(cls: type[Recommender]) -> dict[str, Any]:
     return out
 
 
+#: parameters whose type is not their default's: name -> (accepted types, how to say it)
+PARAM_TYPES: dict[str, tuple[tuple[type, ...], str]] = {"sparse": ((bool, str), 'true, false or "auto"')}
 #: bounds of parameters whose legal range is narrower than "a number of the default's type, >= 0"
 PARAM_RANGES: dict[str, tuple[float, float]] = {"code_dropout": (0.0, 0.999), "sdae_noise": (0.0, 0.999),
                                                 "emotion_floor": (0.0, 1.0)}
@@ -136,6 +138,12 @@ def check_params(cls: type[Recommender], params: dict[str, Any]) -> list[str]:
                             + (f"known: {', '.join(names)})" if names else "it takes no parameters)"))
             continue
         default = known[key]
+        if key in PARAM_TYPES:
+            ok = isinstance(value, PARAM_TYPES[key][0])
+            if not ok:
+                problems.append(f"parameter '{key}' of model '{cls.name}': expected {PARAM_TYPES[key][1]}, "
+                                f"got {value!r}")
+            continue
         if isinstance(default, bool):
             ok = isinstance(value, bool)
             want = "true or false"

@@ -10,20 +10,42 @@ from torch import nn
 from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.torch_base import TorchRecommender
 
+#: up to this many embedding weights, dense tables with fused Adam beat sparse ones with SparseAdam
+#: (whose per-step coalesce dominates small tables): on lastfm (d = 64) dense trained 1.3x faster but
+#: lost 0.005 HR@10 over 2 seeds (dense Adam also moves rows a batch does not touch), so the
+#: default stays sparse and ``sparse="auto"`` is an option
+DENSE_MAX_WEIGHTS = 4_000_000
+
+
+def use_sparse(sparse: bool | str, n_rows: int, dim: int) -> bool:
+    """``sparse`` is True, False or "auto" (sparse only past :data:`DENSE_MAX_WEIGHTS` weights)."""
+    if sparse == "auto":
+        return n_rows * dim > DENSE_MAX_WEIGHTS
+    return bool(sparse)
+
 
 class MFModule(nn.Module):
-    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float) -> None:
+    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, sparse: bool = True) -> None:
         super().__init__()
-        self.user = nn.Embedding(n_users, dim, sparse=True)
-        self.item = nn.Embedding(n_items, dim, sparse=True)
+        self.user = nn.Embedding(n_users, dim, sparse=sparse)
+        self.item = nn.Embedding(n_items, dim, sparse=sparse)
         nn.init.normal_(self.user.weight, 0.0, init_std)
         nn.init.normal_(self.item.weight, 0.0, init_std)
 
     def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
-        return (self.user(u) * self.item(i)).sum(-1)
+        p, q = self.user(u), self.item(i)
+        # The training step asks for the penalty of the same rows next: keep the lookups (no second gather).
+        self._rows = (u, i, p, q) if self.training else None
+        return (p * q).sum(-1)
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        return (self.user(u).pow(2).sum(-1) + self.item(i).pow(2).sum(-1)).mean()
+        rows = getattr(self, "_rows", None)
+        if rows is not None and rows[0] is u and rows[1] is i:
+            p, q = rows[2], rows[3]
+        else:
+            p, q = self.user(u), self.item(i)
+        self._rows = None
+        return (p.pow(2).sum(-1) + q.pow(2).sum(-1)).mean()
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         return torch.einsum("nd,nkd->nk", self.user(users), self.item(items))
@@ -32,7 +54,7 @@ class MFModule(nn.Module):
 @register
 class MF(TorchRecommender):
     name = "mf"
-    default_params = {"dim": 16, "init_std": 0.01, "lr": 0.003}
+    default_params = {"dim": 16, "init_std": 0.01, "lr": 0.003, "sparse": True}
     search_space: ClassVar[dict[str, tuple]] = dict(LEARNING_SPACE)
 
     def build(self, data: TrainData) -> nn.Module:
@@ -44,4 +66,5 @@ class MF(TorchRecommender):
 
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         self._sizes = dict(state)
-        return MFModule(state["n_users"], state["n_items"], self.params["dim"], self.params["init_std"])
+        sparse = use_sparse(self.params["sparse"], state["n_users"] + state["n_items"], int(self.params["dim"]))
+        return MFModule(state["n_users"], state["n_items"], self.params["dim"], self.params["init_std"], sparse)

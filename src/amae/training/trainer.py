@@ -39,6 +39,8 @@ class TrainConfig:
     patience: int = 8
     #: patience is not counted before this epoch (clamped to ``epochs``)
     min_epochs: int = 10
+    #: batches of whole records (a positive beside its negatives; see ``pointwise_epoch``)
+    group_records: bool = False
     progress: bool = True
 
 
@@ -179,7 +181,8 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
         task = progress.add_task("", total=cfg.epochs)
         for epoch in range(cfg.epochs):
             start = time.perf_counter()
-            record, u, i, y = pointwise_epoch(users, items, n_items, keys, cfg.n_negatives, rng)
+            record, u, i, y = pointwise_epoch(users, items, n_items, keys, cfg.n_negatives, rng,
+                                              grouped=cfg.group_records)
             record_t = torch.as_tensor(record, device=device)
             u_t = torch.as_tensor(u, device=device)
             i_t = torch.as_tensor(i, device=device)

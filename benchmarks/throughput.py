@@ -1,0 +1,125 @@
+"""Training and evaluation throughput of amae's models beside a plain-PyTorch floor, in one process.
+
+    python benchmarks/throughput.py WORKSPACE [--rounds 3] [--batch-size 512] [--device cpu|cuda]
+
+The floors are a few lines here, not part of the package: MF as two dense ``nn.Embedding`` tables
+with fused Adam on the same sampled batches (1 positive + 3 negatives, BCE + L2), and evaluation as
+one gather + dot product per (case, candidate) block. amae and its floor alternate, ``--rounds``
+times, so both see the same machine load; the ratios (amae / floor, and MF+AMAE / MF) are what to
+read, since this machine is shared and absolute times are noisy. Writes
+``benchmarks/results/throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peak_rss_mb, write_results  # noqa: E402
+
+from amae.data.workspace import load_workspace  # noqa: E402
+from amae.experiments.runs import load_split, train_data  # noqa: E402
+from amae.models import REGISTRY  # noqa: E402
+from amae.protocol.metrics import sampled_ranks  # noqa: E402
+from amae.training.samplers import pointwise_epoch  # noqa: E402
+
+
+def amae_epoch(name: str, ws: Path, params: dict, device: str) -> tuple[float, object]:
+    """Samples/s of one stage-2 epoch of ``name`` (validation off), and the fitted model."""
+    ds, sp = load_workspace(ws), load_split(ws)
+    cls = REGISTRY[name]
+    data = train_data(ds, sp, 0, device)
+    data.valid = None
+    if cls.needs_content:
+        data.content = cls.prepare_content(ws, ds, sp, params)
+    model = cls(**{**params, "epochs": 1, "progress": False}).fit(data)
+    return float(model.history[-1]["samples_per_s"]), model
+
+
+def floor_epoch(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, dim: int, batch: int,
+                device: str) -> float:
+    """Samples/s of the plain dense-embedding MF loop on the same kind of batches."""
+    torch.manual_seed(0)
+    p = torch.nn.Embedding(n_users, dim).to(device)
+    q = torch.nn.Embedding(n_items, dim).to(device)
+    opt = torch.optim.Adam(list(p.parameters()) + list(q.parameters()), lr=1e-3, fused=True)
+    keys = np.unique(users * n_items + items)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    _, u, i, y = pointwise_epoch(users, items, n_items, keys, 3, rng)
+    u_t, i_t, y_t = (torch.as_tensor(a, device=device) for a in (u, i, y))
+    for s in range(0, len(u), batch):
+        pu, qi = p(u_t[s:s + batch]), q(i_t[s:s + batch])
+        loss = torch.nn.functional.binary_cross_entropy_with_logits((pu * qi).sum(-1), y_t[s:s + batch])
+        loss = loss + 1e-6 * (pu.pow(2).sum(-1) + qi.pow(2).sum(-1)).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return len(u) / (time.perf_counter() - t0)
+
+
+def eval_rates(model: object, cases: object, device: str) -> tuple[float, float]:
+    """Cases/s of amae's sampled evaluation of MF, and of the plain gather floor on the same weights."""
+    t0 = time.perf_counter()
+    ranks = sampled_ranks(model.score, cases)
+    amae_rate = len(ranks) / (time.perf_counter() - t0)
+    mod = model.module
+    users = torch.as_tensor(cases.users, device=device)
+    raw = cases.candidates()
+    cand = torch.as_tensor(np.where(raw < 0, 0, raw), device=device)
+    padded = torch.as_tensor(raw < 0, device=device)  # NCF files pad dropped negatives with -1
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        scores = torch.einsum("nd,nkd->nk", mod.user(users), mod.item(cand)).masked_fill(padded, -torch.inf)
+        floor_ranks = 1 + (scores[:, 1:] >= scores[:, :1]).sum(1)
+    floor_rate = len(floor_ranks) / (time.perf_counter() - t0)
+    assert np.array_equal(floor_ranks.cpu().numpy(), ranks), "the floor must rank exactly like amae"
+    return amae_rate, floor_rate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("workspace", type=Path)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    ds, sp = load_workspace(args.workspace), load_split(args.workspace)
+    data = train_data(ds, sp, 0, args.device)
+    rows: dict[str, list[float]] = {k: [] for k in ("mf", "floor", "mf+amae", "eval", "eval_floor")}
+    has_posts = ds.has_content and (args.workspace / "features" / "text" / "manifest.json").exists()
+    for r in range(args.rounds):
+        mf_rate, mf_model = amae_epoch("mf", args.workspace, {"batch_size": args.batch_size}, args.device)
+        rows["mf"].append(mf_rate)
+        rows["floor"].append(floor_epoch(data.users, data.items, ds.n_users, ds.n_items, 16, args.batch_size,
+                                         args.device))
+        if has_posts:
+            rows["mf+amae"].append(amae_epoch("mf+amae", args.workspace, {"batch_size": args.batch_size,
+                                                                          "stage1_epochs": 1}, args.device)[0])
+        e, f = eval_rates(mf_model, sp.test, args.device)
+        rows["eval"].append(e)
+        rows["eval_floor"].append(f)
+        print(f"round {r + 1}: MF {mf_rate:,.0f} samples/s, floor {rows['floor'][-1]:,.0f}"
+              + (f", MF+AMAE {rows['mf+amae'][-1]:,.0f}" if has_posts else "")
+              + f"; evaluation {e:,.0f} cases/s, floor {f:,.0f}")
+    med = {k: float(np.median(v)) for k, v in rows.items() if v}
+    ratios = {"mf / dense floor": med["mf"] / med["floor"],
+              "evaluation / gather floor": med["eval"] / med["eval_floor"]}
+    if "mf+amae" in med:
+        ratios["mf+amae / mf"] = med["mf+amae"] / med["mf"]
+    for k, v in ratios.items():
+        print(f"{k}: {v:.2f}x")
+    write_results("throughput", {"workspace": str(args.workspace), "batch_size": args.batch_size,
+                                 "device": args.device, "median": med, "rounds": rows, "ratios": ratios,
+                                 "peak_rss_mb": peak_rss_mb()})
+
+
+if __name__ == "__main__":
+    main()
