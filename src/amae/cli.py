@@ -413,4 +413,4 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
                              max_media_per_request=max_media, max_pixels_per_request=max_pixels)
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    uvicorn.run(create_app(bundle, limits=limits), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(bundle, limits=limits, media_pool=True), host=host, port=port, log_level="info")

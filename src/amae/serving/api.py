@@ -223,13 +223,21 @@ def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"detail": _safe(detail)}, status_code=status, headers=headers)
 
 
-def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: ServeLimits | None = None) -> FastAPI:
-    """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints and limits)."""
+def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: ServeLimits | None = None,
+               media_pool: bool = False) -> FastAPI:
+    """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints and limits).
+
+    ``media_pool``: decode request media in a low-priority worker process (``amae serve`` does).
+    """
     limits = limits or ServeLimits(**({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
     app = FastAPI(title="amae", version="1", description="Music recommendation from social media content: "
                   f"model '{bundle.name}' ({bundle.label}). Every error answer is documented per endpoint.")
     meta = bundle.metadata()
     limiter = anyio.CapacityLimiter(limits.workers)
+    if media_pool and bundle.featurizer is not None and bundle.featurizer.media_root is not None:
+        from amae.serving.media_pool import MediaPool
+
+        bundle.featurizer.pool = MediaPool()
     in_flight = {"n": 0}
 
     @app.exception_handler(RequestValidationError)

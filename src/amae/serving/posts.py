@@ -125,6 +125,8 @@ class PostFeaturizer:
         self.media_root = None if media_root is None else Path(media_root)
         self._text: Any = None
         self._visual: Any = None
+        #: a :class:`amae.serving.media_pool.MediaPool` (``amae serve``): media decoded out of process
+        self.pool: Any = None
 
     def _text_extractor(self) -> Any:
         if self._text is None:
@@ -166,7 +168,10 @@ class PostFeaturizer:
             if deadline is not None and clock.monotonic() > deadline and len(row["media"].iloc[0]):
                 skipped += 1
                 row = row.assign(media=[[]])
-            parts.append(extractor(row))
+            if self.pool is not None and len(row["media"].iloc[0]):
+                parts.append(self.pool.extract(extractor, row))  # decoded in the low-priority worker
+            else:
+                parts.append(extractor(row))
         if skipped:
             notes.append(f"visual: time budget spent; the media of {skipped} post(s) were not read")
         blocks = {g: np.concatenate([r.blocks[g] for r in parts]) for g in parts[0].blocks}
