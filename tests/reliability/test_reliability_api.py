@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -35,7 +36,7 @@ def _body(**fields: Any) -> dict[str, Any]:
 
 # (request body or raw bytes, status, words the error must contain)
 HOSTILE: dict[str, tuple[Any, int, tuple[str, ...]]] = {
-    "time 1e20": (_body(time=1e20), 422, ("time", "2100-01-01")),
+    "time 1e20": (_body(time=1e20), 422, ("time", "less than 4102444800")),
     "time -1e15": (_body(time=-1e15), 422, ("time",)),
     "time 1e300": (_body(time=1e300), 422, ("time",)),
     "time Infinity": (b'{"user_id": "u0003", "time": Infinity}', 422, ("time",)),
@@ -54,10 +55,11 @@ HOSTILE: dict[str, tuple[Any, int, tuple[str, ...]]] = {
     "not JSON": (b"{user_id: 3", 400, ()),
     "deeply nested": (("[" * 100_000 + "]" * 100_000).encode(), 400, ()),
     "k too large": (_body(k=101), 422, ("k",)),
+    "k 5.5": (_body(k=5.5), 422, ("k",)),
+    "time as unparseable text": (_body(time="yesterday"), 422, ("time",)),
+    "time 2024-02-30": (_body(time="2024-02-30"), 422, ("time",)),
     "unknown field": (_body(nosuch=1), 422, ("nosuch",)),
     "too many posts": (_body(posts=[OK_POST] * 51), 422, ("posts",)),
-    "media budget: 50 posts x 10 media": (_body(posts=[{**OK_POST, "media": [f"m{j}.jpg" for j in range(10)]}] * 50),
-                                          422, ("posts[].media", "500 media", "limit 20")),
 }
 
 
@@ -92,13 +94,25 @@ def test_every_error_answer_is_in_the_openapi_schema(client: TestClient) -> None
     assert props["include_played"]["type"] == "boolean" and props["k"]["type"] == "integer"
 
 
+def test_media_past_the_budget_are_skipped_and_counted(serving_workspace: Path, tmp_path: Path) -> None:
+    """50 posts x 10 media, all within the per-post limits: 20 are read, 480 skipped, and the answer says so."""
+    client = TestClient(create_app(load_bundle(serving_workspace, "mf+amae", 0, media_root=tmp_path)))
+    posts = [{**OK_POST, "media": [f"m{i}-{j}.jpg" for j in range(10)]} for i in range(50)]
+    r = client.post("/recommend", json=_body(posts=posts))
+    assert r.status_code == 200, r.text
+    notes = " ".join(r.json()["explanation"]["notes"])
+    assert "20 of 500 media decoded" in notes and "480 skipped" in notes
+
+
 def test_pixel_budget_is_read_from_headers(serving_workspace: Path, tmp_path: Path) -> None:
+    from amae.serving.limits import apply_media_budget
     from tests.features.visual.test_visual_decode import huge_png
 
     huge_png(tmp_path / "bomb.png", side=8_000)  # 64 Mpx declared in the header, a few KB on disk
-    client = TestClient(create_app(load_bundle(serving_workspace, "mf+amae", 0, media_root=tmp_path)))
-    r = client.post("/recommend", json=_body(posts=[{**OK_POST, "media": ["bomb.png"]}]))
-    assert r.status_code == 422 and "pixels" in r.text and "limit 40000000" in r.text
+    Image.new("RGB", (100, 100)).save(tmp_path / "small.png")
+    kept, note = apply_media_budget(ServeLimits(), tmp_path, [["bomb.png", "small.png"], ["small.png"]])
+    assert kept == [["small.png"], ["small.png"]]  # the bomb is never decoded; the rest still is
+    assert note is not None and "1 skipped" in note and "40000000 pixels" in note
 
 
 def test_saturated_server_answers_503_with_retry_after(serving_workspace: Path,
@@ -129,8 +143,6 @@ def test_saturated_server_answers_503_with_retry_after(serving_workspace: Path,
 
 def test_time_budget_skips_remaining_media(serving_workspace: Path, tmp_path: Path) -> None:
     """With no time left, media are not decoded; the answer is still a 200 that says so."""
-    from PIL import Image
-
     for i in range(3):
         Image.new("RGB", (32, 32), (200, 10 * i, 10)).save(tmp_path / f"i{i}.png")
     bundle = load_bundle(serving_workspace, "mf+amae", 0, media_root=tmp_path)
@@ -142,3 +154,11 @@ def test_time_budget_skips_remaining_media(serving_workspace: Path, tmp_path: Pa
     assert r.status_code == 200, r.text
     assert any("time budget spent" in n for n in r.json()["explanation"]["notes"])
     assert time.perf_counter() - t0 < 60
+
+
+def test_integral_numbers_and_iso_times_that_the_schema_allows_are_accepted(client: TestClient) -> None:
+    """What the OpenAPI schema calls valid is accepted (schemathesis' positive-data check)."""
+    r = client.post("/recommend", json=_body(k=5.0, user_id="u0003", time="2024-02-29T10:00:00+01:00",
+                                             posts=[{"timestamp": 1_709_283_600.5, "text": "x"}]))
+    assert r.status_code == 200, r.text
+    assert len(r.json()["items"]) == 5

@@ -4,10 +4,11 @@ Endpoints: ``POST /recommend``, ``GET /health``, ``GET /metadata``; the OpenAPI 
 ``/openapi.json`` and the interactive docs at ``/docs``. Types are strict (a boolean is never a
 number), times are range-checked, text must be valid Unicode. Invalid fields are 422 with the
 field's location (the input is never echoed), a body that is not JSON is 400, an unknown user
-(without posts to fall back on) is 404, a body over the limit is 413 before any of it is parsed,
-and a request over its media budget is 422 before anything is decoded. The work runs off the event
-loop in a bounded pool (:class:`amae.serving.limits.ServeLimits`); past ``workers + queue`` requests
-in flight the answer is 503 with ``Retry-After``. Every one of these answers is in the OpenAPI schema.
+(without posts to fall back on) is 404, a body over the limit is 413 before any of it is parsed;
+media past the request's budget are skipped before anything is decoded, and the answer says so.
+The work runs off the event loop in a bounded pool (:class:`amae.serving.limits.ServeLimits`); past
+``workers + queue`` requests in flight the answer is 503 with ``Retry-After``. Every one of these
+answers is in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -24,17 +25,31 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from amae.data.contract import MAX_TIME, MIN_TIME
 from amae.data.io import DataError
 from amae.serving.bundle import ModelBundle
-from amae.serving.limits import BudgetError, ServeLimits, check_media_budget
+from amae.serving.limits import ServeLimits, apply_media_budget
 from amae.serving.posts import MAX_MEDIA_PER_POST, MAX_POSTS, MAX_TEXT_CHARS, RecentPost, parse_time
 from amae.serving.recommender import UnknownUserError, recommend
 
 MAX_BODY_BYTES = 1_000_000
 MAX_K = 100
 
-#: strict: a JSON boolean is never read as a number (``true`` is not 1970-01-01T00:00:01Z)
-TimeValue = StrictInt | StrictFloat | StrictStr | None
+#: An ISO-8601 time the API accepts as text: a real calendar date from 1971 to 2098 (so no offset can
+#: push it out of the accepted range), optionally with hh:mm:ss[.ffffff] and Z or an offset. Stated
+#: in the schema, so that every schema-valid request is an accepted one (unix seconds go as numbers).
+ISO_TIME = (
+    r"^((197[1-9]|19[89][0-9]|20[0-8][0-9]|209[0-8])-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11"
+    r")-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))|(19(7[26]|8[048]|9[26])|20([02468][048]|[13579][2"
+    r"6]))-02-29)(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5]["
+    r"0-9])?)?$"
+)
+#: strict: a JSON boolean is never read as a number (``true`` is not 1970-01-01T00:00:01Z); the
+#: schema states the accepted range, so a schema-valid time is an accepted one
+TimeValue = (Annotated[StrictInt, Field(ge=MIN_TIME, lt=MAX_TIME)] | Annotated[StrictFloat, Field(ge=MIN_TIME,
+                                                                                                  lt=MAX_TIME)]
+             | Annotated[StrictStr, Field(pattern=ISO_TIME, max_length=40)] | None)
+MediaPath = Annotated[StrictStr, Field(min_length=1, max_length=1024)]
 
 
 def _valid_unicode(v: str | None, field: str) -> str | None:
@@ -54,7 +69,7 @@ class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timestamp: TimeValue = Field(None, description="unix seconds or ISO-8601, 1970-01-01 to 2100-01-01")
     text: StrictStr | None = Field(None, max_length=MAX_TEXT_CHARS)
-    media: list[StrictStr] = Field(default_factory=list, max_length=MAX_MEDIA_PER_POST)
+    media: list[MediaPath] = Field(default_factory=list, max_length=MAX_MEDIA_PER_POST)
 
     @field_validator("timestamp")
     @classmethod
@@ -80,14 +95,22 @@ class RecommendIn(BaseModel):
     """Body of ``POST /recommend``."""
 
     model_config = ConfigDict(extra="forbid")
-    user_id: Annotated[StrictStr | StrictInt, Field(description="the user's id as in the dataset (a number is "
-                                                                 "read as its decimal text)")]
+    user_id: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=256)] | StrictInt,
+                       Field(description="the user's id as in the dataset (a number is read as its decimal text)")]
     k: StrictInt = Field(10, ge=1, le=MAX_K, description="number of tracks")
     time: TimeValue = Field(None, description="unix seconds or ISO-8601 (1970-01-01 to 2100-01-01); default: "
                                               "after the latest post")
     posts: list[PostIn] = Field(default_factory=list, max_length=MAX_POSTS,
                                 description="recent posts; the last 24 h before `time` form the context")
     include_played: StrictBool = Field(False, description="also rank tracks the user played in training")
+
+    @field_validator("k", "user_id", mode="before")
+    @classmethod
+    def _integral(cls, v: Any) -> Any:
+        """JSON Schema counts 69.0 as an integer: accept it as 69 (booleans and 69.5 stay errors)."""
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+            return int(v)
+        return v
 
     @field_validator("user_id")
     @classmethod
@@ -147,7 +170,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "body is not JSON (invalid UTF-8, syntax, nesting too deep)"},
     404: {"model": ErrorOut, "description": "unknown user (and no posts to fall back on)"},
     413: {"model": ErrorOut, "description": "body over the size limit"},
-    422: {"model": ErrorOut, "description": "invalid field (named in loc), or a request over its media budget"},
+    422: {"model": ErrorOut, "description": "invalid field (named in loc)"},
     503: {"model": ErrorOut, "description": "server saturated or time budget spent; retry after Retry-After "
                                             "seconds", "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
 }
@@ -263,10 +286,13 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
 
     def work(req: RecommendIn, deadline: float) -> dict[str, Any]:
         root = bundle.featurizer.media_root if bundle.featurizer is not None else None
-        check_media_budget(limits, root, [list(p.media) for p in req.posts])
-        posts = [RecentPost(p.timestamp, p.text, list(p.media)) for p in req.posts]  # type: ignore[arg-type]
-        return recommend(bundle, req.user_id, req.k, req.time, posts, req.include_played,  # type: ignore[arg-type]
-                         deadline=deadline)
+        media, note = apply_media_budget(limits, root, [list(p.media) for p in req.posts])
+        posts = [RecentPost(p.timestamp, p.text, m) for p, m in zip(req.posts, media, strict=True)]  # type: ignore[arg-type]
+        result = recommend(bundle, req.user_id, req.k, req.time, posts, req.include_played,  # type: ignore[arg-type]
+                           deadline=deadline)
+        if note:
+            result["explanation"]["notes"].append(note)
+        return result
 
     @app.post("/recommend", response_model=RecommendOut, response_model_by_alias=True, responses=ERRORS)
     async def recommend_endpoint(req: RecommendIn) -> Any:
@@ -282,7 +308,7 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
             return await anyio.to_thread.run_sync(work, req, deadline, limiter=limiter)
         except UnknownUserError as exc:
             return _error(404, str(exc))
-        except (DataError, BudgetError) as exc:
+        except DataError as exc:
             return _error(422, str(exc))
         finally:
             in_flight["n"] -= 1

@@ -2,7 +2,8 @@
 
 Size limits bound what a request may *say* (posts, characters, media paths, body bytes); the media
 budget bounds the work it may *cause* before any pixel is decoded (number of media, total pixels
-read from the headers, video frames), the time budget bounds the wall time of the work itself, and
+read from the headers, video frames: media past it are skipped and counted in the answer), the
+time budget bounds the wall time of the work itself, and
 the worker pool bounds how many requests compute at once: past ``workers + queue`` requests in
 flight the server answers 503 with ``Retry-After`` instead of queueing without limit.
 """
@@ -45,48 +46,56 @@ class ServeLimits:
         return asdict(self)
 
 
-class BudgetError(ValueError):
-    """A request over its media budget: answered 422 with the field and the limit."""
-
-
-def media_cost(root: Path, paths: list[str]) -> tuple[int, int, list[str]]:
-    """(pixels, video frames, unreadable) for media under ``root``, from headers only (nothing decoded)."""
+def _cost(root: Path, rel: str) -> tuple[int, int]:
+    """(pixels, video frames) of one medium from its header; unreadable media cost nothing (skipped later)."""
     import cv2
     from PIL import Image
 
     from amae.features.visual.config import VIDEO_EXTENSIONS
 
-    pixels, frames, bad = 0, 0, []
-    for rel in paths:
-        path = Path(root) / rel
-        try:
-            if path.suffix.lower() in VIDEO_EXTENSIONS:
-                cap = cv2.VideoCapture(str(path))
-                try:
-                    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-                finally:
-                    cap.release()
-                pixels += 3 * w * h
-                frames += 3
-            else:
-                with Image.open(path) as img:
-                    w, h = img.size
-                pixels += w * h
-        except Exception:  # noqa: BLE001 - unreadable media are skipped later, and cost nothing here
-            bad.append(rel)
-    return pixels, frames, bad
+    path = Path(root) / rel
+    try:
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            cap = cv2.VideoCapture(str(path))
+            try:
+                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            finally:
+                cap.release()
+            return 3 * w * h, 3
+        with Image.open(path) as img:
+            w, h = img.size
+        return w * h, 0
+    except Exception:  # noqa: BLE001 - unreadable media are skipped by the extractor, with a reason
+        return 0, 0
 
 
-def check_media_budget(limits: ServeLimits, root: Path | None, media: list[list[str]]) -> None:
-    """Raise :class:`BudgetError` (naming the field and the limit) before any decoding happens."""
-    flat = [m for post in media for m in post]
-    if root is None or not flat:
-        return
-    if len(flat) > limits.max_media_per_request:
-        raise BudgetError(f"posts[].media: {len(flat)} media in one request (limit {limits.max_media_per_request})")
-    pixels, frames, _ = media_cost(root, flat)
-    if frames > limits.max_video_frames:
-        raise BudgetError(f"posts[].media: {frames // 3} video(s) = {frames} key frames (limit "
-                          f"{limits.max_video_frames} frames per request)")
-    if pixels > limits.max_pixels_per_request:
-        raise BudgetError(f"posts[].media: {pixels} pixels in one request (limit {limits.max_pixels_per_request})")
+def apply_media_budget(limits: ServeLimits, root: Path | None, media: list[list[str]]
+                       ) -> tuple[list[list[str]], str | None]:
+    """Keep media, in post order, while the request stays within its budget; skip the rest.
+
+    Costs come from the headers only (nothing is decoded here). Returns the media each post keeps
+    and a note counting what was skipped (None when nothing was). A skipped medium is reported,
+    never silently dropped: the answer's notes say how many and why.
+    """
+    total = sum(len(m) for m in media)
+    if root is None or total == 0:
+        return media, None
+    kept: list[list[str]] = []
+    n, pixels, frames = 0, 0, 0
+    for post in media:
+        mine = []
+        for rel in post:
+            if n >= limits.max_media_per_request:
+                break
+            px, fr = _cost(root, rel)
+            if pixels + px > limits.max_pixels_per_request or frames + fr > limits.max_video_frames:
+                continue
+            mine.append(rel)
+            n, pixels, frames = n + 1, pixels + px, frames + fr
+        kept.append(mine)
+    skipped = total - n
+    if not skipped:
+        return kept, None
+    return kept, (f"media budget: {n} of {total} media decoded ({pixels} pixels, {frames} video frames); "
+                  f"{skipped} skipped (limits: {limits.max_media_per_request} media, "
+                  f"{limits.max_pixels_per_request} pixels, {limits.max_video_frames} video frames per request)")
