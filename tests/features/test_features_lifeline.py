@@ -18,7 +18,10 @@ from amae.data.synthetic import WorldConfig, generate_world
 from amae.data.workspace import ingest
 from amae.features.pipeline import extract_features
 
-BATCH = "25"
+#: small shards for the interrupted runs, so the work cannot finish before the signal lands
+BATCH = "6"
+#: outputs do not depend on the batch size: the uninterrupted reference runs in large shards
+FAST_BATCH = 400
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def _all_gone(procs: list[psutil.Process], seconds: float = 10.0) -> list[psutil
 
 def test_sigkill_leaves_no_worker_and_rerun_gives_identical_bytes(world: Path, tmp_path: Path) -> None:
     clean = _workspace(world, tmp_path / "clean")
-    extract_features(clean, "text", {}, n_jobs=1, batch_size=int(BATCH), progress=False)
+    extract_features(clean, "text", {}, n_jobs=1, batch_size=FAST_BATCH, progress=False)
     ws = _workspace(world, tmp_path / "ws")
     proc, children = _start_and_wait_for_shards(ws)
     os.kill(proc.pid, signal.SIGKILL)
@@ -85,6 +88,7 @@ def test_ctrl_c_stops_workers_with_one_line(world: Path, tmp_path: Path) -> None
     proc, children = _start_and_wait_for_shards(ws)
     os.kill(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, "the extraction finished before Ctrl-C arrived: make it longer"
     assert proc.returncode == 130
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("interrupted:"), err
@@ -94,13 +98,13 @@ def test_ctrl_c_stops_workers_with_one_line(world: Path, tmp_path: Path) -> None
 
 def test_half_written_shard_is_redone(world: Path, tmp_path: Path) -> None:
     ws = _workspace(world, tmp_path / "ws")
-    extract_features(ws, "text", {}, n_jobs=1, batch_size=int(BATCH), progress=False)
+    extract_features(ws, "text", {}, n_jobs=1, batch_size=FAST_BATCH, progress=False)
     before = _outputs(ws)
     shard = sorted((ws / "features" / "text" / "shards").glob("shard-*.npz"))[1]
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2])  # half of the unit: as if the write had been cut
     (ws / "features" / "text" / "manifest.json").unlink()  # and the run never finished
-    report = extract_features(ws, "text", {}, n_jobs=1, batch_size=int(BATCH), progress=False)
+    report = extract_features(ws, "text", {}, n_jobs=1, batch_size=FAST_BATCH, progress=False)
     assert report.shards_reused == report.n_shards - 1  # exactly the broken shard was redone
     assert shard.read_bytes() == data
     assert _outputs(ws) == before
