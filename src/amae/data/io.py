@@ -61,7 +61,7 @@ def _write_with(target: Path, writer: Callable[[Path], None]) -> Path:
 
 def write_json(target: Path, obj: Any) -> Path:
     def _w(p: Path) -> None:
-        p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
+        p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
 
     return _write_with(target, _w)
 
@@ -86,7 +86,8 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """JSON for numpy scalars and arrays and paths (what amae's outputs hold)."""
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):

@@ -22,11 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from amae import __version__
-from amae.data.io import read_json, write_json
+from amae.data.io import json_default, read_json, write_json
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
@@ -42,13 +41,10 @@ def canonical(obj: Any) -> Any:
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
+    try:
+        return json_default(obj)
+    except TypeError:  # anything else that may sit in a config: fingerprinted by its text
+        return str(obj)
 
 
 def json_digest(obj: Any) -> str:
