@@ -37,7 +37,9 @@ def _workspace(world: Path, ws: Path) -> Path:
 
 
 def _features_cmd(ws: Path) -> list[str]:
-    code = "from amae.cli import app; app()"
+    # A shell that starts jobs in the background makes them ignore SIGINT (and Python then installs no
+    # KeyboardInterrupt handler): restore it, as a terminal's foreground job has it.
+    code = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from amae.cli import app; app()"
     return [sys.executable, "-c", code, "features", str(ws), "--modality", "text", "-j", "2", "--batch-size", BATCH]
 
 
