@@ -178,6 +178,8 @@ BAD_COMMANDS: dict[str, tuple[Callable[[Path, Path], list], tuple[str, ...]]] = 
     "recommend unknown user with markup": (lambda ws, t: ["recommend", "-w", ws, "-m", "mf", "--user", "[/x]"],
                                            ("unknown user '[/x]'",)),
     "evaluate untrained": (lambda ws, t: ["evaluate", ws, "-m", "dmf"], ("no trained model 'dmf'",)),
+    "recommend unknown model": (lambda ws, t: ["recommend", "-w", ws, "-m", "nosuch", "--user", "u0001"],
+                                ("no trained model 'nosuch'", "trained here: mf", "models: ")),
     "missing workspace": (lambda ws, t: ["split", t / "nowhere"], ("not a workspace",)),
     "device sideways": (lambda ws, t: ["train", ws, "-m", "mf", "--device", "sideways"], ("--device",)),
 }

@@ -90,8 +90,18 @@ def resolve_cell(workspace: Path, label: str, seed: int, params: dict | None = N
         return d
     cells = find_cells(workspace, label, seed)
     if not cells:
-        raise DataError(f"{workspace}/models: no trained model '{label}' for seed {seed} "
-                        f"(run 'amae train {workspace} --model {label} --seed {seed}')")
+        if label in REGISTRY:
+            raise DataError(f"{workspace}/models: no trained model '{label}' for seed {seed} "
+                            f"(run 'amae train {workspace} --model {label} --seed {seed}')")
+        folder = Path(workspace) / "models"
+        trained = sorted({m["label"] for d in (folder.iterdir() if folder.exists() else [])
+                          if (m := _CELL.match(d.name))})
+        import difflib
+
+        close = difflib.get_close_matches(label, trained + list(REGISTRY), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise DataError(f"{workspace}/models: no trained model '{label}' ({hint}trained here: "
+                        f"{', '.join(trained) or 'none'}; models: {', '.join(sorted(REGISTRY))})")
     if len(cells) > 1:
         raise DataError(f"{workspace}/models: {len(cells)} variants of '{label}' for seed {seed} "
                         f"({', '.join(c.name for c in cells)}); pick one with --param or by its full name")
