@@ -313,7 +313,8 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
     out.print(rich_table("amae demo: synthetic world, test cases (mean ± std over seeds)", cells))
     out.print("sampled = positive vs 99 fixed negatives; full = against all unplayed tracks. The world plants a "
               "mood signal in posts, so content models should beat MF here; that shows the machinery works, "
-              "not that social content helps in the real world.")
+              "not that social content helps in the real world. For noise controls, equal tuning and seed-aware "
+              "intervals, run 'amae experiment'.")
     out.print(f"workspace -> {workspace} ({time.perf_counter() - t0:.0f}s)")
 
 
