@@ -85,6 +85,8 @@ class DMFBackbone(nn.Module):
         return self.user_tower(u)
 
     def items(self, i: torch.Tensor) -> torch.Tensor:
+        if not self.training:  # evaluation: the item tower once for the whole catalogue
+            return self.item_tower.all_rows()[i]
         return self.item_tower(i.reshape(-1)).reshape(*i.shape, -1)
 
     def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
