@@ -340,11 +340,10 @@ def run_case_study(ctx: Context, out_dir: Path, case_tracks: list[str] | None, n
 def budget_of(ctx: Context, n_trials: int, tuning: dict[str, dict]) -> dict[str, Any]:
     """What each method was given: the training schedule per model and the tuning budget."""
     from amae.models import REGISTRY
+    from amae.models.torch_base import TorchRecommender
     from amae.training.trainer import TrainConfig
 
-    models = sorted({m for m in ctx.tuned} | {m for m in tuning} | {REFERENCE_LABEL})
-    from amae.models.torch_base import TorchRecommender
-
+    models = sorted(set(ctx.tuned) | set(tuning) | {REFERENCE_LABEL})
     schedule: dict[str, Any] = {}
     for name, cls in REGISTRY.items():
         if not issubclass(cls, TorchRecommender):
