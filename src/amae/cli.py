@@ -101,7 +101,9 @@ def split(workspace: Path, config: ConfigOpt = None,
 
 def _say_changes(reasons: list[str]) -> None:
     """Why a stage recomputed, when it had an earlier result to compare with."""
-    real = [r for r in reasons if r != "no complete earlier result"]
+    from amae.data.provenance import changed_inputs
+
+    real = changed_inputs(reasons)
     if real:
         console.print(f"  recomputed because: {'; '.join(real)}", markup=False, highlight=False)
 
@@ -260,16 +262,13 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
 
 def _check_shared_params(params: dict[str, Any]) -> None:
     """``experiment -p`` applies to every model: each key must be known to at least one of them."""
-    import difflib
-
     from amae.models import REGISTRY
-    from amae.models.base import check_params, known_params
+    from amae.models.base import check_params, did_you_mean, known_params
 
     everything = sorted({k for cls in REGISTRY.values() for k in known_params(cls)} - {"progress"})
     for key, value in params.items():
         if key not in everything:
-            close = difflib.get_close_matches(key, everything, n=1)
-            raise DataError(f"unknown parameter '{key}' ({f'did you mean {close[0]!r}? ' if close else ''}"
+            raise DataError(f"unknown parameter '{key}' ({did_you_mean(key, everything)}"
                             f"known: {', '.join(everything)})")
         for cls in REGISTRY.values():
             if key in known_params(cls):

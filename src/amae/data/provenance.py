@@ -28,7 +28,8 @@ from amae import __version__
 from amae.data.io import json_default, read_json, write_json
 
 MANIFEST = "manifest.json"
-_CHUNK = 1 << 20
+#: what :func:`changes` says when there is nothing to compare with (a first run, an unfinished unit)
+NO_EARLIER = "no complete earlier result"
 
 
 def _hasher() -> Any:
@@ -50,25 +51,14 @@ def _default(obj: Any) -> Any:
 def json_digest(obj: Any) -> str:
     """Digest of a JSON-able value, independent of key order."""
     h = _hasher()
-    h.update(json.dumps(canonical(obj), sort_keys=True).encode())
+    h.update(json.dumps(obj, sort_keys=True, default=_default).encode())
     return h.hexdigest()
 
 
 def file_digest(path: Path) -> str:
-    """Content hash of one file (read in 1 MiB chunks, so any size fits in memory)."""
-    h = _hasher()
+    """Content hash of one file (streamed by hashlib, so any size fits in memory)."""
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def files_digest(paths: Iterable[Path]) -> str:
-    """Content hash of several files, in the given order, names included."""
-    h = _hasher()
-    for p in paths:
-        h.update(Path(p).name.encode() + b"\0" + file_digest(p).encode())
-    return h.hexdigest()
+        return hashlib.file_digest(fh, _hasher).hexdigest()
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -144,7 +134,7 @@ def read_manifest(folder: Path) -> Manifest | None:
 def changes(old: Manifest | None, new: Manifest) -> list[str]:
     """What differs between a saved manifest and the one wanted now, in words (empty: identical)."""
     if old is None:
-        return ["no complete earlier result"]
+        return [NO_EARLIER]
     a, b = old.to_dict(), new.to_dict()
     out: list[str] = []
     if a["stage"] != b["stage"]:
@@ -158,6 +148,11 @@ def changes(old: Manifest | None, new: Manifest) -> list[str]:
     if a["amae"] != b["amae"]:
         out.append(f"amae {a['amae']} -> {b['amae']}")
     return out
+
+
+def changed_inputs(reasons: list[str]) -> list[str]:
+    """The reasons worth telling a user: what differs from an earlier result (not "there was none")."""
+    return [r for r in reasons if r != NO_EARLIER]
 
 
 def _short(v: Any) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from amae.data.adapters.ncf import load_ncf
-from amae.data.contract import Dataset, load_dataset
+from amae.data.contract import MAX_MEDIA_PER_POST, Dataset, load_dataset
 from amae.data.ids import IdMap
 from amae.data.io import DataError, find_table, read_json, write_json, write_parquet
 from amae.data.provenance import Manifest, check, file_digest, seal, unseal
@@ -75,16 +75,17 @@ def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool 
         dataset.provenance = {"reused": True, "changes": []}
         return dataset
     # validates first: a failed ingest leaves the workspace as it was
-    dataset = _encode(source, workspace, fmt, max_media_per_post)
+    dataset = _encode(source, workspace, manifest, max_media_per_post)
     seal(folder, manifest)
     dataset.provenance = {"reused": False, "changes": reasons}
     return dataset
 
 
-def _encode(source: Path, workspace: Path, fmt: str, max_media_per_post: int | None = None) -> Dataset:
+def _encode(source: Path, workspace: Path, manifest: Manifest, max_media_per_post: int | None = None) -> Dataset:
+    """Load and validate ``source``, then write it (and an NCF file's given split) into ``workspace``."""
+    fmt = manifest.config["format"]
     if fmt == "contract":
-        dataset = load_dataset(Path(source)) if max_media_per_post is None else \
-            load_dataset(Path(source), max_media_per_post=max_media_per_post)
+        dataset = load_dataset(Path(source), max_media_per_post=max_media_per_post or MAX_MEDIA_PER_POST)
     elif fmt == "ncf":
         ncf = load_ncf(source)
         users = IdMap(np.asarray([str(i) for i in range(ncf.n_users)], dtype=object))
@@ -95,12 +96,9 @@ def _encode(source: Path, workspace: Path, fmt: str, max_media_per_post: int | N
                                  "format": "ncf",
                                  "dropped_duplicate_negatives": ncf.dropped_duplicate_negatives})
         unseal(Path(workspace) / "data")
-        from amae.protocol.split import split_manifest
-
-        ncf.split.save(Path(workspace) / "split",
-                       split_manifest(source_manifest(source, fmt).digest(), {"method": "ncf-given"}))
-    else:
-        raise DataError(f"unknown format '{fmt}' (use 'contract' or 'ncf')")
+        # drawn from exactly the data this ingest seals: the data manifest's digest is its input
+        given = Manifest("split", {"data": manifest.digest()}, {"method": "ncf-given"})
+        ncf.split.save(Path(workspace) / "split", given)
     unseal(Path(workspace) / "data")
     save_dataset(dataset, workspace)
     return dataset

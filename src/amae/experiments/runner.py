@@ -26,6 +26,7 @@ import numpy as np
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json
+from amae.data.provenance import changed_inputs
 from amae.data.workspace import ingest, load_workspace
 from amae.experiments.plan import (
     REFERENCE_LABEL,
@@ -79,7 +80,7 @@ def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: st
         dataset = load_workspace(workspace)
     else:
         dataset = ingest(source, workspace, "ncf" if kind == "ncf" else "contract")
-        reasons = [r for r in dataset.provenance.get("changes", []) if r != "no complete earlier result"]
+        reasons = changed_inputs(dataset.provenance.get("changes", []))
         log(f"ingest {source} -> {workspace}: " + ("reused (unchanged)" if dataset.provenance.get("reused")
                                                    else "done" + (f" ({'; '.join(reasons)})" if reasons else "")))
     timings["ingest"] = time.perf_counter() - t0
@@ -87,7 +88,7 @@ def prepare_workspace(kind: str, source: Path, workspace: Path, split_method: st
     split, why = split_workspace(workspace, dataset, method=split_method, seed=split_seed, n_negatives=n_negatives,
                                  keep_existing=True)
     if why:
-        real = [r for r in why if r != "no complete earlier result"]
+        real = changed_inputs(why)
         log(f"split ({split_method}, seed {split_seed})" + (f": {'; '.join(real)}" if real else ""))
     timings["split"] = time.perf_counter() - t0
     return dataset, split, timings
@@ -137,6 +138,13 @@ class Context:
     usable: dict[str, int] | None = None
     tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def not_applicable(self, row: Row) -> str | None:
+        """Why ``row`` cannot run on this workspace (None: it can)."""
+        from amae.models import REGISTRY
+
+        has = self.dataset.has_content
+        return applicability(row, REGISTRY, has, self.groups if has else None, self.usable)
+
 
 def plan_rows(wanted: list[str], methods: list[str] | None) -> tuple[dict[str, list[Row]], dict[str, Row]]:
     """The rows of each wanted table, and every cell to train (MF, the rows, their controls) by label."""
@@ -163,10 +171,7 @@ def effective_params(ctx: Context, row: Row) -> dict[str, Any]:
 
 def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
     """Train (or reuse) every seed of one row: its entry with runs, reused seeds and errors."""
-    from amae.models import REGISTRY
-
-    reason = applicability(row, REGISTRY, ctx.dataset.has_content, ctx.groups if ctx.dataset.has_content else None,
-                           ctx.usable)
+    reason = ctx.not_applicable(row)
     eff = effective_params(ctx, row)
     entry: dict[str, Any] = {"status": "ok", "reason": None, "params": eff, "runs": {}, "reused": [], "errors": {}}
     if reason is not None:
@@ -200,14 +205,12 @@ def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
 def tune_methods(ctx: Context, unique: dict[str, Row], n_trials: int) -> dict[str, dict[str, Any]]:
     """``--tune N``: the same Optuna budget for every model that has rows to run; model -> record."""
     from amae.experiments.tuning import tune
-    from amae.models import REGISTRY
 
     records: dict[str, dict[str, Any]] = {}
     for row in unique.values():
         if row.model in records or row.control:
             continue
-        reason = applicability(row, REGISTRY, ctx.dataset.has_content, ctx.groups or None, ctx.usable)
-        if reason is not None:
+        if ctx.not_applicable(row) is not None:
             continue
         base = {**PRESETS[ctx.preset], **ctx.params, **ctx.model_params.get(row.model, {}), "progress": False}
         t0 = time.perf_counter()

@@ -19,8 +19,9 @@ import numpy as np
 from amae.config import save_settings
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json, write_json, write_npy
-from amae.data.provenance import Manifest, check, read_manifest, seal, short, unseal, upstream
+from amae.data.provenance import Manifest, changed_inputs, check, read_manifest, seal, short, unseal, upstream
 from amae.models import REGISTRY, Recommender, TrainData
+from amae.models.base import did_you_mean
 from amae.protocol.metrics import evaluate
 from amae.protocol.split import Split, split_digest
 
@@ -96,10 +97,7 @@ def resolve_cell(workspace: Path, label: str, seed: int, params: dict | None = N
         folder = Path(workspace) / "models"
         trained = sorted({m["label"] for d in (folder.iterdir() if folder.exists() else [])
                           if (m := _CELL.match(d.name))})
-        import difflib
-
-        close = difflib.get_close_matches(label, trained + list(REGISTRY), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(label, trained + list(REGISTRY))
         raise DataError(f"{workspace}/models: no trained model '{label}' ({hint}trained here: "
                         f"{', '.join(trained) or 'none'}; models: {', '.join(sorted(REGISTRY))})")
     if len(cells) > 1:
@@ -121,10 +119,7 @@ def cell_manifest(workspace: Path, model_name: str, params: dict, seed: int) -> 
 def model_class(name: str) -> type[Recommender]:
     """The registered model ``name``, or a one-line error suggesting the closest registered name."""
     if name not in REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        hint = did_you_mean(name, list(REGISTRY))
         raise DataError(f"unknown model '{name}' ({hint}known: {', '.join(sorted(REGISTRY))})")
     return REGISTRY[name]
 
@@ -196,4 +191,4 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
         save_settings(out / "config.toml", settings)
     write_json(out / "metrics.json", metrics)
     seal(out, manifest)
-    return {**metrics, "reused": False, "changes": [r for r in reasons if r != "no complete earlier result"]}
+    return {**metrics, "reused": False, "changes": changed_inputs(reasons)}

@@ -25,7 +25,7 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amae.data.io import atomic_path, read_json, write_json, write_npy, write_parquet
-from amae.data.provenance import Manifest, check, frame_digest, seal, unseal
+from amae.data.provenance import Manifest, changed_inputs, check, frame_digest, seal, unseal
 from amae.features.base import POST_COLUMNS, BatchExtractor, BatchResult
 
 GROUPS = ("text_h", "text_d", "visual_h", "visual_d")
@@ -150,7 +150,7 @@ def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor
         else:
             _run_pool(todo, out_dir, extractor, n_jobs, lambda: bar.advance(task))
     report = _consolidate(out_dir, posts, n_shards, extractor, modality, len(todo), time.perf_counter() - t0)
-    report.changes = [r for r in reasons if r != "no complete earlier result"]
+    report.changes = changed_inputs(reasons)
     write_json(out_dir / "report.json", report.__dict__)
     seal(out_dir, manifest)
     return report

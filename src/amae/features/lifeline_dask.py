@@ -7,25 +7,23 @@ from distributed.diagnostics.plugin import NannyPlugin, WorkerPlugin
 from amae.features.lifeline import bind_to_parent
 
 
-class NannyLifeline(NannyPlugin):
+class _Bound:
+    """``setup`` binds the process the plugin runs in to the amae process."""
+
+    def __init__(self, parent_pid: int) -> None:
+        self.parent_pid = parent_pid
+
+    def setup(self, *_: object, **__: object) -> None:  # called as setup(nanny=...) or setup(worker=...)
+        bind_to_parent(self.parent_pid)
+
+
+class NannyLifeline(_Bound, NannyPlugin):
     """Each nanny of a LocalCluster amae started dies with the amae process."""
 
     name = "amae-lifeline-nanny"
 
-    def __init__(self, parent_pid: int) -> None:
-        self.parent_pid = parent_pid
 
-    def setup(self, nanny: object) -> None:
-        bind_to_parent(self.parent_pid)
-
-
-class WorkerLifeline(WorkerPlugin):
+class WorkerLifeline(_Bound, WorkerPlugin):
     """Each worker too (its direct parent is its nanny; the watchdog follows the amae process)."""
 
     name = "amae-lifeline-worker"
-
-    def __init__(self, parent_pid: int) -> None:
-        self.parent_pid = parent_pid
-
-    def setup(self, worker: object) -> None:
-        bind_to_parent(self.parent_pid)

@@ -3,8 +3,8 @@
 Text: Word2Vec, SIF's word frequencies and its common component are fitted only on the posts each
 user made up to *their own* training cutoff (the time of their last fit or validation record; a
 user with no training record contributes nothing), or on all posts when no split exists yet. The
-model is saved under ``features/text/model`` with a stamp of what it was fitted on (text content,
-split, config); a changed stamp refits it and re-extracts the text features, so features made
+model is saved under ``features/text/model`` with a manifest of what it was fitted on (text content,
+split, config); a changed manifest refits it and re-extracts the text features, so features made
 before a split, or under another split, are never reused.
 Visual: the CNN and detectors are fixed; media are read relative to the dataset folder.
 """

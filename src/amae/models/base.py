@@ -106,6 +106,14 @@ def as_2d(users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return users, items
 
 
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``choices`` to a mistyped ``name``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
 def known_params(cls: type[Recommender]) -> dict[str, Any]:
     """Every parameter a model takes, with its default: the one declaration its values are checked against."""
     out: dict[str, Any] = {"progress": True}
@@ -124,15 +132,13 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {"code_dropout": (0.0, 0.999), "s
 def check_params(cls: type[Recommender], params: dict[str, Any]) -> list[str]:
     """Problems with ``params`` for model ``cls``: unknown names (with the closest known one) and values
     of the wrong type or out of range, each naming the parameter. Empty: all fine."""
-    import difflib
     import math
 
     known = known_params(cls)
     problems = []
     for key, value in params.items():
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            hint = did_you_mean(key, list(known))
             names = sorted(k for k in known if k != "progress")
             problems.append(f"unknown parameter '{key}' for model '{cls.name}' ({hint}"
                             + (f"known: {', '.join(names)})" if names else "it takes no parameters)"))

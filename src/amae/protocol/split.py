@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from amae.data.io import read_json, write_json, write_npy, write_parquet
-from amae.data.provenance import Manifest, files_digest, seal, unseal, upstream
+from amae.data.provenance import Manifest, seal, unseal, upstream
 from amae.protocol.negatives import sample_negatives
 
 N_NEGATIVES = 99
@@ -86,15 +86,20 @@ class Split:
                    info=read_json(folder / "split.json"))
 
 
-#: the files that define a split (its content hash is what downstream stages depend on)
+#: the files of a saved split
 SPLIT_FILES = ("train_rows.npy", "valid_rows.npy", "test_rows.npy", "train_end.npy", "valid_cases.parquet",
                "valid_negatives.npy", "test_cases.parquet", "test_negatives.npy")
 
 
 def split_digest(folder: Path) -> str | None:
-    """Content hash of a saved split (None without one): the input every later stage names."""
-    paths = [Path(folder) / f for f in SPLIT_FILES]
-    return files_digest(paths) if all(p.exists() for p in paths) else None
+    """Fingerprint of a complete saved split (None without one): the input every later stage names.
+
+    It is the digest of the split's manifest (the data it was drawn from and its settings, which
+    determine it), not a hash of its files: every cell asks for it, and at paper scale the files are
+    hundreds of MB.
+    """
+    complete = all((Path(folder) / f).exists() for f in SPLIT_FILES)
+    return upstream(folder) if complete else None
 
 
 def split_manifest(data_digest: str | None, settings: dict) -> Manifest:
