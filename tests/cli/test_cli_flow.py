@@ -78,6 +78,12 @@ def test_ncf_ingest_keeps_given_split(shared_data: Path, tmp_path: Path) -> None
     assert "given split" in out
     info = json.loads((ws / "split" / "split.json").read_text())
     assert info["method"] == "ncf-given" and info["n_test"] == 1741
+    # the given split is recognised as drawn from this very data: an experiment keeps it
+    from amae.data.workspace import load_workspace
+    from amae.protocol.split import split_workspace
+
+    kept, why = split_workspace(ws, load_workspace(ws), keep_existing=True)
+    assert why == [] and kept.info["method"] == "ncf-given"
 
 
 def test_world_writes_the_synthetic_dataset_and_its_null_variant(tmp_path: Path) -> None:
