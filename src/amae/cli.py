@@ -59,7 +59,7 @@ def ingest(dataset: Annotated[Path, typer.Argument(help="dataset folder, or NCF 
            fmt: Annotated[str, typer.Option("--format", help="contract or ncf")] = "contract",
            max_media_per_post: Annotated[int, typer.Option(help="media paths one post may list")] = 100) -> None:
     """Validate a dataset folder and encode it into a workspace."""
-    from amae.data.workspace import ingest as do_ingest
+    from amae.protocol.given import ingest as do_ingest
 
     if max_media_per_post < 0:
         raise DataError(f"--max-media-per-post must be 0 or more, got {max_media_per_post}")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from amae.data.adapters.ncf import load_ncf
+from amae.protocol.given import given_split
 from amae.protocol.metrics import evaluate, full_ranks, pessimistic_rank, summarise
 from amae.protocol.negatives import sample_negatives
 from amae.protocol.significance import paired_bootstrap
@@ -106,13 +107,14 @@ def test_paired_bootstrap_contains_true_difference() -> None:
 
 def test_ncf_adapter_uses_given_negatives(shared_data: Path) -> None:
     data = load_ncf(shared_data / "deepcf" / "lastfm")
-    test = data.split.test
+    split = given_split(data)
+    test = split.test
     assert len(test) == 1741 and test.negatives.shape == (1741, 99)
     assert data.dropped_duplicate_negatives == 86
     assert ((test.negatives == test.items[:, None]).sum()) == 0
     assert (test.negatives < 0).sum() == 86
     # the validation record of each user is held out of the fitting rows
-    assert len(np.intersect1d(data.split.train_rows, data.split.valid_rows)) == 0
+    assert len(np.intersect1d(split.train_rows, split.valid_rows)) == 0
     first = (shared_data / "deepcf" / "lastfm.test.negative").read_text().splitlines()[0].split("\t")
     given = [int(x) for x in first[1:] if int(x) != test.items[0]]
     assert test.negatives[0, : len(given)].tolist() == given

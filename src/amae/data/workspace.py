@@ -56,7 +56,7 @@ def save_dataset(dataset: Dataset, workspace: Path) -> Path:
 def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool = False,
            max_media_per_post: int | None = None) -> Dataset:
     """Validate and encode ``source`` into ``workspace``. ``fmt="ncf"`` reads NCF files by prefix
-    and also writes their given split (negatives used as-is).
+    (their given split is the protocol's: :func:`amae.protocol.given.ingest` writes it too).
 
     When the workspace already holds exactly this source (same table contents, format and path,
     see :func:`source_manifest`), nothing is redone; ``dataset.provenance`` says which happened and
@@ -82,7 +82,7 @@ def ingest(source: Path, workspace: Path, fmt: str = "contract", *, force: bool 
 
 
 def _encode(source: Path, workspace: Path, manifest: Manifest, max_media_per_post: int | None = None) -> Dataset:
-    """Load and validate ``source``, then write it (and an NCF file's given split) into ``workspace``."""
+    """Load and validate ``source``, then write it into ``workspace``."""
     fmt = manifest.config["format"]
     if fmt == "contract":
         dataset = load_dataset(Path(source), max_media_per_post=max_media_per_post or MAX_MEDIA_PER_POST)
@@ -95,10 +95,6 @@ def _encode(source: Path, workspace: Path, manifest: Manifest, max_media_per_pos
                                  "n_interactions": len(ncf.interactions), "n_posts": 0, "n_media": 0,
                                  "format": "ncf",
                                  "dropped_duplicate_negatives": ncf.dropped_duplicate_negatives})
-        unseal(Path(workspace) / "data")
-        # drawn from exactly the data this ingest seals: the data manifest's digest is its input
-        given = Manifest("split", {"data": manifest.digest()}, {"method": "ncf-given"})
-        ncf.split.save(Path(workspace) / "split", given)
     unseal(Path(workspace) / "data")
     save_dataset(dataset, workspace)
     return dataset

@@ -27,7 +27,7 @@ import numpy as np
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json
 from amae.data.provenance import changed_inputs
-from amae.data.workspace import ingest, load_workspace
+from amae.data.workspace import load_workspace
 from amae.experiments.plan import (
     REFERENCE_LABEL,
     TABLE_TITLES,
@@ -39,6 +39,7 @@ from amae.experiments.plan import (
 )
 from amae.experiments.runs import run_cell
 from amae.experiments.summary import PROTOCOLS, bootstrap_vs_reference, seed_summary
+from amae.protocol.given import ingest
 from amae.protocol.split import Split, split_workspace
 
 #: Training presets. "default": every model's own defaults, i.e. the project's choices (code

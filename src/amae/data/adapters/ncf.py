@@ -4,6 +4,10 @@ These files come with their own leave-one-out test split and 99 negatives per te
 are used as given so our numbers are comparable with published ones. The reference evaluator
 collapses a negative equal to the positive, so such a duplicate is dropped (the row is padded
 with -1, which the metrics treat as absent). No timestamps exist: record order stands in for time.
+
+This module only reads: it returns the interactions, the positions of the given test records and
+their negatives as plain arrays. Turning those into a split (the validation holdout, the cases, the
+split manifest) is the protocol's job: :func:`amae.protocol.given.given_split`.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ import numpy as np
 import pandas as pd
 
 from amae.data.io import DataError
-from amae.protocol.negatives import sample_negatives
-from amae.protocol.split import EvalCases, Split, set_membership
 
 
 @dataclass
@@ -24,8 +26,10 @@ class NCFData:
     interactions: pd.DataFrame  # user_idx, item_idx, timestamp (record order), value
     n_users: int
     n_items: int
-    split: Split
+    test_rows: np.ndarray  # positions in ``interactions`` of the given test records (after every training one)
+    test_negatives: np.ndarray  # (len(test_rows), k) given negatives per test record, -1 padded at the end
     dropped_duplicate_negatives: int
+    source: str  # the file prefix
 
 
 def _read_rating(path: Path) -> pd.DataFrame:
@@ -60,8 +64,8 @@ def _read_negatives(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(users), np.asarray(items), mat
 
 
-def load_ncf(prefix: str | Path, valid_seed: int = 0) -> NCFData:
-    """Read ``prefix.train.rating`` etc.; hold out one random training record per user for validation."""
+def load_ncf(prefix: str | Path) -> NCFData:
+    """Read ``prefix.train.rating``, ``prefix.test.rating`` and ``prefix.test.negative``."""
     prefix = str(prefix)
     train = _read_rating(Path(prefix + ".train.rating"))
     test = _read_rating(Path(prefix + ".test.rating"))
@@ -75,30 +79,9 @@ def load_ncf(prefix: str | Path, valid_seed: int = 0) -> NCFData:
     negatives = np.take_along_axis(negatives, np.argsort(dup, axis=1, kind="stable"), axis=1)
     n_users = int(max(train["user"].max(), test["user"].max())) + 1
     n_items = int(max(train["item"].max(), test["item"].max(), negatives.max())) + 1
-
-    tu, ti = train["user"].to_numpy(np.int64), train["item"].to_numpy(np.int64)
-    inter = pd.DataFrame({"user_idx": np.r_[tu, test["user"].to_numpy(np.int64)],
-                          "item_idx": np.r_[ti, test["item"].to_numpy(np.int64)],
+    inter = pd.DataFrame({"user_idx": np.r_[train["user"].to_numpy(np.int64), test["user"].to_numpy(np.int64)],
+                          "item_idx": np.r_[train["item"].to_numpy(np.int64), test["item"].to_numpy(np.int64)],
                           "timestamp": np.arange(len(train) + len(test), dtype=np.int64),
                           "value": np.r_[train["value"].to_numpy(float), test["value"].to_numpy(float)]})
-    rng = np.random.default_rng(valid_seed)
-    # Validation: one random training record per user with at least two, like the test's leave-one-out.
-    order = np.lexsort((rng.random(len(tu)), tu))
-    first = np.r_[True, tu[order][1:] != tu[order][:-1]]
-    counts = np.bincount(tu, minlength=n_users)
-    valid_rows = np.sort(order[first & (counts[tu[order]] >= 2)])
-    fit_rows = np.setdiff1d(np.arange(len(tu)), valid_rows)
-    test_rows = np.arange(len(tu), len(inter))
-    all_pairs = (inter["user_idx"].to_numpy(), inter["item_idx"].to_numpy())
-    valid = EvalCases(tu[valid_rows], ti[valid_rows], valid_rows.astype(np.int64),
-                      sample_negatives(tu[valid_rows], n_items, all_pairs, 99, valid_seed + 1),
-                      ~set_membership(tu[valid_rows], ti[valid_rows], (tu[fit_rows], ti[fit_rows]), n_items))
-    test_u, test_i = test["user"].to_numpy(np.int64), test["item"].to_numpy(np.int64)
-    test_cases = EvalCases(test_u, test_i, test_rows.astype(np.int64), negatives,
-                           ~set_membership(test_u, test_i, (tu, ti), n_items))
-    train_end = np.full(n_users, len(tu), dtype=np.int64)
-    info = {"method": "ncf-given", "source": prefix, "n_fit": len(fit_rows), "n_valid": len(valid_rows),
-            "n_test": len(test_rows), "dropped_duplicate_negatives": n_dup, "valid_seed": valid_seed,
-            "n_negatives": int(negatives.shape[1])}
-    split = Split(fit_rows, valid_rows, test_rows, valid, test_cases, train_end, info)
-    return NCFData(inter, n_users, n_items, split, n_dup)
+    test_rows = np.arange(len(train), len(inter), dtype=np.int64)
+    return NCFData(inter, n_users, n_items, test_rows, negatives, n_dup, prefix)
