@@ -6,9 +6,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from amae.models.base import TrainData
-from amae.models.content import Content, PostStore, build_content
+from amae.models.content import Content, ModalityPosts, build_content
 from amae.protocol.split import EvalCases
 
 DAY = 86_400
@@ -26,7 +27,7 @@ def tiny_world(n_users: int = 16, n_items: int = 20, n_days: int = 8, seed: int 
         dim = 6 + k
         feats = rng.normal(0, 0.3, (len(post_user), dim)).astype(np.float32)
         feats[np.arange(len(post_user)), mood[post_user, post_day]] += 2.0
-        posts[m] = PostStore(post_user.astype(np.int64), post_time.astype(np.int64), feats)
+        posts[m] = ModalityPosts.from_posts(post_user.astype(np.int64), post_time.astype(np.int64), feats)
     iu = np.repeat(post_user, 2)
     iday = np.repeat(post_day, 2)
     itime = iday * DAY + np.tile([14 * 3600, 18 * 3600], len(post_user))
@@ -47,7 +48,7 @@ def tiny_world(n_users: int = 16, n_items: int = 20, n_days: int = 8, seed: int 
 
 def content_of(world: SimpleNamespace, **kwargs: object) -> Content:
     r = world.fit_rows
-    return build_content(world.posts, world.n_users, world.users[r], world.times[r], r, world.train_end,
+    return build_content(world.posts, world.n_users, world.users[r], world.times[r], world.train_end,
                          **kwargs)  # type: ignore[arg-type]
 
 
@@ -192,19 +193,31 @@ def test_literal_relu_and_bad_switches(world: SimpleNamespace) -> None:
         MFAMAE(**FAST).fit(TrainData(2, 2, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)))
 
 
-def test_encoder_contextual_matches_training_rows(world: SimpleNamespace) -> None:
-    """The scoring-time path (any users/times) reproduces the training rows' vectors and flags."""
+def test_encoder_contextual_matches_the_reference_aggregation(world: SimpleNamespace) -> None:
+    """The store's range reads give the same vectors and flags as :func:`aggregate` over all posts."""
+    from amae.features.aggregate import aggregate
+    from amae.models.content import global_cutoffs
+
     content = content_of(world)
-    r = world.fit_rows[::3]
-    ctx, empty = content.encoder.contextual(world.users[r], world.times[r])
-    for m in content.contextual:
-        np.testing.assert_allclose(ctx[m], content.for_records(r)[m], atol=1e-5)
-        # Standardiser fitted on the training rows: they are centred.
-        np.testing.assert_allclose(content.contextual[m].mean(0), 0.0, atol=1e-4)
+    enc = content.encoder
+    r = world.fit_rows
+    for m, store in world.posts.items():
+        ref = aggregate(store.user, store.time, np.asarray(store.features), world.users[r], world.times[r],
+                        world.n_users, global_until=global_cutoffs(world.train_end, "train"))
+        raw, empty = enc.raw_contextual(m, world.users[r], world.times[r])
+        np.testing.assert_allclose(raw, ref.contextual, atol=1e-5)
+        np.testing.assert_array_equal(empty, ref.context_empty)
+        np.testing.assert_allclose(enc.raw_global[m], ref.global_, atol=1e-5)
+        # Standardiser fitted on the training records: they are centred, with unit spread.
+        ctx, _ = enc.contextual(world.users[r], world.times[r])
+        np.testing.assert_allclose(ctx[m].mean(0), 0.0, atol=1e-4)
+        np.testing.assert_allclose(ctx[m].std(0), 1.0, atol=1e-3)
     # Listens at 14:00 see the 08:00 post; a time before any post falls back to the global vector.
+    _, empty = enc.contextual(world.users[r], world.times[r])
     assert not empty["text"].any()
-    _, early = content.encoder.contextual(np.array([0]), np.array([3600]))
+    _, early = enc.contextual(np.array([0]), np.array([3600]))
     assert early["text"].all()
+    assert enc.context_counts(0, int(world.times[r][0])) == {m: 1 for m in world.posts}
 
 
 def test_global_window_train_excludes_later_posts(world: SimpleNamespace) -> None:
@@ -321,9 +334,14 @@ def test_controls_in_prepare_content(world: SimpleNamespace, tmp_path: Path) -> 
     shuffled = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"], "control": "shuffle"})
     r, n, s = (c.encoder.posts["text"] for c in (real, noise, shuffled))
     assert n.features.shape == r.features.shape and not np.allclose(n.features, r.features)
-    np.testing.assert_array_equal(s.features, r.features)  # same posts, same times ...
-    np.testing.assert_array_equal(s.time, r.time)
-    assert not np.any(s.user == r.user)  # ... given to other users
+    # the same posts at the same times (the store is sorted by user, so align them by time and features) ...
+    def table(store: ModalityPosts) -> pd.DataFrame:
+        f = np.asarray(store.features)
+        return pd.DataFrame({"time": store.time, "f0": f[:, 0], "f1": f[:, 1], "user": store.user})
+
+    both = table(r).merge(table(s), on=["time", "f0", "f1"], suffixes=("_real", "_shuffled"), validate="1:1")
+    assert len(both) == r.n_posts == s.n_posts
+    assert not np.any(both["user_real"] == both["user_shuffled"])  # ... given to other users
     assert noise.source["control"] == "noise" and shuffled.source["control"] == "shuffle"
     with pytest.raises(ValueError, match="control"):
         MFAMAE(control="sideways")

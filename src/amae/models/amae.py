@@ -33,7 +33,7 @@ from amae.models.content import (
     ABSENT_REASON,
     Content,
     ContextEncoder,
-    PostStore,
+    ModalityPosts,
     build_content,
     load_posts,
     resolve_control,
@@ -162,17 +162,17 @@ class AMAEModule(nn.Module):
         p, q = self.backbone.pair(u, i)
         return self.predict(p, q[:, None, :], self.codes(u, ctx))[0][:, 0]
 
-    def record_logits(self, record: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
+    def record_logits(self, unique: torch.Tensor, inverse: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
                       ctx: dict[str, torch.Tensor]) -> torch.Tensor:
         """Training rows' logits with each record's codes computed once for all its rows.
 
         A positive and its negatives share the record's (user, time) content, so its autoencoder
-        codes (and their dropout mask) are the same for all of them: encode the unique records of
-        the batch, then expand. With record-grouped batches that is 1 encoding per 4 rows.
+        codes (and their dropout mask) are the same for all of them: ``ctx`` holds the contextual
+        inputs of the batch's ``unique`` records (``record = unique[inverse]``), encoded once and
+        expanded. With record-grouped batches that is 1 encoding per 4 rows.
         """
-        unique, inverse = torch.unique(record, return_inverse=True)
-        first = torch.zeros_like(unique).scatter_(0, inverse, torch.arange(len(record), device=record.device))
-        codes = self.codes(u[first], {m: x[unique] for m, x in ctx.items()})
+        first = torch.zeros_like(unique).scatter_(0, inverse, torch.arange(len(inverse), device=inverse.device))
+        codes = self.codes(u[first], ctx)
         rows = {m: [z[inverse] for z in zs] for m, zs in codes.items()}
         p, q = self.backbone.pair(u, i)
         return self.predict(p, q[:, None, :], rows)[0][:, 0]
@@ -199,6 +199,26 @@ class AMAEModule(nn.Module):
                  if p.requires_grad and id(p) not in decoders]
         extra = sum(p.pow(2).sum() for p in dense) / max(len(u), 1) if dense else 0.0
         return self.backbone.penalty(u, i) + extra
+
+
+class RecordContext:
+    """Standardised contextual inputs of fit records, read from the content store per batch.
+
+    Nothing is precomputed per record: a batch of record indices becomes the (user, time) of each
+    record and one range read of the store (DESIGN section 10), so memory does not grow with the
+    number of records.
+    """
+
+    def __init__(self, encoder: ContextEncoder, users: np.ndarray, times: np.ndarray, device: torch.device) -> None:
+        self.encoder = encoder
+        self.users = np.asarray(users, dtype=np.int64)
+        self.times = np.asarray(times, dtype=np.int64)
+        self.device = device
+
+    def __call__(self, records: torch.Tensor) -> dict[str, torch.Tensor]:
+        idx = records.cpu().numpy()
+        ctx, _ = self.encoder.contextual(self.users[idx], self.times[idx])
+        return {m: torch.from_numpy(x).to(self.device) for m, x in ctx.items()}
 
 
 class AMAEBase(TorchRecommender):
@@ -263,7 +283,7 @@ class AMAEBase(TorchRecommender):
         source = {"workspace": str(Path(workspace).resolve()), "groups": groups, "absent_modalities": absent,
                   "control": control, "noise_seed": int(p["noise_seed"])}
         return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],
-                             inter["timestamp"].to_numpy(np.int64)[rows], rows, split.train_end,
+                             inter["timestamp"].to_numpy(np.int64)[rows], split.train_end,
                              window=int(p["window"]), global_window=str(p["global_window"]), source=source)
 
     # -- building ---------------------------------------------------------------------------------
@@ -313,18 +333,16 @@ class AMAEBase(TorchRecommender):
         if not isinstance(data.content, Content):
             raise ValueError(f"{self.name} needs content (TrainData.content from {type(self).__name__}."
                              "prepare_content or amae.models.content.build_content)")
-        if data.rows is None:
-            raise ValueError(f"{self.name}: TrainData.rows is needed to find each record's context")
         seed_everything(data.seed)
         self.device = resolve_device(data.device)
         content: Content = data.content
         self.encoder, self.source = content.encoder, dict(content.source)
         self.module = self.build(data).to(self.device)
         module: AMAEModule = self.module  # type: ignore[assignment]
-        ctx = {m: torch.as_tensor(x, device=self.device) for m, x in content.for_records(data.rows).items()}
+        records = RecordContext(content.encoder, data.users, data.times, self.device)
         users_t = torch.as_tensor(data.users, dtype=torch.long, device=self.device)
 
-        self.stage1_history = self._stage1(module, users_t, ctx, data.seed)
+        self.stage1_history = self._stage1(module, users_t, records, data.seed)
 
         content_params = module.content_parameters()
         if self.params["no_finetune"]:
@@ -333,7 +351,8 @@ class AMAEBase(TorchRecommender):
         l2 = self.train_config.l2
 
         def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            logits = module.record_logits(record, u, i, ctx)
+            unique, inverse = torch.unique(record, return_inverse=True)
+            logits = module.record_logits(unique, inverse, u, i, records(unique))
             return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
 
         trainable = module.stage2_parameters()
@@ -345,7 +364,7 @@ class AMAEBase(TorchRecommender):
             p.requires_grad_(True)
         return self
 
-    def _stage1(self, module: AMAEModule, users: torch.Tensor, ctx: dict[str, torch.Tensor],
+    def _stage1(self, module: AMAEModule, users: torch.Tensor, records: RecordContext,
                 seed: int) -> list[dict]:
         """Eq. 9: autoencoders on all fit rows' g and c inputs (reconstruction + cross-modal + L2)."""
         recon = not self.params["no_reconstruction"]
@@ -362,16 +381,17 @@ class AMAEBase(TorchRecommender):
         module.train()
         for epoch in range(epochs):
             start, total, batches = time.perf_counter(), 0.0, 0
-            perm = torch.randperm(n, generator=gen).to(users.device)
+            perm = torch.randperm(n, generator=gen)
             for s in range(0, n, bs):
                 b = perm[s : s + bs]
-                u = users[b]
+                u = users[b.to(users.device)]
+                ctx = records(b) if "contextual" in module.contexts else {}
                 codes: dict[str, dict[str, torch.Tensor]] = {}
                 loss = torch.zeros((), device=users.device)
                 for m in module.modalities:
                     ae = module.aes[m]
                     # Only the switched-on contexts: a G-only or C-only row is never pretrained on the other.
-                    xs = {c: module.global_vectors(m)[u] if c == "global" else ctx[m][b] for c in module.contexts}
+                    xs = {c: module.global_vectors(m)[u] if c == "global" else ctx[m] for c in module.contexts}
                     codes[m] = {c: ae(x) for c, x in xs.items()}
                     if recon:
                         loss = loss + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in xs)
@@ -446,9 +466,8 @@ class AMAEBase(TorchRecommender):
                 tensors["global_until"] = torch.as_tensor(enc.global_until)
             if self.params["embed_posts"] or not self.source.get("workspace"):
                 for m, store in enc.posts.items():
-                    tensors[f"posts.{m}.user"] = torch.as_tensor(store.user)
-                    tensors[f"posts.{m}.time"] = torch.as_tensor(store.time)
-                    tensors[f"posts.{m}.features"] = torch.as_tensor(np.ascontiguousarray(store.features))
+                    tensors[f"posts.{m}.keys"] = torch.as_tensor(np.asarray(store.keys))
+                    tensors[f"posts.{m}.features"] = torch.as_tensor(np.asarray(store.features, dtype=np.float32))
         if tensors:
             with atomic_path(Path(folder) / "content.safetensors") as tmp:
                 save_file(tensors, str(tmp))
@@ -462,11 +481,10 @@ class AMAEBase(TorchRecommender):
         model.stage1_history = state.get("stage1_history", [])
         path = folder / "content.safetensors"
         tensors = {k: v.numpy() for k, v in load_file(str(path)).items()} if path.exists() else {}
-        posts: dict[str, PostStore] = {}
+        posts: dict[str, ModalityPosts] = {}
         mods = list(state["dims"])
-        if all(f"posts.{m}.features" in tensors for m in mods):
-            posts = {m: PostStore(tensors[f"posts.{m}.user"], tensors[f"posts.{m}.time"],
-                                  tensors[f"posts.{m}.features"]) for m in mods}
+        if all(f"posts.{m}.keys" in tensors and f"posts.{m}.features" in tensors for m in mods):
+            posts = {m: ModalityPosts(tensors[f"posts.{m}.keys"], tensors[f"posts.{m}.features"]) for m in mods}
         elif model.source.get("workspace") and Path(model.source["workspace"]).exists():
             control = model.source.get("control") or ("noise" if model.source.get("noise_features") else "none")
             posts = load_posts(Path(model.source["workspace"]), model.source["groups"], control=control,

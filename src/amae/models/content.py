@@ -1,18 +1,20 @@
-"""Content for AMAE: per-modality global and contextual user vectors (DESIGN sections 5 and 6).
+"""Content for AMAE: per-modality global and contextual user vectors (DESIGN sections 5, 6 and 10).
 
 A modality's post vector is the concatenation of its switched-on feature groups (``text`` =
 ``text_h`` + ``text_d``, ``visual`` = ``visual_h`` + ``visual_d``); posts that lack the modality
-(empty text, no image) are left out of its averages. :class:`ContextEncoder` owns the posts, the
-per-user global cutoffs and the standardisers, and turns any ``(users, times)`` into standardised
-contextual vectors with :func:`amae.features.aggregate.aggregate` (one vectorised call per batch,
-restricted to the posts of the batch's users), so the same code serves training rows, validation,
-test cases and serving. Standardisers are fitted on the training rows' contextual vectors only.
+(empty text, no image) are left out of its averages. :func:`load_posts` builds the content store
+(:mod:`amae.features.store`: posts sorted by (user, time), features memory-mapped) once per
+workspace, feature set and control; :class:`ContextEncoder` reads it by range and turns any
+``(users, times)`` into standardised contextual vectors, so the same code serves training records,
+validation, test cases and serving without a per-record matrix. Standardisers are fitted on the
+training records' contextual vectors only.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,32 +22,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, aggregate
+from amae.data.io import DataError, read_json, write_json
+from amae.data.provenance import Manifest, check, seal, short, upstream
+from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
 from amae.features.standardize import Standardizer
+from amae.features.store import (
+    CONTROLS,
+    GROUPS,
+    MISSING_FLAG,
+    STORE_FORMAT,
+    ModalityPosts,
+    fill_noise,
+    finite_rows,
+    open_modality,
+    shuffle_post_users,
+    write_modality,
+)
 
-#: modality -> group kind -> feature group file name (``amae features`` output).
-GROUPS: dict[str, dict[str, str]] = {
-    "text": {"handcrafted": "text_h", "deep": "text_d"},
-    "visual": {"handcrafted": "visual_h", "deep": "visual_d"},
-}
-#: flag column (in ``features/<modality>/flags.parquet``) marking posts without that modality.
-MISSING_FLAG = {"text": "text_empty", "visual": "visual_none"}
 _INT64_MIN = np.iinfo(np.int64).min
-
-
-@dataclass
-class PostStore:
-    """The posts of one modality: dense user index, unix time, raw features ``(n_posts, D)``."""
-
-    user: np.ndarray
-    time: np.ndarray
-    features: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.user)
-        if self.time.shape != (n,) or self.features.ndim != 2 or self.features.shape[0] != n:
-            raise ValueError(f"PostStore: user {self.user.shape}, time {self.time.shape} and features "
-                             f"{self.features.shape} must describe the same posts")
+__all__ = ["CONTROLS", "GROUPS", "MISSING_FLAG", "Content", "ContextEncoder", "ModalityPosts", "fill_noise",
+           "load_posts", "noise_like", "shuffle_post_users"]
 
 
 def global_cutoffs(train_end: np.ndarray, global_window: str) -> np.ndarray | None:
@@ -58,37 +54,11 @@ def global_cutoffs(train_end: np.ndarray, global_window: str) -> np.ndarray | No
     return np.where(end == _INT64_MIN, _INT64_MIN, end + 1)
 
 
-#: content controls (DESIGN section 7): the same model and schedule with the content made uninformative
-CONTROLS = ("none", "noise", "shuffle")
-
-
 def noise_like(features: np.ndarray, seed: int) -> np.ndarray:
-    """Seeded Gaussian noise with the shape and the per-dimension mean and std of ``features``.
-
-    The noise control: everything downstream (aggregation, standardisation, the autoencoders) sees
-    inputs of the same scale as the real posts, so any gain that survives it is capacity, not content.
-    """
-    x = np.asarray(features, dtype=np.float64)
-    mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
-    std = x.std(axis=0) if len(x) else np.ones(x.shape[1])
-    noise = np.random.default_rng(seed).standard_normal(x.shape)
-    return (noise * std + mean).astype(np.float32)
-
-
-def shuffle_post_users(post_users: np.ndarray, seed: int) -> np.ndarray:
-    """The shuffled control: every user's posts go to another user who has posts (times kept).
-
-    A seeded derangement of the users that posted (a random cyclic shift of a random order, so
-    nobody keeps their own posts when at least two users posted).
-    """
-    post_users = np.asarray(post_users, dtype=np.int64)
-    owners = np.unique(post_users)
-    if len(owners) < 2:
-        return post_users.copy()
-    order = np.random.default_rng(seed).permutation(owners)
-    target = np.empty(int(owners.max()) + 1, dtype=np.int64)
-    target[order] = np.roll(order, 1)
-    return target[post_users]
+    """Seeded Gaussian noise with the shape and per-column mean and std of ``features`` (see :func:`fill_noise`)."""
+    out = np.array(features, dtype=np.float32)
+    fill_noise(out, seed)
+    return out
 
 
 def resolve_control(params: dict[str, Any]) -> str:
@@ -104,103 +74,95 @@ def resolve_control(params: dict[str, Any]) -> str:
 class ContextEncoder:
     """Standardised global and contextual vectors per modality for arbitrary ``(users, times)``.
 
-    ``global_until`` is the per-user cutoff array (or None for all posts); the standardisers are
-    fitted with :meth:`fit_standardizers` on training rows, or restored from a saved model.
+    Reads the content store (:class:`~amae.features.store.ModalityPosts`, one per modality) by
+    range: a batch costs the posts in its windows, whatever the number of records or posts, and
+    nothing is cached per record, so concurrent readers (serving) need no lock. ``global_until``
+    is the per-user cutoff array (or None for all posts); the global vectors are computed once
+    here. Standardisers are fitted with :meth:`fit_standardizers` on the training records'
+    contextual vectors, or restored from a saved model.
     """
 
-    def __init__(self, posts: dict[str, PostStore], n_users: int, global_until: np.ndarray | None,
-                 window: int = DEFAULT_WINDOW_SECONDS,
-                 standardizers: dict[str, Standardizer] | None = None, cache_size: int = 8) -> None:
+    def __init__(self, posts: dict[str, ModalityPosts], n_users: int, global_until: np.ndarray | None,
+                 window: int = DEFAULT_WINDOW_SECONDS, standardizers: dict[str, Standardizer] | None = None,
+                 raw_global: dict[str, np.ndarray] | None = None) -> None:
         if not posts:
             raise ValueError("ContextEncoder needs at least one modality")
         self.posts = posts
         self.n_users = int(n_users)
         self.global_until = None if global_until is None else np.asarray(global_until, dtype=np.int64)
         self.window = int(window)
-        self.standardizers = standardizers or {}
-        self._cache: OrderedDict[bytes, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = OrderedDict()
-        self._cache_size = cache_size
+        self.standardizers = dict(standardizers or {})
+        self.raw_global = raw_global if raw_global is not None else {
+            m: store.user_means(self.n_users, self.global_until)[0] for m, store in posts.items()}
         self._global: dict[str, np.ndarray] | None = None
-        # Posts grouped by user once, so a batch only aggregates its own users' posts.
-        self._by_user: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for mod, store in posts.items():
-            order = np.argsort(store.user, kind="stable")
-            offsets = np.searchsorted(store.user[order], np.arange(self.n_users + 1))
-            self._by_user[mod] = (order, offsets)
 
     @property
     def modalities(self) -> list[str]:
         return list(self.posts)
 
     def dims(self) -> dict[str, int]:
-        return {m: int(s.features.shape[1]) for m, s in self.posts.items()}
+        return {m: s.dim for m, s in self.posts.items()}
 
-    def raw(self, users: np.ndarray, times: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
-                                                                 dict[str, np.ndarray]]:
-        """Unstandardised (global per case, contextual per case, context-empty flag) per modality."""
+    def raw_contextual(self, mod: str, users: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unstandardised contextual vectors of one modality (the global vector where the window is
+        empty, the paper's padding) and the empty-window flags."""
+        users = np.asarray(users, dtype=np.int64)
+        store = self.posts[mod]
+        lo, hi = store.window(users, times, self.window)
+        out = store.range_means(lo, hi)
+        empty = hi <= lo
+        out[empty] = self.raw_global[mod][users[empty]]
+        return out, empty
+
+    def fit_standardizers(self, users: np.ndarray, times: np.ndarray) -> None:
+        """Fit one standardiser per modality on these (training) records' contextual vectors.
+
+        Streams over the records in chunks (:class:`_ContextRows`), so it never holds a
+        contextual matrix of all records.
+        """
         users = np.asarray(users, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
-        uq, inv = np.unique(users, return_inverse=True)
-        g_out, c_out, e_out = {}, {}, {}
-        for mod, store in self.posts.items():
-            order, offsets = self._by_user[mod]
-            lo, hi = offsets[uq], offsets[uq + 1]
-            lens = hi - lo
-            sel = order[np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))]
-            sub_user = np.repeat(np.arange(len(uq)), lens)
-            until = None if self.global_until is None else self.global_until[uq]
-            agg = aggregate(sub_user, store.time[sel], np.asarray(store.features[sel]), inv, times,
-                            len(uq), global_until=until, window=self.window)
-            g_out[mod] = agg.global_[inv]
-            c_out[mod] = agg.contextual
-            e_out[mod] = agg.context_empty
-        return g_out, c_out, e_out
-
-    def fit_standardizers(self, users: np.ndarray, times: np.ndarray) -> tuple[dict[str, np.ndarray],
-                                                                               dict[str, np.ndarray]]:
-        """Fit one standardiser per modality on these (training) rows' contextual vectors.
-
-        Returns the standardised contextual matrices of those rows (training needs them anyway)
-        and their empty-window flags.
-        """
-        _, ctx, empty = self.raw(users, times)
-        out = {}
-        for mod, x in ctx.items():
-            self.standardizers[mod] = Standardizer().fit(x)
-            out[mod] = self.standardizers[mod].transform(x)
+        for mod in self.posts:
+            self.standardizers[mod] = Standardizer().fit(_ContextRows(self, mod, users, times))
         self._global = None
-        self._cache.clear()
-        return out, empty
 
     def global_matrix(self) -> dict[str, np.ndarray]:
         """Standardised ``(n_users, D)`` global vectors per modality (computed once)."""
         if self._global is None:
-            self._global = {}
-            for mod, store in self.posts.items():
-                agg = aggregate(store.user, store.time, store.features, np.zeros(0, np.int64),
-                                np.zeros(0, np.int64), self.n_users, global_until=self.global_until,
-                                window=self.window)
-                self._global[mod] = self._std(mod, agg.global_)
+            self._global = {m: self._std(m, g) for m, g in self.raw_global.items()}
         return self._global
 
     def contextual(self, users: np.ndarray, times: np.ndarray) -> tuple[dict[str, np.ndarray],
                                                                         dict[str, np.ndarray]]:
-        """Standardised contextual vectors ``(n, D)`` and empty-window flags per modality.
+        """Standardised contextual vectors ``(n, D)`` and empty-window flags per modality."""
+        ctx, empty = {}, {}
+        for mod in self.posts:
+            raw, empty[mod] = self.raw_contextual(mod, users, times)
+            ctx[mod] = self._std(mod, raw)
+        return ctx, empty
 
-        Repeated calls with the same arrays (validation every epoch) are served from a small cache.
+    def context_counts(self, user: int, time: int) -> dict[str, int]:
+        """Posts per modality of ``user`` in ``[time - window, time)``: two binary searches each."""
+        out = {}
+        for mod, store in self.posts.items():
+            lo, hi = store.window(np.asarray([user]), np.asarray([time]), self.window)
+            out[mod] = int(hi[0] - lo[0])
+        return out
+
+    def for_user(self, user: int, extra_times: dict[str, np.ndarray],
+                 extra_features: dict[str, np.ndarray]) -> ContextEncoder:
+        """A copy holding only ``user``'s stored posts plus a request's posts (O(that user's posts)).
+
+        Shares the standardisers and the global vectors (read-only): request posts change the
+        contextual window, not the training-period global vector.
         """
-        users = np.asarray(users, dtype=np.int64)
-        times = np.asarray(times, dtype=np.int64)
-        key = hashlib.blake2b(users.tobytes() + b"|" + times.tobytes(), digest_size=16).digest()
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        _, ctx, empty = self.raw(users, times)
-        result = ({m: self._std(m, x) for m, x in ctx.items()}, empty)
-        self._cache[key] = result
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return result
+        posts = {m: store.for_user(user, extra_times.get(m, np.zeros(0, np.int64)),
+                                   extra_features.get(m, np.zeros((0, store.dim), np.float32)))
+                 for m, store in self.posts.items()}
+        copy = ContextEncoder(posts, self.n_users, self.global_until, self.window, self.standardizers,
+                              raw_global=self.raw_global)
+        copy._global = self._global
+        return copy
 
     def _std(self, mod: str, x: np.ndarray) -> np.ndarray:
         if mod not in self.standardizers:
@@ -208,33 +170,32 @@ class ContextEncoder:
         return self.standardizers[mod].transform(x)
 
 
+class _ContextRows:
+    """A read-only ``(n_records, D)`` view of records' raw contextual vectors, computed per slice.
+
+    What :meth:`Standardizer.fit` streams over: it asks for row chunks only.
+    """
+
+    ndim = 2
+
+    def __init__(self, encoder: ContextEncoder, mod: str, users: np.ndarray, times: np.ndarray) -> None:
+        self.encoder, self.mod, self.users, self.times = encoder, mod, users, times
+        self.shape = (len(users), encoder.posts[mod].dim)
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+        return self.encoder.raw_contextual(self.mod, self.users[rows], self.times[rows])[0]
+
+
 @dataclass
 class Content:
     """What ``prepare_content`` hands to the AMAE models through ``TrainData.content``.
 
-    ``contextual[mod]`` rows align with ``rows`` (interaction-table rows, the fit records);
-    ``source`` says how to re-create the posts after ``load()`` (workspace path, groups, noise).
+    ``encoder`` reads the content store (standardisers fitted on the fit records); ``source`` says
+    how to re-open the store after ``load()`` (workspace path, groups, control).
     """
 
     encoder: ContextEncoder
-    rows: np.ndarray
-    contextual: dict[str, np.ndarray]
-    context_empty: dict[str, np.ndarray]
     source: dict[str, Any] = field(default_factory=dict)
-
-    def for_records(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Contextual matrices aligned to the given interaction rows (the fit arrays' order)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if np.array_equal(rows, self.rows):
-            return self.contextual
-        order = np.argsort(self.rows, kind="stable")
-        pos = np.searchsorted(self.rows[order], rows)
-        pos = np.clip(pos, 0, len(order) - 1)
-        if not np.array_equal(self.rows[order][pos], rows):
-            missing = rows[self.rows[order][pos] != rows]
-            raise ValueError(f"content has no contextual vector for interaction row {int(missing[0])} "
-                             f"({len(missing)} rows missing)")
-        return {m: x[order[pos]] for m, x in self.contextual.items()}
 
 
 def select_groups(modalities: list[str], groups: list[str]) -> dict[str, list[str]]:
@@ -265,56 +226,100 @@ def usable_posts(workspace: Path) -> dict[str, int]:
 ABSENT_REASON = {"text": "no post has text", "visual": "no post has usable media (images or video frames)"}
 
 
+def store_manifest(workspace: Path, modalities: dict[str, list[str]], control: str, noise_seed: int,
+                   dtype: str) -> Manifest:
+    """What a content store is made from: the posts, the feature groups, the control and its seed."""
+    ws = Path(workspace)
+    inputs = {"data": upstream(ws / "data"), **{f"features/{m}": upstream(ws / "features" / m) for m in modalities}}
+    seed = noise_seed if control != "none" else None
+    return Manifest("content", inputs, {"groups": modalities, "control": control, "noise_seed": seed, "dtype": dtype},
+                    {"store_format": STORE_FORMAT})
+
+
 def load_posts(workspace: Path, modalities: dict[str, list[str]], noise_features: bool = False,
-               noise_seed: int = 0, control: str | None = None) -> dict[str, PostStore]:
-    """Post features of the workspace per modality: groups concatenated, posts lacking it dropped.
+               noise_seed: int = 0, control: str | None = None, dtype: str = "float32") -> dict[str, ModalityPosts]:
+    """The workspace's content store per modality: groups concatenated, posts lacking it dropped.
 
-    ``control`` (``noise`` or ``shuffle``, see :data:`CONTROLS`) makes the content uninformative
-    in a seeded way (``noise_seed``); ``noise_features=True`` is the same as ``control="noise"``.
-    A modality with no usable post is absent from the result.
+    Built once into ``workspace/content/<digest>/`` and reused while its manifest (the posts, the
+    feature groups, the control) is unchanged; features are memory-mapped from there. ``control``
+    (``noise`` or ``shuffle``, see :data:`CONTROLS`) makes the content uninformative in a seeded
+    way (``noise_seed``); ``noise_features=True`` is the same as ``control="noise"``. A modality
+    with no usable post is absent from the result.
     """
-    from amae.features.extract import load_group
-
     control = control or ("noise" if noise_features else "none")
-    workspace = Path(workspace)
+    manifest = store_manifest(workspace, modalities, control, int(noise_seed), dtype)
+    folder = Path(workspace) / "content" / short(manifest.digest(), 12)
+    if check(folder, manifest):
+        _build_store(Path(workspace), folder, manifest, modalities, control, int(noise_seed), dtype)
+    present = read_json(folder / "modalities.json")["present"]
+    return {m: open_modality(folder, m) for m in modalities if m in present}
+
+
+def _build_store(workspace: Path, folder: Path, manifest: Manifest, modalities: dict[str, list[str]],
+                 control: str, noise_seed: int, dtype: str) -> None:
+    """Write the store into a fresh temporary folder, seal it, then move it into place (atomic)."""
     meta = pd.read_parquet(workspace / "data" / "posts.parquet", columns=["post_idx", "user_idx", "timestamp"])
     meta = meta.sort_values("post_idx")
-    if control == "shuffle":
-        meta["user_idx"] = shuffle_post_users(meta["user_idx"].to_numpy(np.int64), noise_seed)
     post_idx = meta["post_idx"].to_numpy(np.int64)
-    out: dict[str, PostStore] = {}
-    for mod, names in modalities.items():
-        blocks = []
-        for name in names:
-            arr, _ = load_group(workspace / "features", name)
-            if arr.shape[0] <= post_idx.max(initial=-1):
-                raise ValueError(f"{workspace}/features: group '{name}' has {arr.shape[0]} rows but posts go up "
-                                 f"to post_idx {int(post_idx.max())} (re-run 'amae features')")
-            blocks.append(np.asarray(arr[post_idx], dtype=np.float32))
-        feats = np.concatenate(blocks, axis=1)
-        keep = np.ones(len(post_idx), dtype=bool)
-        flags_path = workspace / "features" / mod / "flags.parquet"
-        if flags_path.exists():
-            flags = pd.read_parquet(flags_path)
-            col = MISSING_FLAG[mod]
-            if col in flags.columns:
-                missing = flags.set_index("post_idx")[col].reindex(post_idx, fill_value=True).to_numpy(bool)
-                keep &= ~missing
-        keep &= np.isfinite(feats).all(axis=1)  # a broken row is skipped, not allowed to poison the means
-        feats = feats[keep]
-        if not keep.any():
-            continue  # a modality without data is absent, not a block of zeros
-        if control == "noise":
-            feats = noise_like(feats, noise_seed + len(out))
-        out[mod] = PostStore(meta["user_idx"].to_numpy(np.int64)[keep], meta["timestamp"].to_numpy(np.int64)[keep],
-                             feats)
-    return out
+    user = meta["user_idx"].to_numpy(np.int64)
+    if control == "shuffle":
+        user = shuffle_post_users(user, noise_seed)
+    time = meta["timestamp"].to_numpy(np.int64)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        present: list[str] = []
+        for mod, names in modalities.items():
+            blocks = _group_blocks(workspace, names, post_idx)
+            keep = ~_missing(workspace, mod, post_idx)
+            keep[keep] &= finite_rows(blocks, post_idx[keep])
+            if not keep.any():
+                continue  # a modality without data is absent, not a block of zeros
+            seed = noise_seed + len(present) if control == "noise" else None
+            write_modality(tmp, mod, user[keep], time[keep], blocks, post_idx[keep], dtype=dtype, noise_seed=seed)
+            present.append(mod)
+        write_json(tmp / "modalities.json", {"present": present})
+        seal(tmp, manifest)
+        shutil.rmtree(folder, ignore_errors=True)  # an unfinished or stale store of the same name
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process finished the same store first: theirs is as good
+            if check(folder, manifest):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def build_content(posts: dict[str, PostStore], n_users: int, fit_users: np.ndarray, fit_times: np.ndarray,
-                  fit_rows: np.ndarray, train_end: np.ndarray, *, window: int = DEFAULT_WINDOW_SECONDS,
+def _group_blocks(workspace: Path, names: list[str], post_idx: np.ndarray) -> list[np.ndarray]:
+    """The memory-mapped feature groups of one modality, checked to cover every post."""
+    from amae.features.extract import load_group
+
+    blocks = []
+    for name in names:
+        arr, _ = load_group(workspace / "features", name)
+        if arr.shape[0] <= post_idx.max(initial=-1):
+            raise DataError(f"{workspace}/features: group '{name}' has {arr.shape[0]} rows but posts go up "
+                            f"to post_idx {int(post_idx.max())} (re-run 'amae features')")
+        blocks.append(arr)
+    return blocks
+
+
+def _missing(workspace: Path, mod: str, post_idx: np.ndarray) -> np.ndarray:
+    """Posts flagged as lacking the modality (no text, no usable media)."""
+    flags_path = workspace / "features" / mod / "flags.parquet"
+    if not flags_path.exists():
+        return np.zeros(len(post_idx), dtype=bool)
+    flags = pd.read_parquet(flags_path)
+    col = MISSING_FLAG[mod]
+    if col not in flags.columns:
+        return np.zeros(len(post_idx), dtype=bool)
+    return flags.set_index("post_idx")[col].reindex(post_idx, fill_value=True).to_numpy(bool)
+
+
+def build_content(posts: dict[str, ModalityPosts], n_users: int, fit_users: np.ndarray, fit_times: np.ndarray,
+                  train_end: np.ndarray, *, window: int = DEFAULT_WINDOW_SECONDS,
                   global_window: str = "train", source: dict[str, Any] | None = None) -> Content:
-    """Encoder + standardised contextual vectors of the fit rows (standardisers fitted on them)."""
+    """Encoder over the store with its standardisers fitted on the fit records' contextual vectors."""
     encoder = ContextEncoder(posts, n_users, global_cutoffs(train_end, global_window), window)
-    contextual, empty = encoder.fit_standardizers(fit_users, fit_times)
-    return Content(encoder, np.asarray(fit_rows, dtype=np.int64), contextual, empty, dict(source or {}))
+    encoder.fit_standardizers(fit_users, fit_times)
+    return Content(encoder, dict(source or {}))

@@ -3,61 +3,31 @@
 For AMAE models the user's context is the posts of ``[t - window, t)``: the posts stored in the
 workspace plus any recent posts sent with the request. The request posts are featurised with the
 workspace's fitted extractors and put into a one-user copy of the model's :class:`ContextEncoder`
-(same global cutoffs, window and standardisers), and the model is scored through a shallow copy
-that holds that encoder, so the loaded model is never mutated and concurrent requests cannot see
-each other's posts. The explanation is the attention weight of the global and the contextual code
+(same global cutoffs, window, standardisers and global vectors; it costs O(that user's posts),
+found by binary search in the store), and the model is scored through a shallow copy that holds
+that encoder, so the loaded model is never mutated, concurrent requests cannot see each other's
+posts, and no lock serialises reads. The explanation is the attention weight of the global and the contextual code
 per modality for every recommended track (Eq. 10-12), plus how many posts formed the context.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from amae.data.io import DataError
-from amae.models.content import ContextEncoder, PostStore
+from amae.models.content import ContextEncoder
 from amae.serving.bundle import ModelBundle
 from amae.serving.posts import MAX_POSTS, RecentPost
 
 _INT64_MIN = np.iinfo(np.int64).min
-_LOCK = threading.Lock()  # the model's encoder cache and torch module are shared between requests
 
 
 class UnknownUserError(DataError):
     """The user id is not in the workspace and no posts were given to fall back on."""
-
-
-def request_encoder(encoder: ContextEncoder, user: int, extra_times: dict[str, np.ndarray],
-                    extra_features: dict[str, np.ndarray]) -> ContextEncoder:
-    """A ContextEncoder holding only ``user``'s stored posts plus the request's posts.
-
-    Shares the standardisers and global cutoffs of ``encoder`` (read-only) and copies nothing
-    else, so building it costs one pass over the stored post-user column.
-    """
-    posts = {}
-    for mod, store in encoder.posts.items():
-        mine = np.flatnonzero(store.user == user)
-        t_new = np.asarray(extra_times.get(mod, np.zeros(0, np.int64)), dtype=np.int64)
-        f_new = np.asarray(extra_features.get(mod, np.zeros((0, store.features.shape[1]), np.float32)),
-                           dtype=np.float32)
-        feats = np.concatenate([np.asarray(store.features[mine], dtype=np.float32), f_new], axis=0)
-        posts[mod] = PostStore(np.full(len(feats), user, dtype=np.int64),
-                               np.concatenate([store.time[mine], t_new]), feats)
-    return ContextEncoder(posts, encoder.n_users, encoder.global_until, encoder.window,
-                          encoder.standardizers, cache_size=1)
-
-
-def context_counts(encoder: ContextEncoder, user: int, time: int) -> dict[str, int]:
-    """Posts per modality of ``user`` in ``[time - window, time)``."""
-    out = {}
-    for mod, store in encoder.posts.items():
-        mask = (store.user == user) & (store.time >= time - encoder.window) & (store.time < time)
-        out[mod] = int(mask.sum())
-    return out
 
 
 def _iso(t: int | None) -> str | None:
@@ -133,22 +103,22 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
             control = (getattr(model, "source", {}) or {}).get("control", "none")
             if control != "none":
                 notes.append(f"model trained as a {control} control: request posts do not match it")
-        with _LOCK:
-            scoring = model
-            enc = encoder
-            if posts:
-                enc = request_encoder(encoder, user, new_times, new_feats)
-                scoring = copy.copy(model)
-                scoring.encoder = enc
-            times = None if time is None else np.asarray([time], dtype=np.int64)
-            scores = scoring.score(np.asarray([user]), all_items[None, :], times)[0]
-            top = _top_k(scores, np.zeros(0, np.int64) if include_played else played, k)
-            try:
-                attention = {m: w[0] for m, w in scoring.explain(np.asarray([user]), top[None, :], times).items()}
-            except ValueError as exc:  # no_attention ablation: nothing to explain
-                notes.append(str(exc))
-                attention = None
-        counts = context_counts(enc, user, time) if time is not None else {m: 0 for m in enc.modalities}
+        # No lock: the encoder is read-only (range reads of the store) and a request's posts live in
+        # a one-user copy (O(that user's posts)), so requests never see each other's posts.
+        scoring, enc = model, encoder
+        if posts:
+            enc = encoder.for_user(user, new_times, new_feats)
+            scoring = copy.copy(model)
+            scoring.encoder = enc
+        times = None if time is None else np.asarray([time], dtype=np.int64)
+        scores = scoring.score(np.asarray([user]), all_items[None, :], times)[0]
+        top = _top_k(scores, np.zeros(0, np.int64) if include_played else played, k)
+        try:
+            attention = {m: w[0] for m, w in scoring.explain(np.asarray([user]), top[None, :], times).items()}
+        except ValueError as exc:  # no_attention ablation: nothing to explain
+            notes.append(str(exc))
+            attention = None
+        counts = enc.context_counts(user, time) if time is not None else {m: 0 for m in enc.modalities}
         new_in_window = {m: int(((t >= time - enc.window) & (t < time)).sum()) if time is not None else 0
                          for m, t in new_times.items()}
         for m in enc.modalities:
@@ -163,8 +133,7 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
     else:
         kind = "collaborative"
         times = None if time is None else np.asarray([time], dtype=np.int64)
-        with _LOCK:
-            scores = bundle.model.score(np.asarray([user]), all_items[None, :], times)[0]
+        scores = bundle.model.score(np.asarray([user]), all_items[None, :], times)[0]
         notes.append("collaborative model: scores come from listening history only, no attention to explain")
         if posts:
             notes.append(f"{len(posts)} recent post(s) received but this model does not read posts")

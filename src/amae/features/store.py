@@ -1,0 +1,246 @@
+"""The content store: each modality's post features sorted by (user, time), read by range.
+
+Why this shape (DESIGN section 10): at the paper's scale (45M posts, 17.8M interactions) a dense
+contextual vector per interaction does not fit in memory, and re-aggregating every post of a
+batch's users per scoring batch is quadratic in practice. Here a modality's posts are sorted once
+by the composite key ``user << 33 | time`` (unix seconds of 1970-2100 fit in 33 bits), so
+
+* a record's contextual window ``[t - window, t)`` is a range ``[lo, hi)`` found by two binary
+  searches, and a batch's contextual means are one gather of the posts in its windows;
+* a user's posts are one contiguous slice (serving copies only those, never scans all posts);
+* the global vector (posts before each user's training cutoff) is one streaming pass.
+
+Features are float32 or float16, in RAM or memory-mapped from ``.npy`` files; only the rows a
+batch needs are read. Nothing here holds a per-record matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from amae.data.ranges import expand_ranges
+
+#: bits of the time part of the composite key (unix seconds up to 2^33 - 1, past the year 2200)
+TIME_BITS = 33
+_TIME_MASK = np.int64((1 << TIME_BITS) - 1)
+#: posts gathered at once when averaging windows (bounds the float32 temporaries)
+GATHER_ROWS = 1 << 18
+#: posts read at once by the streaming passes (global means, sorting into the store)
+STREAM_ROWS = 1 << 20
+
+
+def post_keys(user: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """The composite sort key ``user << 33 | time`` (times clipped to the representable range)."""
+    t = np.clip(np.asarray(time, dtype=np.int64), 0, int(_TIME_MASK))
+    return (np.asarray(user, dtype=np.int64) << TIME_BITS) | t
+
+
+@dataclass
+class ModalityPosts:
+    """One modality's posts sorted by ``keys`` (``user << 33 | time``) with their ``(n, D)`` features."""
+
+    keys: np.ndarray
+    features: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.features.ndim != 2 or self.features.shape[0] != self.keys.shape[0]:
+            raise ValueError(f"ModalityPosts: {self.keys.shape[0]} keys but features of shape {self.features.shape}")
+
+    @classmethod
+    def from_posts(cls, user: np.ndarray, time: np.ndarray, features: np.ndarray) -> ModalityPosts:
+        """Sort unsorted posts in memory (small worlds, serving copies, tests)."""
+        keys = post_keys(user, time)
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], np.ascontiguousarray(np.asarray(features)[order], dtype=np.float32))
+
+    @property
+    def n_posts(self) -> int:
+        return int(self.keys.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def user(self) -> np.ndarray:
+        return self.keys >> TIME_BITS
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.keys & _TIME_MASK
+
+    def position(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Index of the first post of each user at or after each time (the end of the user's run if none)."""
+        return np.searchsorted(self.keys, post_keys(users, times), side="left")
+
+    def user_range(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``[lo, hi)`` of each user's posts."""
+        users = np.asarray(users, dtype=np.int64)
+        return (np.searchsorted(self.keys, users << TIME_BITS, side="left"),
+                np.searchsorted(self.keys, (users + 1) << TIME_BITS, side="left"))
+
+    def window(self, users: np.ndarray, times: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """``[lo, hi)`` of each case's posts with ``t - window <= time < t``."""
+        times = np.asarray(times, dtype=np.int64)
+        return self.position(users, times - int(window)), self.position(users, times)
+
+    def range_means(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """float32 ``(n, D)`` mean of rows ``[lo, hi)`` per case (zeros where the range is empty).
+
+        Gathers in chunks of about :data:`GATHER_ROWS` posts, so a large batch of long windows
+        never materialises all its posts at once.
+        """
+        lo = np.asarray(lo, dtype=np.int64)
+        hi = np.asarray(hi, dtype=np.int64)
+        out = np.zeros((len(lo), self.dim), dtype=np.float32)
+        lens = np.maximum(hi - lo, 0)
+        ends = np.cumsum(lens)
+        a = 0
+        while a < len(lo):
+            # the next chunk of cases holds about GATHER_ROWS posts (at least one case)
+            b = max(a + 1, int(np.searchsorted(ends, (ends[a - 1] if a else 0) + GATHER_ROWS, side="right")))
+            b = min(b, len(lo))
+            full = np.flatnonzero(lens[a:b]) + a
+            if len(full):
+                index, owner = expand_ranges(lo[full], hi[full])
+                rows = np.asarray(self.features[index], dtype=np.float32)
+                starts = np.cumsum(lens[full]) - lens[full]
+                sums = np.add.reduceat(rows, starts, axis=0)
+                out[full] = sums / lens[full, None].astype(np.float32)
+            a = b
+        return out
+
+    def user_means(self, n_users: int, until: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per user the float32 mean of posts with ``time < until[user]`` (all if None), and the counts.
+
+        One streaming pass of :data:`STREAM_ROWS` posts at a time: posts are sorted by user, so each
+        chunk's qualifying posts form runs that ``np.add.reduceat`` sums.
+        """
+        sums = np.zeros((n_users, self.dim), dtype=np.float64)
+        counts = np.zeros(n_users, dtype=np.int64)
+        for a in range(0, self.n_posts, STREAM_ROWS):
+            keys = self.keys[a : a + STREAM_ROWS]
+            user = keys >> TIME_BITS
+            keep = np.ones(len(keys), bool) if until is None else (keys & _TIME_MASK) < until[user]
+            if not keep.any():
+                continue
+            user = user[keep]
+            rows = np.asarray(self.features[a : a + STREAM_ROWS][keep], dtype=np.float64)
+            starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
+            sums[user[starts]] += np.add.reduceat(rows, starts, axis=0)
+            counts[user[starts]] += np.diff(np.r_[starts, len(user)])
+        means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+        return means, counts
+
+    def for_user(self, user: int, extra_time: np.ndarray, extra_features: np.ndarray) -> ModalityPosts:
+        """Only ``user``'s posts plus extra ones (a serving request): costs O(that user's posts)."""
+        lo, hi = (int(x[0]) for x in self.user_range(np.asarray([user])))
+        extra_time = np.asarray(extra_time, dtype=np.int64)
+        keys = np.concatenate([self.keys[lo:hi], post_keys(np.full(len(extra_time), user), extra_time)])
+        feats = np.concatenate([np.asarray(self.features[lo:hi], dtype=np.float32),
+                                np.asarray(extra_features, dtype=np.float32).reshape(len(extra_time), self.dim)])
+        order = np.argsort(keys, kind="stable")
+        return ModalityPosts(keys[order], feats[order])
+
+
+# -- the store on disk ----------------------------------------------------------------------------
+#: modality -> group kind -> feature group file (``amae features`` output)
+GROUPS: dict[str, dict[str, str]] = {
+    "text": {"handcrafted": "text_h", "deep": "text_d"},
+    "visual": {"handcrafted": "visual_h", "deep": "visual_d"},
+}
+#: flag column (in ``features/<modality>/flags.parquet``) marking posts without that modality
+MISSING_FLAG = {"text": "text_empty", "visual": "visual_none"}
+#: content controls (DESIGN section 7): the same model and schedule with the content made uninformative
+CONTROLS = ("none", "noise", "shuffle")
+STORE_FORMAT = 1
+
+
+def shuffle_post_users(post_users: np.ndarray, seed: int) -> np.ndarray:
+    """The shuffled control: every user's posts go to another user who has posts (times kept).
+
+    A seeded derangement of the users that posted (a random cyclic shift of a random order, so
+    nobody keeps their own posts when at least two users posted).
+    """
+    post_users = np.asarray(post_users, dtype=np.int64)
+    owners = np.unique(post_users)
+    if len(owners) < 2:
+        return post_users.copy()
+    order = np.random.default_rng(seed).permutation(owners)
+    target = np.empty(int(owners.max()) + 1, dtype=np.int64)
+    target[order] = np.roll(order, 1)
+    return target[post_users]
+
+
+def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and std of a (possibly memory-mapped) matrix, streamed in row chunks."""
+    n, d = x.shape
+    s1, s2 = np.zeros(d), np.zeros(d)
+    for a in range(0, n, STREAM_ROWS):
+        block = np.asarray(x[a : a + STREAM_ROWS], dtype=np.float64)
+        s1 += block.sum(axis=0)
+        s2 += np.einsum("ij,ij->j", block, block)
+    mean = s1 / max(n, 1)
+    return mean, np.sqrt(np.maximum(s2 / max(n, 1) - mean * mean, 0.0))
+
+
+def fill_noise(x: np.ndarray, seed: int) -> None:
+    """Overwrite ``x`` in place with seeded Gaussian noise of its per-column mean and std.
+
+    The noise control: everything downstream (aggregation, standardisation, the autoencoders) sees
+    inputs of the same scale as the real posts, so a gain that survives it is capacity, not content.
+    Generated chunk by chunk from one seeded stream, so memory stays bounded at any size.
+    """
+    mean, std = column_moments(x)
+    rng = np.random.default_rng(seed)
+    for a in range(0, x.shape[0], STREAM_ROWS):
+        b = min(x.shape[0], a + STREAM_ROWS)
+        x[a:b] = (rng.standard_normal((b - a, x.shape[1])) * std + mean).astype(x.dtype)
+
+
+def _open_npy(path: Path, dtype: str, shape: tuple[int, int]) -> np.ndarray:
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def finite_rows(blocks: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` are finite in every block (a broken row is skipped, never averaged in)."""
+    ok = np.ones(len(rows), dtype=bool)
+    for a in range(0, len(rows), STREAM_ROWS):
+        sel = rows[a : a + STREAM_ROWS]
+        for block in blocks:
+            ok[a : a + STREAM_ROWS] &= np.isfinite(np.asarray(block[sel], dtype=np.float32)).all(axis=1)
+    return ok
+
+
+def write_modality(folder: Path, mod: str, user: np.ndarray, time: np.ndarray, blocks: list[np.ndarray],
+                   rows: np.ndarray, *, dtype: str = "float32", noise_seed: int | None = None) -> ModalityPosts:
+    """Sort posts ``rows`` (of the feature ``blocks``) by (user, time) into ``folder/<mod>.*.npy``.
+
+    ``user``/``time`` align with ``rows``. The features are copied in sorted order one chunk at a
+    time, so the peak memory is a chunk, not the matrix; ``noise_seed`` turns the copy into the
+    noise control.
+    """
+    keys = post_keys(user, time)
+    order = np.argsort(keys, kind="stable")
+    dim = sum(int(b.shape[1]) for b in blocks)
+    np.save(folder / f"{mod}.keys.npy", keys[order])
+    out = _open_npy(folder / f"{mod}.features.npy", dtype, (len(order), dim))
+    for a in range(0, len(order), STREAM_ROWS):
+        # sorted reads of each block (the gather is in row order within the chunk), then put back in order
+        sel = rows[order[a : a + STREAM_ROWS]]
+        back = np.argsort(np.argsort(sel, kind="stable"), kind="stable")
+        srt = np.sort(sel)
+        out[a : a + len(sel)] = np.concatenate([np.asarray(b[srt], dtype=np.float32)[back] for b in blocks], axis=1)
+    if noise_seed is not None:
+        fill_noise(out, noise_seed)
+    out.flush()
+    del out
+    return open_modality(folder, mod)
+
+
+def open_modality(folder: Path, mod: str) -> ModalityPosts:
+    """A stored modality, its features memory-mapped (read-only)."""
+    return ModalityPosts(np.load(folder / f"{mod}.keys.npy"), np.load(folder / f"{mod}.features.npy", mmap_mode="r"))
