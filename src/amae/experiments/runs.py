@@ -8,8 +8,6 @@ changed input retrains instead of silently reusing an old result.
 
 from __future__ import annotations
 
-import glob
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,18 +17,15 @@ import numpy as np
 from amae.config import save_settings
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json, write_json, write_npy
-from amae.data.provenance import Manifest, changed_inputs, check, read_manifest, seal, short, unseal, upstream
+from amae.data.provenance import Manifest, changed_inputs, check, seal, unseal, upstream
 from amae.models import REGISTRY, Recommender, TrainData
 from amae.models.base import did_you_mean
 from amae.protocol.metrics import evaluate
 from amae.protocol.split import Split, split_digest
 
-
-def load_split(workspace: Path) -> Split:
-    folder = Path(workspace) / "split"
-    if not (folder / "split.json").exists():
-        raise DataError(f"{workspace}: no split yet (run 'amae split {workspace}' first)")
-    return Split.load(folder)
+# Moved below experiments so serving can use them too; still importable from here for existing callers.
+from amae.protocol.stored import history_pairs, load_split  # noqa: F401
+from amae.training.cells import cell_dir, find_cells, params_key, resolve_cell, settings_of  # noqa: F401
 
 
 def train_data(dataset: Dataset, split: Split, seed: int, device: str) -> TrainData:
@@ -39,71 +34,6 @@ def train_data(dataset: Dataset, split: Split, seed: int, device: str) -> TrainD
     return TrainData(dataset.n_users, dataset.n_items, inter["user_idx"].to_numpy(np.int64)[rows],
                      inter["item_idx"].to_numpy(np.int64)[rows], inter["timestamp"].to_numpy(np.int64)[rows],
                      valid=split.valid, rows=rows, seed=seed, device=device)
-
-
-def history_pairs(dataset: Dataset, split: Split) -> tuple[np.ndarray, np.ndarray]:
-    """(user, item) pairs of the whole training period (fit + validation): excluded in full ranking."""
-    rows = np.concatenate([split.train_rows, split.valid_rows])
-    inter = dataset.interactions
-    return inter["user_idx"].to_numpy(np.int64)[rows], inter["item_idx"].to_numpy(np.int64)[rows]
-
-
-def settings_of(params: dict) -> dict:
-    """The parameters that shape a model's numbers (``progress`` only changes what is printed)."""
-    return {k: v for k, v in params.items() if k != "progress"}
-
-
-def params_key(params: dict) -> str:
-    """A short hash of a cell's parameters: variants of one model live side by side."""
-    return short(settings_of(params), 6)
-
-
-def cell_dir(workspace: Path, label: str, seed: int, params: dict | None = None) -> Path:
-    """``WS/models/<label>-<params hash>-seed<k>``: a cell is named by what it is."""
-    return Path(workspace) / "models" / f"{label}-{params_key(params or {})}-seed{seed}"
-
-
-_CELL = re.compile(r"^(?P<label>.+)-(?P<key>[0-9a-f]{6})-seed(?P<seed>\d+)$")
-
-
-def find_cells(workspace: Path, label: str, seed: int | None = None) -> list[Path]:
-    """Finished cells of ``label`` (any parameters; one seed or all), newest first."""
-    folder = Path(workspace) / "models"
-    found = []
-    for d in folder.glob(f"{glob.escape(label)}-*-seed*") if folder.exists() else []:
-        m = _CELL.match(d.name)
-        if m and m["label"] == label and (seed is None or int(m["seed"]) == seed) and read_manifest(d) is not None:
-            found.append(d)
-    return sorted(found, key=lambda d: (d / "metrics.json").stat().st_mtime_ns if (d / "metrics.json").exists()
-                  else 0, reverse=True)
-
-
-def resolve_cell(workspace: Path, label: str, seed: int, params: dict | None = None) -> Path:
-    """The one cell a command means: by full folder name, by label and params, or the only variant."""
-    direct = Path(workspace) / "models" / label
-    if read_manifest(direct) is not None:
-        return direct
-    if params is not None:
-        d = cell_dir(workspace, label, seed, params)
-        if read_manifest(d) is None:
-            raise DataError(f"{d}: no trained model with these parameters (run 'amae train {workspace} "
-                            f"--model {label} --seed {seed}' with these --param values)")
-        return d
-    cells = find_cells(workspace, label, seed)
-    if not cells:
-        if label in REGISTRY:
-            raise DataError(f"{workspace}/models: no trained model '{label}' for seed {seed} "
-                            f"(run 'amae train {workspace} --model {label} --seed {seed}')")
-        folder = Path(workspace) / "models"
-        trained = sorted({m["label"] for d in (folder.iterdir() if folder.exists() else [])
-                          if (m := _CELL.match(d.name))})
-        hint = did_you_mean(label, trained + list(REGISTRY))
-        raise DataError(f"{workspace}/models: no trained model '{label}' ({hint}trained here: "
-                        f"{', '.join(trained) or 'none'}; models: {', '.join(sorted(REGISTRY))})")
-    if len(cells) > 1:
-        raise DataError(f"{workspace}/models: {len(cells)} variants of '{label}' for seed {seed} "
-                        f"({', '.join(c.name for c in cells)}); pick one with --param or by its full name")
-    return cells[0]
 
 
 def cell_manifest(workspace: Path, model_name: str, params: dict, seed: int) -> Manifest:

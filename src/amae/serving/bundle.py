@@ -20,7 +20,9 @@ import pandas as pd
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json
+from amae.protocol.stored import history_pairs, load_split
 from amae.serving.posts import PostFeaturizer
+from amae.training.cells import resolve_cell
 
 
 @dataclass
@@ -95,8 +97,6 @@ def _history(dataset: Dataset, workspace: Path) -> tuple[np.ndarray, np.ndarray]
     users = inter["user_idx"].to_numpy(np.int64)
     items = inter["item_idx"].to_numpy(np.int64)
     if (Path(workspace) / "split" / "split.json").exists():
-        from amae.experiments.runs import history_pairs, load_split
-
         return history_pairs(dataset, load_split(workspace))
     return users, items
 
@@ -114,8 +114,6 @@ def resolve_model_dir(workspace: Path | None, model: str | None, seed: int, mode
     ``--model`` is a model label (the one trained variant, or the one with ``params``) or a full
     cell folder name such as ``mf+amae-1a2b3c-seed0``.
     """
-    from amae.experiments.runs import resolve_cell
-
     if model_dir is not None:
         model_dir = Path(model_dir)
         if workspace is None:
