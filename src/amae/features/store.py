@@ -16,6 +16,9 @@ batch needs are read. Nothing here holds a per-record matrix.
 
 from __future__ import annotations
 
+import mmap
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +131,7 @@ class ModalityPosts:
             if not keep.any():
                 continue
             user = user[keep]
-            rows = np.asarray(self.features[a : a + STREAM_ROWS][keep], dtype=np.float64)
+            rows = read_rows(self.features, a, a + STREAM_ROWS)[keep].astype(np.float64)
             starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
             sums[user[starts]] += np.add.reduceat(rows, starts, axis=0)
             counts[user[starts]] += np.diff(np.r_[starts, len(user)])
@@ -175,34 +178,48 @@ def shuffle_post_users(post_users: np.ndarray, seed: int) -> np.ndarray:
     return target[post_users]
 
 
+def read_rows(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Rows ``[a, b)`` of ``x``. From a memory-mapped ``.npy`` they are read with a plain file read,
+    so a streaming pass over a matrix larger than RAM does not leave every page mapped (and counted
+    in the process's resident memory) behind it."""
+    if isinstance(x, np.memmap) and isinstance(x.base, mmap.mmap) and x.ndim == 2 and x.flags.c_contiguous:
+        b = min(b, x.shape[0])
+        row = x.shape[1] * x.dtype.itemsize
+        return np.fromfile(x.filename, dtype=x.dtype, count=max(b - a, 0) * x.shape[1],
+                           offset=x.offset + a * row).reshape(-1, x.shape[1])
+    return np.asarray(x[a:b])
+
+
 def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and std of a (possibly memory-mapped) matrix, streamed in row chunks."""
     n, d = x.shape
     s1, s2 = np.zeros(d), np.zeros(d)
     for a in range(0, n, STREAM_ROWS):
-        block = np.asarray(x[a : a + STREAM_ROWS], dtype=np.float64)
+        block = read_rows(x, a, a + STREAM_ROWS).astype(np.float64)
         s1 += block.sum(axis=0)
         s2 += np.einsum("ij,ij->j", block, block)
     mean = s1 / max(n, 1)
     return mean, np.sqrt(np.maximum(s2 / max(n, 1) - mean * mean, 0.0))
 
 
-def fill_noise(x: np.ndarray, seed: int) -> None:
-    """Overwrite ``x`` in place with seeded Gaussian noise of its per-column mean and std.
+def noise_chunks(x: np.ndarray, seed: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Seeded Gaussian noise with ``x``'s per-column mean and std, as ``(first row, block)`` chunks.
 
     The noise control: everything downstream (aggregation, standardisation, the autoencoders) sees
     inputs of the same scale as the real posts, so a gain that survives it is capacity, not content.
-    Generated chunk by chunk from one seeded stream, so memory stays bounded at any size.
+    One seeded stream drawn chunk by chunk, so memory stays bounded at any size.
     """
     mean, std = column_moments(x)
     rng = np.random.default_rng(seed)
     for a in range(0, x.shape[0], STREAM_ROWS):
         b = min(x.shape[0], a + STREAM_ROWS)
-        x[a:b] = (rng.standard_normal((b - a, x.shape[1])) * std + mean).astype(x.dtype)
+        yield a, (rng.standard_normal((b - a, x.shape[1])) * std + mean).astype(np.float32)
 
 
-def _open_npy(path: Path, dtype: str, shape: tuple[int, int]) -> np.ndarray:
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+def fill_noise(x: np.ndarray, seed: int) -> None:
+    """Overwrite the in-memory array ``x`` with :func:`noise_chunks` of itself."""
+    for a, block in list(noise_chunks(x, seed)):
+        x[a : a + len(block)] = block
 
 
 def finite_rows(blocks: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -211,8 +228,36 @@ def finite_rows(blocks: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
     for a in range(0, len(rows), STREAM_ROWS):
         sel = rows[a : a + STREAM_ROWS]
         for block in blocks:
-            ok[a : a + STREAM_ROWS] &= np.isfinite(np.asarray(block[sel], dtype=np.float32)).all(axis=1)
+            ok[a : a + STREAM_ROWS] &= np.isfinite(gather_rows(block, sel).astype(np.float32)).all(axis=1)
     return ok
+
+
+def gather_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]``, read as one contiguous slice when the rows are (the common, already sorted case)."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows) and np.all(np.diff(rows) == 1):
+        return read_rows(x, int(rows[0]), int(rows[-1]) + 1)
+    order = np.argsort(rows, kind="stable")  # read in file order, then put back
+    out = np.empty((len(rows), x.shape[1]), dtype=x.dtype)
+    out[order] = x[rows[order]]
+    return out
+
+
+class NpyWriter:
+    """Writes a ``.npy`` matrix by row blocks through a file handle (no mapping, so no resident pages)."""
+
+    def __init__(self, path: Path, dtype: str, shape: tuple[int, int]) -> None:
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        self.offset, self.row = header.offset, shape[1] * np.dtype(dtype).itemsize
+        self.dtype = np.dtype(dtype)
+        del header
+        self.fh = open(path, "r+b")  # noqa: SIM115 (closed in close())
+
+    def write(self, a: int, block: np.ndarray) -> None:
+        self.fh.seek(self.offset + a * self.row)
+        self.fh.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 def write_modality(folder: Path, mod: str, user: np.ndarray, time: np.ndarray, blocks: list[np.ndarray],
@@ -220,24 +265,32 @@ def write_modality(folder: Path, mod: str, user: np.ndarray, time: np.ndarray, b
     """Sort posts ``rows`` (of the feature ``blocks``) by (user, time) into ``folder/<mod>.*.npy``.
 
     ``user``/``time`` align with ``rows``. The features are copied in sorted order one chunk at a
-    time, so the peak memory is a chunk, not the matrix; ``noise_seed`` turns the copy into the
-    noise control.
+    time, so the peak memory is a chunk, not the matrix; ``noise_seed`` replaces them with the
+    noise control (drawn with the real rows' per-column moments).
     """
     keys = post_keys(user, time)
     order = np.argsort(keys, kind="stable")
-    dim = sum(int(b.shape[1]) for b in blocks)
     np.save(folder / f"{mod}.keys.npy", keys[order])
-    out = _open_npy(folder / f"{mod}.features.npy", dtype, (len(order), dim))
-    for a in range(0, len(order), STREAM_ROWS):
-        # sorted reads of each block (the gather is in row order within the chunk), then put back in order
-        sel = rows[order[a : a + STREAM_ROWS]]
-        back = np.argsort(np.argsort(sel, kind="stable"), kind="stable")
-        srt = np.sort(sel)
-        out[a : a + len(sel)] = np.concatenate([np.asarray(b[srt], dtype=np.float32)[back] for b in blocks], axis=1)
+    sorted_rows = np.asarray(rows, dtype=np.int64)[order]
+    dim = sum(int(b.shape[1]) for b in blocks)
+    path = folder / f"{mod}.features.npy"
+    out = NpyWriter(path, dtype, (len(order), dim))
+    try:
+        for a in range(0, len(order), STREAM_ROWS):
+            sel = sorted_rows[a : a + STREAM_ROWS]
+            out.write(a, np.concatenate([gather_rows(b, sel).astype(np.float32) for b in blocks], axis=1))
+    finally:
+        out.close()
     if noise_seed is not None:
-        fill_noise(out, noise_seed)
-    out.flush()
-    del out
+        real = np.load(path, mmap_mode="r")
+        noise = NpyWriter(path.with_suffix(".noise"), dtype, real.shape)
+        try:
+            for a, block in noise_chunks(real, noise_seed):
+                noise.write(a, block)
+        finally:
+            noise.close()
+        del real
+        os.replace(path.with_suffix(".noise"), path)
     return open_modality(folder, mod)
 
 

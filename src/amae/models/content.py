@@ -95,6 +95,7 @@ class ContextEncoder:
         self.raw_global = raw_global if raw_global is not None else {
             m: store.user_means(self.n_users, self.global_until)[0] for m, store in posts.items()}
         self._global: dict[str, np.ndarray] | None = None
+        self._z: dict[str, tuple[Standardizer, np.ndarray, np.ndarray]] = {}  # float32 moments per modality
 
     @property
     def modalities(self) -> list[str]:
@@ -165,9 +166,19 @@ class ContextEncoder:
         return copy
 
     def _std(self, mod: str, x: np.ndarray) -> np.ndarray:
+        """z-scores in float32 (the hot path of every batch; the moments were fitted in float64)."""
         if mod not in self.standardizers:
             raise RuntimeError(f"ContextEncoder: no standardiser for modality '{mod}' (fit on training rows first)")
-        return self.standardizers[mod].transform(x)
+        std = self.standardizers[mod]
+        if self._z.get(mod, (None,))[0] is not std:
+            mean, scale = std.mean, std.std
+            if mean is None or scale is None:
+                raise RuntimeError(f"ContextEncoder: the standardiser of '{mod}' is not fitted")
+            self._z[mod] = (std, mean.astype(np.float32), (1.0 / scale).astype(np.float32))
+        _, mean32, inv32 = self._z[mod]
+        out = np.subtract(x, mean32, dtype=np.float32)
+        out *= inv32
+        return out
 
 
 class _ContextRows:
