@@ -50,6 +50,10 @@ class MFModule(nn.Module):
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         return torch.einsum("nd,nkd->nk", self.user(users), self.item(items))
 
+    def score_shared(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
+        """(n, k) scores of the same k items for every user: one (n, d) x (d, k) product."""
+        return self.user(users) @ self.item(items).T
+
 
 @register
 class MF(TorchRecommender):

@@ -15,6 +15,13 @@ from amae.data.io import atomic_path, read_json, write_json
 from amae.models.base import Recommender, TrainData, as_2d
 from amae.training.trainer import TrainConfig, fit_pointwise, resolve_device, seed_everything
 
+
+def shares_candidates(items: np.ndarray) -> bool:
+    """True when every row of an (n, k) item block is the same row (a broadcast view, as full ranking
+    and serving pass it): then the item side is computed once for all rows."""
+    return items.ndim == 2 and items.shape[0] > 1 and items.strides[0] == 0
+
+
 TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
@@ -70,6 +77,11 @@ class TorchRecommender(Recommender):
             raise RuntimeError(f"{self.name}: score() before fit() or load()")
         users, items = as_2d(users, items)
         self.module.eval()
+        if shares_candidates(items) and hasattr(self.module, "score_shared"):
+            # Every row scores the same items (full ranking, serving): the item side once, one matmul.
+            out = self.module.score_shared(torch.tensor(users, device=self.device),
+                                           torch.tensor(items[0], device=self.device), times)
+            return out.float().cpu().numpy()
         # torch.tensor copies: item blocks are often read-only broadcast views (full ranking).
         out = self.module.score_block(torch.tensor(users, device=self.device),
                                       torch.tensor(items, device=self.device), times)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from amae.data.ranges import expand_ranges
 from amae.protocol.split import EvalCases
 
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -42,6 +43,9 @@ def summarise(ranks: np.ndarray, k: int = K) -> dict[str, float]:
 #: (whose cost is the context) were unchanged (11.6k vs 10.9k cases/s on the demo world). Ranks do
 #: not depend on the block size.
 BLOCK_CELLS = 100_000
+#: scores per full-ranking block: larger than BLOCK_CELLS because the shared catalogue is scored
+#: by one matrix product per block, not gathered per case
+FULL_BLOCK_CELLS = 1 << 22
 
 
 def sampled_ranks(score_fn: ScoreFn, cases: EvalCases, batch_size: int | None = None) -> np.ndarray:
@@ -60,8 +64,13 @@ def sampled_ranks(score_fn: ScoreFn, cases: EvalCases, batch_size: int | None = 
 
 
 def full_ranks(score_fn: ScoreFn, cases: EvalCases, n_items: int,
-               train_pairs: tuple[np.ndarray, np.ndarray], max_cells: int = BLOCK_CELLS) -> np.ndarray:
-    """Rank of each positive among all items not in the user's training history (ties pessimistic)."""
+               train_pairs: tuple[np.ndarray, np.ndarray], max_cells: int = FULL_BLOCK_CELLS) -> np.ndarray:
+    """Rank of each positive among all items not in the user's training history (ties pessimistic).
+
+    Every case's items are the whole catalogue, passed as one broadcast row, so models score them
+    with the item side computed once per block (see ``TorchRecommender.score``); blocks hold
+    ``max_cells`` scores (about 32 MB of float64 at the default).
+    """
     train_u = np.asarray(train_pairs[0], dtype=np.int64)
     train_i = np.asarray(train_pairs[1], dtype=np.int64)
     order = np.argsort(train_u, kind="stable")
@@ -76,10 +85,7 @@ def full_ranks(score_fn: ScoreFn, cases: EvalCases, n_items: int,
         scores = np.asarray(score_fn(users, np.broadcast_to(all_items, (m, n_items)), cases.times[sl]),
                             dtype=np.float64).copy()
         pos_score = scores[np.arange(m), pos]
-        lo, hi = np.searchsorted(su, users, "left"), np.searchsorted(su, users, "right")
-        lens = hi - lo
-        rows = np.repeat(np.arange(m), lens)
-        idx = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(lens.sum())
+        idx, rows = expand_ranges(np.searchsorted(su, users, "left"), np.searchsorted(su, users, "right"))
         scores[rows, si[idx]] = -np.inf
         scores[np.arange(m), pos] = -np.inf  # the positive is not its own competitor
         ranks[sl] = 1 + (scores >= pos_score[:, None]).sum(axis=1)
