@@ -249,13 +249,25 @@ def _repaired_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame
 MAX_MEDIA_PER_POST = 100
 
 
-def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_post: int = MAX_MEDIA_PER_POST) -> Dataset:
-    """Load, validate and encode a dataset folder; raise ValidationError listing every problem."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: dataset folder does not exist")
-    problems: list[Problem] = []
+@dataclass
+class _RawTables:
+    """The tables of a dataset folder as read (ids repaired), and whether each has its required columns."""
 
+    inter: pd.DataFrame
+    inter_path: Path
+    inter_ok: bool
+    posts: pd.DataFrame | None
+    posts_path: Path | None
+    posts_ok: bool
+    items: pd.DataFrame | None
+
+
+def _read_tables(folder: Path, require_posts: bool, problems: list[Problem]) -> _RawTables:
+    """Read the interactions, posts and items tables, collecting missing/empty column problems.
+
+    A missing interactions table (or posts table when required) is fatal at once: nothing else
+    can be checked without it.
+    """
     inter_path = find_table(folder, "interactions")
     if inter_path is None:
         raise DataError(f"{folder}: no interactions table (expected interactions.parquet, .csv or .jsonl)")
@@ -272,62 +284,70 @@ def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_pos
     items_raw = read_table(items_path) if items_path is not None else None
     if items_raw is not None:
         _check_columns("items", items_raw, items_path, problems)
+    return _RawTables(inter_raw, inter_path, inter_ok, posts_raw, posts_path, posts_ok, items_raw)
 
-    stats: dict = {}
-    interactions = None
-    if inter_ok:
-        ts, bad = parse_timestamps(inter_raw["timestamp"])
-        bad &= inter_raw["timestamp"].notna().to_numpy()
-        if bad.any():
-            problems.append(Problem(inter_path.name, "timestamp", f"unparseable or out-of-range timestamp "
-                                    f"(accepted: {TIME_RANGE})", _rows(bad),
-                                    inter_raw["timestamp"][bad].astype(str).tolist()))
-        interactions = pd.DataFrame({"user_id": inter_raw["user_id"].astype(str),
-                                     "item_id": inter_raw["item_id"].astype(str), "timestamp": ts})
 
-    posts = None
-    if posts_ok:
-        ts, bad = parse_timestamps(posts_raw["timestamp"])
-        bad &= posts_raw["timestamp"].notna().to_numpy()
-        if bad.any():
-            problems.append(Problem(posts_path.name, "timestamp", f"unparseable or out-of-range timestamp "
-                                    f"(accepted: {TIME_RANGE})", _rows(bad),
-                                    posts_raw["timestamp"][bad].astype(str).tolist()))
-        text = posts_raw["text"] if "text" in posts_raw.columns else pd.Series([None] * len(posts_raw))
-        # Undecodable bytes in one post's text: replaced (U+FFFD) and flagged for that row, never a refusal.
-        text, invalid_text = repair_text(text)
-        stats["posts_text_undecodable"] = int(invalid_text.sum())
-        no_media: list[list[str]] = [[] for _ in range(len(posts_raw))]
-        media = _parse_media(posts_raw["media"]) if "media" in posts_raw.columns else no_media
-        bad_media_rows, examples = _media_problems(folder, media)
-        if bad_media_rows:
-            problems.append(Problem(posts_path.name, "media", "media path outside the dataset folder",
-                                    bad_media_rows, examples))
-        dup_ids = posts_raw["post_id"].astype(str).duplicated().to_numpy()
-        if dup_ids.any():
-            problems.append(Problem(posts_path.name, "post_id", "duplicate post_id", _rows(dup_ids),
-                                    posts_raw["post_id"][dup_ids].astype(str).tolist()))
-        posts = pd.DataFrame({"post_id": posts_raw["post_id"].astype(str),
-                              "user_id": posts_raw["user_id"].astype(str), "timestamp": ts,
-                              "text": text.where(text.notna(), None).astype(object),
-                              "media": media, "text_invalid_utf8": invalid_text})
-        n_paths = np.fromiter(map(len, media), np.int64, len(media))
-        too_many = n_paths > max_media_per_post
-        if too_many.any():
-            problems.append(Problem(posts_path.name, "media", f"more than {max_media_per_post} media paths in one "
-                                    f"post ({int(n_paths[too_many].sum())} paths refused; raise the limit with "
-                                    "--max-media-per-post)", _rows(too_many), n_paths[too_many].astype(str).tolist()))
+def _checked_timestamps(raw: pd.DataFrame, path: Path, problems: list[Problem]) -> np.ndarray:
+    """A table's timestamps in unix seconds; a bad (non-empty) value is a problem listing its rows.
 
-    if interactions is not None and posts is not None:
-        known = set(interactions["user_id"].unique())
-        unknown = ~posts["user_id"].isin(known).to_numpy()
-        if unknown.any():
-            problems.append(Problem(posts_path.name, "user_id", "unknown user (not in interactions)",
-                                    _rows(unknown), posts["user_id"][unknown].unique().tolist()))
-    if problems:
-        raise ValidationError(problems)
-    assert interactions is not None
+    Empty cells are already reported by :func:`_check_columns`, so they are not counted twice.
+    """
+    ts, bad = parse_timestamps(raw["timestamp"])
+    bad &= raw["timestamp"].notna().to_numpy()
+    if bad.any():
+        problems.append(Problem(path.name, "timestamp", f"unparseable or out-of-range timestamp "
+                                f"(accepted: {TIME_RANGE})", _rows(bad), raw["timestamp"][bad].astype(str).tolist()))
+    return ts
 
+
+def _checked_interactions(raw: pd.DataFrame, path: Path, problems: list[Problem]) -> pd.DataFrame:
+    """Interactions as string ids and int64 seconds (problems collected, not raised)."""
+    ts = _checked_timestamps(raw, path, problems)
+    return pd.DataFrame({"user_id": raw["user_id"].astype(str), "item_id": raw["item_id"].astype(str),
+                         "timestamp": ts})
+
+
+def _checked_posts(raw: pd.DataFrame, path: Path, folder: Path, max_media_per_post: int,
+                   problems: list[Problem], stats: dict) -> pd.DataFrame:
+    """Posts with repaired text and parsed media lists; bad times, unsafe or too many media paths and
+    duplicate post ids are collected as problems, undecodable text is only counted in ``stats``."""
+    ts = _checked_timestamps(raw, path, problems)
+    text = raw["text"] if "text" in raw.columns else pd.Series([None] * len(raw))
+    # Undecodable bytes in one post's text: replaced (U+FFFD) and flagged for that row, never a refusal.
+    text, invalid_text = repair_text(text)
+    stats["posts_text_undecodable"] = int(invalid_text.sum())
+    no_media: list[list[str]] = [[] for _ in range(len(raw))]
+    media = _parse_media(raw["media"]) if "media" in raw.columns else no_media
+    bad_media_rows, examples = _media_problems(folder, media)
+    if bad_media_rows:
+        problems.append(Problem(path.name, "media", "media path outside the dataset folder", bad_media_rows, examples))
+    dup_ids = raw["post_id"].astype(str).duplicated().to_numpy()
+    if dup_ids.any():
+        problems.append(Problem(path.name, "post_id", "duplicate post_id", _rows(dup_ids),
+                                raw["post_id"][dup_ids].astype(str).tolist()))
+    posts = pd.DataFrame({"post_id": raw["post_id"].astype(str), "user_id": raw["user_id"].astype(str),
+                          "timestamp": ts, "text": text.where(text.notna(), None).astype(object),
+                          "media": media, "text_invalid_utf8": invalid_text})
+    n_paths = np.fromiter(map(len, media), np.int64, len(media))
+    too_many = n_paths > max_media_per_post
+    if too_many.any():
+        problems.append(Problem(path.name, "media", f"more than {max_media_per_post} media paths in one "
+                                f"post ({int(n_paths[too_many].sum())} paths refused; raise the limit with "
+                                "--max-media-per-post)", _rows(too_many), n_paths[too_many].astype(str).tolist()))
+    return posts
+
+
+def _check_post_users(interactions: pd.DataFrame, posts: pd.DataFrame, path: Path, problems: list[Problem]) -> None:
+    """Every post's user must have interactions: a post of nobody we recommend to is a data error."""
+    known = set(interactions["user_id"].unique())
+    unknown = ~posts["user_id"].isin(known).to_numpy()
+    if unknown.any():
+        problems.append(Problem(path.name, "user_id", "unknown user (not in interactions)",
+                                _rows(unknown), posts["user_id"][unknown].unique().tolist()))
+
+
+def _encode_interactions(interactions: pd.DataFrame, stats: dict) -> tuple[pd.DataFrame, IdMap, IdMap]:
+    """Exact duplicates dropped (counted), dense user/item indices, rows sorted by time."""
     before = len(interactions)
     interactions = interactions.drop_duplicates(["user_id", "item_id", "timestamp"])
     stats["duplicates_dropped"] = before - len(interactions)
@@ -337,22 +357,49 @@ def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_pos
                         "item_idx": items.encode(interactions["item_id"]),
                         "timestamp": interactions["timestamp"].to_numpy(np.int64)})
     enc = enc.sort_values(["timestamp", "user_idx", "item_idx"], kind="stable").reset_index(drop=True)
+    return enc, users, items
 
-    enc_posts = None
-    if posts is not None:
-        posts = posts.sort_values(["timestamp", "post_id"], kind="stable").reset_index(drop=True)
-        enc_posts = pd.DataFrame({"post_idx": np.arange(len(posts), dtype=np.int64),
-                                  "post_id": posts["post_id"],
-                                  "user_idx": users.encode(posts["user_id"]),
-                                  "timestamp": posts["timestamp"].to_numpy(np.int64),
-                                  "text": posts["text"], "media": posts["media"],
-                                  "text_invalid_utf8": posts["text_invalid_utf8"].to_numpy(bool)})
-    item_info = None
-    if items_raw is not None:
-        item_info = items_raw.assign(item_id=items_raw["item_id"].astype(str))
-        item_info = item_info[item_info["item_id"].isin(set(items.ids))].drop_duplicates("item_id")
-        item_info.insert(0, "item_idx", items.encode(item_info["item_id"]))
-        item_info = item_info.sort_values("item_idx").reset_index(drop=True)
+
+def _encode_posts(posts: pd.DataFrame, users: IdMap) -> pd.DataFrame:
+    """Posts sorted by time, numbered (``post_idx``), their users encoded with the interactions' map."""
+    posts = posts.sort_values(["timestamp", "post_id"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame({"post_idx": np.arange(len(posts), dtype=np.int64), "post_id": posts["post_id"],
+                         "user_idx": users.encode(posts["user_id"]),
+                         "timestamp": posts["timestamp"].to_numpy(np.int64),
+                         "text": posts["text"], "media": posts["media"],
+                         "text_invalid_utf8": posts["text_invalid_utf8"].to_numpy(bool)})
+
+
+def _encode_items(items_raw: pd.DataFrame, items: IdMap) -> pd.DataFrame:
+    """Item info of the items that occur in interactions (one row each), ordered by ``item_idx``."""
+    item_info = items_raw.assign(item_id=items_raw["item_id"].astype(str))
+    item_info = item_info[item_info["item_id"].isin(set(items.ids))].drop_duplicates("item_id")
+    item_info.insert(0, "item_idx", items.encode(item_info["item_id"]))
+    return item_info.sort_values("item_idx").reset_index(drop=True)
+
+
+def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_post: int = MAX_MEDIA_PER_POST) -> Dataset:
+    """Load, validate and encode a dataset folder; raise ValidationError listing every problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: dataset folder does not exist")
+    problems: list[Problem] = []
+    raw = _read_tables(folder, require_posts, problems)
+    stats: dict = {}
+    interactions = _checked_interactions(raw.inter, raw.inter_path, problems) if raw.inter_ok else None
+    posts = None
+    if raw.posts_ok:
+        assert raw.posts is not None and raw.posts_path is not None
+        posts = _checked_posts(raw.posts, raw.posts_path, folder, max_media_per_post, problems, stats)
+    if interactions is not None and posts is not None:
+        _check_post_users(interactions, posts, raw.posts_path, problems)
+    if problems:
+        raise ValidationError(problems)
+    assert interactions is not None
+
+    enc, users, items = _encode_interactions(interactions, stats)
+    enc_posts = _encode_posts(posts, users) if posts is not None else None
+    item_info = _encode_items(raw.items, items) if raw.items is not None else None
     stats.update(n_users=len(users), n_items=len(items), n_interactions=len(enc),
                  n_posts=0 if enc_posts is None else len(enc_posts),
                  n_media=0 if enc_posts is None else int(enc_posts["media"].map(len).sum()))

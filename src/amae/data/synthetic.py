@@ -105,47 +105,66 @@ def _text(rng: np.random.Generator, lang: str, mood: str, topics: np.ndarray) ->
     return text + ("。" if lang == "zh" else ".")
 
 
-def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
-    """Write ``interactions.parquet``, ``posts.parquet``, ``items.parquet`` and media to ``folder``.
+@dataclass
+class _Latents:
+    """The hidden truth of a world: item genre/mood/popularity, user taste/language/topics, daily moods."""
 
-    Returns a summary (sizes and the config). Generation is vectorised where it matters; media
-    files are written one by one because that is what a real dataset looks like on disk.
-    """
-    cfg = config or WorldConfig()
-    rng = np.random.default_rng(cfg.seed)
-    folder = Path(folder)
-    (folder / "media").mkdir(parents=True, exist_ok=True)
+    item_genre: np.ndarray
+    item_mood: np.ndarray
+    item_pop: np.ndarray
+    user_taste: np.ndarray
+    user_lang: np.ndarray
+    user_topics: np.ndarray
+    mood: np.ndarray  # (n_users, n_days)
+
+
+# The helpers below draw from one shared generator in a fixed order (latents, moods, posts, media,
+# listens): reordering any draw changes the world a seed makes.
+
+
+def _draw_latents(rng: np.random.Generator, cfg: WorldConfig) -> _Latents:
+    """Items and users, then each user's daily mood: a Markov chain (stay with ``mood_stay``)."""
     n_moods = len(MOODS)
-
     item_genre = rng.integers(0, cfg.n_genres, cfg.n_items)
     item_mood = rng.integers(0, n_moods, cfg.n_items)
     item_pop = rng.normal(0, 0.5, cfg.n_items)
     user_taste = rng.dirichlet(np.full(cfg.n_genres, 0.3), cfg.n_users)
     user_lang = np.where(rng.random(cfg.n_users) < 0.5, "zh", "en")
     user_topics = np.stack([rng.choice(len(TOPIC_WORDS["en"]), 3, replace=False) for _ in range(cfg.n_users)])
-
     # Daily mood: Markov chain per user, vectorised over users.
     mood = np.empty((cfg.n_users, cfg.n_days), dtype=np.int64)
     mood[:, 0] = rng.integers(0, n_moods, cfg.n_users)
     for d in range(1, cfg.n_days):
         stay = rng.random(cfg.n_users) < cfg.mood_stay
         mood[:, d] = np.where(stay, mood[:, d - 1], rng.integers(0, n_moods, cfg.n_users))
+    return _Latents(item_genre, item_mood, item_pop, user_taste, user_lang, user_topics, mood)
 
-    # Posts: Poisson count per user-day, times in 06-12 h.
-    counts = rng.poisson(cfg.posts_per_day, (cfg.n_users, cfg.n_days))
-    pu, pd_ = np.nonzero(counts)
-    reps = counts[pu, pd_]
-    post_user = np.repeat(pu, reps)
-    post_day = np.repeat(pd_, reps)
-    post_time = START + post_day * DAY + rng.integers(6 * 3600, 12 * 3600, len(post_user))
-    post_mood = mood[post_user, post_day]
+
+def _per_day_events(rng: np.random.Generator, rate: float, cfg: WorldConfig, hours: tuple[int, int]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, day, unix time) of events drawn Poisson(``rate``) per user-day, at ``hours`` of the day."""
+    counts = rng.poisson(rate, (cfg.n_users, cfg.n_days))
+    users, days = np.nonzero(counts)
+    reps = counts[users, days]
+    user, day = np.repeat(users, reps), np.repeat(days, reps)
+    time = START + day * DAY + rng.integers(hours[0] * 3600, hours[1] * 3600, len(user))
+    return user, day, time
+
+
+def _write_post_media(rng: np.random.Generator, cfg: WorldConfig, folder: Path, post_user: np.ndarray,
+                      post_mood: np.ndarray, latents: _Latents) -> tuple[list, list[list[str]], np.ndarray, set]:
+    """Each post's text (5% have none) and media, written to ``folder/media`` as a real dataset is.
+
+    A share of posts carries an image in the day's mood colours; a few of those are short videos.
+    Returns texts, media paths per post, the has-image mask and the video post numbers.
+    """
     texts, media = [], []
     has_image = rng.random(len(post_user)) < cfg.image_share
     video_posts = set(rng.choice(np.flatnonzero(has_image), min(cfg.n_videos, int(has_image.sum())),
                                  replace=False).tolist()) if has_image.any() else set()
     for i in range(len(post_user)):
         u, m = post_user[i], MOODS[post_mood[i]]
-        texts.append(_text(rng, user_lang[u], m, user_topics[u]) if rng.random() > 0.05 else None)
+        texts.append(_text(rng, latents.user_lang[u], m, latents.user_topics[u]) if rng.random() > 0.05 else None)
         paths: list[str] = []
         if has_image[i]:
             if i in video_posts:
@@ -156,19 +175,36 @@ def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
                 cv2.imwrite(str(folder / rel), _image(rng, m, cfg.image_size))
             paths.append(rel)
         media.append(paths)
+    return texts, media, has_image, video_posts
 
-    # Listens: Poisson count per user-day, times in 12-24 h, items by taste + mood of the day.
-    lcounts = rng.poisson(cfg.listens_per_day, (cfg.n_users, cfg.n_days))
-    lu, ld = np.nonzero(lcounts)
-    lreps = lcounts[lu, ld]
-    inter_user = np.repeat(lu, lreps)
-    inter_day = np.repeat(ld, lreps)
-    inter_time = START + inter_day * DAY + rng.integers(12 * 3600, 24 * 3600, len(inter_user))
-    logits = (cfg.taste_strength * np.log(user_taste[inter_user][:, item_genre] + 1e-3)
-              + cfg.mood_strength * (item_mood[None, :] == mood[inter_user, inter_day][:, None])
-              + item_pop[None, :])
+
+def _draw_listens(rng: np.random.Generator, cfg: WorldConfig, latents: _Latents
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, item, time) of listens in 12-24 h; items by taste + the day's mood + popularity (Gumbel-max)."""
+    inter_user, inter_day, inter_time = _per_day_events(rng, cfg.listens_per_day, cfg, (12, 24))
+    logits = (cfg.taste_strength * np.log(latents.user_taste[inter_user][:, latents.item_genre] + 1e-3)
+              + cfg.mood_strength * (latents.item_mood[None, :] == latents.mood[inter_user, inter_day][:, None])
+              + latents.item_pop[None, :])
     gumbel = rng.gumbel(size=logits.shape)
-    inter_item = np.argmax(logits + gumbel, axis=1)
+    return inter_user, np.argmax(logits + gumbel, axis=1), inter_time
+
+
+def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
+    """Write ``interactions.parquet``, ``posts.parquet``, ``items.parquet`` and media to ``folder``.
+
+    Returns a summary (sizes and the config). Generation is vectorised where it matters; media
+    files are written one by one because that is what a real dataset looks like on disk.
+    """
+    cfg = config or WorldConfig()
+    rng = np.random.default_rng(cfg.seed)
+    folder = Path(folder)
+    (folder / "media").mkdir(parents=True, exist_ok=True)
+    latents = _draw_latents(rng, cfg)
+    # Posts: Poisson count per user-day, times in 06-12 h.
+    post_user, post_day, post_time = _per_day_events(rng, cfg.posts_per_day, cfg, (6, 12))
+    texts, media, has_image, video_posts = _write_post_media(rng, cfg, folder, post_user,
+                                                             latents.mood[post_user, post_day], latents)
+    inter_user, inter_item, inter_time = _draw_listens(rng, cfg, latents)
 
     interactions = pd.DataFrame({"user_id": [f"u{u:04d}" for u in inter_user],
                                  "item_id": [f"t{i:04d}" for i in inter_item],
@@ -178,12 +214,12 @@ def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
                           "timestamp": post_time.astype(np.int64), "text": texts, "media": media})
     items = pd.DataFrame({"item_id": [f"t{i:04d}" for i in range(cfg.n_items)],
                           "title": [f"Track {i}" for i in range(cfg.n_items)],
-                          "artist": [f"Artist {g}" for g in item_genre]})
+                          "artist": [f"Artist {g}" for g in latents.item_genre]})
     write_parquet(folder / "interactions.parquet", interactions)
     write_parquet(folder / "posts.parquet", posts)
     write_parquet(folder / "items.parquet", items)
     # The planted truth, kept out of the contract tables so no model can read it by accident.
-    write_json(folder / "_world_truth.json", {"item_mood": item_mood.tolist(), "moods": list(MOODS)})
+    write_json(folder / "_world_truth.json", {"item_mood": latents.item_mood.tolist(), "moods": list(MOODS)})
     summary = {"config": asdict(cfg), "n_interactions": len(interactions), "n_posts": len(posts),
                "n_media": int(has_image.sum()), "n_videos": len(video_posts)}
     write_json(folder / "_world.json", summary)

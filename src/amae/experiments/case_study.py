@@ -25,7 +25,7 @@ import pandas as pd
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError, write_json
-from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, aggregate, training_cutoffs
+from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, Aggregated, aggregate, training_cutoffs
 from amae.features.extract import load_group
 from amae.protocol.split import Split
 
@@ -76,6 +76,83 @@ def track_names(dataset: Dataset, items: np.ndarray) -> list[str]:
     return out
 
 
+@dataclass
+class _Listens:
+    """The listens of the chosen tracks, and what aggregation needs around them."""
+
+    user: np.ndarray  # (n_selected,) listener of each listen of a chosen track
+    item: np.ndarray
+    time: np.ndarray
+    cutoff: np.ndarray  # per user: end of the training period (global vectors use posts before it)
+    post_user: np.ndarray  # posts in post_idx order
+    post_time: np.ndarray
+
+
+def _chosen_listens(dataset: Dataset, split: Split, items: np.ndarray) -> _Listens:
+    """Listens of ``items`` with the per-user training cutoffs (fit + validation count as training)."""
+    inter = dataset.interactions
+    i_user = inter["user_idx"].to_numpy(np.int64)
+    i_item = inter["item_idx"].to_numpy(np.int64)
+    i_time = inter["timestamp"].to_numpy(np.int64)
+    is_train = np.zeros(len(inter), dtype=bool)
+    is_train[np.concatenate([split.train_rows, split.valid_rows])] = True
+    cutoff = training_cutoffs(i_user, i_time, is_train, dataset.n_users)
+    posts = dataset.posts.sort_values("post_idx")
+    sel = np.isin(i_item, items)
+    return _Listens(i_user[sel], i_item[sel], i_time[sel], cutoff, posts["user_idx"].to_numpy(np.int64),
+                    posts["timestamp"].to_numpy(np.int64))
+
+
+def _track_means(agg: Aggregated, k: int, items: np.ndarray, listens: _Listens) -> list[dict]:
+    """Global (one vote per listener with posts) and contextual (listens with a non-empty window)
+    means of feature column ``k`` for each track."""
+    per_track = []
+    for it in items:  # a handful of tracks; each is a vectorised mean
+        m = listens.item == it
+        users = np.unique(listens.user[m])
+        users = users[agg.user_has_posts[users]]
+        ctx = m & ~agg.context_empty
+        per_track.append({
+            "global": float(agg.global_[users, k].mean()) if len(users) else float("nan"),
+            "contextual": float(agg.contextual[ctx, k].mean()) if ctx.any() else float("nan"),
+            "n_listeners": int(len(users)), "n_listens_with_context": int(ctx.sum()),
+            "n_listens": int(m.sum())})
+    return per_track
+
+
+def _group_study(feat_dir: Path, group: str, posts: pd.DataFrame, items: np.ndarray, listens: _Listens,
+                 n_users: int, window: int, results: dict[str, dict], missing: list[str]) -> None:
+    """The case-study features of one feature group into ``results`` (those not extracted into ``missing``).
+
+    Only the few shown columns are aggregated, with the models' own aggregation; visual features
+    over posts with media only.
+    """
+    wanted = [f for f in CASE_FEATURES if f.group == group]
+    try:
+        arr, meta = load_group(feat_dir, group)
+    except FileNotFoundError:
+        missing += [f.name for f in wanted]
+        return
+    names = list(meta.get("names", []))
+    present = [f for f in wanted if f.name in names]
+    missing += [f.name for f in wanted if f.name not in names]
+    if not present:
+        return
+    cols = [names.index(f.name) for f in present]
+    keep = np.ones(len(posts), dtype=bool)
+    if group.startswith("visual"):
+        keep = _posts_with_media(feat_dir, posts)
+    x = np.asarray(arr[:, cols], dtype=np.float32)[keep]
+    agg = aggregate(listens.post_user[keep], listens.post_time[keep], x, listens.user, listens.time, n_users,
+                    global_until=listens.cutoff, window=window)
+    population = agg.global_[agg.user_has_posts].mean(axis=0) if agg.user_has_posts.any() else \
+        np.full(len(cols), np.nan)
+    for k, f in enumerate(present):
+        results[f.name] = {"label": f.label, "group": group, "population_global": float(population[k]),
+                           "tracks": _track_means(agg, k, items, listens),
+                           "posts": "posts with media only" if group.startswith("visual") else "all posts"}
+
+
 def case_study(workspace: Path, dataset: Dataset, split: Split, out_dir: Path, tracks: list[str] | None = None,
                n_tracks: int = 5, window: int = DEFAULT_WINDOW_SECONDS) -> dict:
     """Compute the Fig. 3 means, draw ``out_dir/case_study.png``, return every number.
@@ -85,57 +162,13 @@ def case_study(workspace: Path, dataset: Dataset, split: Split, out_dir: Path, t
     if not dataset.has_content:
         raise DataError("case study: the dataset has no posts")
     items = pick_tracks(dataset, split, tracks, n_tracks)
-    inter = dataset.interactions
-    i_user = inter["user_idx"].to_numpy(np.int64)
-    i_item = inter["item_idx"].to_numpy(np.int64)
-    i_time = inter["timestamp"].to_numpy(np.int64)
-    is_train = np.zeros(len(inter), dtype=bool)
-    is_train[np.concatenate([split.train_rows, split.valid_rows])] = True
-    cutoff = training_cutoffs(i_user, i_time, is_train, dataset.n_users)
+    listens = _chosen_listens(dataset, split, items)
     posts = dataset.posts.sort_values("post_idx")
-    p_user = posts["user_idx"].to_numpy(np.int64)
-    p_time = posts["timestamp"].to_numpy(np.int64)
     feat_dir = Path(workspace) / "features"
-    sel = np.isin(i_item, items)
     results: dict[str, dict] = {}
     missing: list[str] = []
     for group in sorted({f.group for f in CASE_FEATURES}):
-        wanted = [f for f in CASE_FEATURES if f.group == group]
-        try:
-            arr, meta = load_group(feat_dir, group)
-        except FileNotFoundError:
-            missing += [f.name for f in wanted]
-            continue
-        names = list(meta.get("names", []))
-        present = [f for f in wanted if f.name in names]
-        missing += [f.name for f in wanted if f.name not in names]
-        if not present:
-            continue
-        cols = [names.index(f.name) for f in present]
-        keep = np.ones(len(posts), dtype=bool)
-        if group.startswith("visual"):
-            keep = _posts_with_media(feat_dir, posts)
-        x = np.asarray(arr[:, cols], dtype=np.float32)[keep]
-        agg = aggregate(p_user[keep], p_time[keep], x, i_user[sel], i_time[sel], dataset.n_users,
-                        global_until=cutoff, window=window)
-        sel_items, sel_users = i_item[sel], i_user[sel]
-        population = agg.global_[agg.user_has_posts].mean(axis=0) if agg.user_has_posts.any() else \
-            np.full(len(cols), np.nan)
-        for k, f in enumerate(present):
-            per_track = []
-            for it in items:  # a handful of tracks; each is a vectorised mean
-                m = sel_items == it
-                users = np.unique(sel_users[m])
-                users = users[agg.user_has_posts[users]]
-                ctx = m & ~agg.context_empty
-                per_track.append({
-                    "global": float(agg.global_[users, k].mean()) if len(users) else float("nan"),
-                    "contextual": float(agg.contextual[ctx, k].mean()) if ctx.any() else float("nan"),
-                    "n_listeners": int(len(users)), "n_listens_with_context": int(ctx.sum()),
-                    "n_listens": int(m.sum())})
-            results[f.name] = {"label": f.label, "group": group, "population_global": float(population[k]),
-                               "tracks": per_track,
-                               "posts": "posts with media only" if group.startswith("visual") else "all posts"}
+        _group_study(feat_dir, group, posts, items, listens, dataset.n_users, window, results, missing)
     names = track_names(dataset, items)
     out = {"tracks": names, "track_idx": [int(i) for i in items], "window_seconds": int(window),
            "features": results, "missing": missing,

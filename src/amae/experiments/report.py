@@ -195,10 +195,11 @@ def _share(key: str, v: Any) -> str:
     return f"{v:.1%}" if "listens" in key else _plain(v)
 
 
-def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
+def _header_blocks(results: dict) -> list[Block]:
+    """Title, what was run (dataset, seeds, device, preset, time, cells), the protocols and Table I."""
     cfg = results["config"]
     ds = results["dataset"]
-    blocks: list[Block] = [
+    return [
         ("h1", "amae experiment report"),
         ("p", f"Dataset: `{ds['source']}` ({ds['kind']}); workspace `{ds['workspace']}`. "
               f"Seeds: {', '.join(map(str, cfg['seeds']))}. Device: {cfg['device']}. "
@@ -209,33 +210,37 @@ def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
         ("h2", "Table I: dataset statistics"),
         ("table", (["statistic", "value"], [[k, _plain(v)] for k, v in ds["stats"].items()])),
     ]
-    blocks += coverage_blocks(results)
-    blocks += budget_blocks(results)
-    for t in ("II", "III", "IV"):
-        if t in results["tables"]:
-            blocks += table_blocks(results["tables"][t], results, images, t)
+
+
+def case_study_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
+    """The Fig. 3 section: why it was skipped, or how the means are taken, the figure and its numbers."""
     case = results.get("case_study")
-    if case is not None:
-        blocks.append(("h2", "Case study (cf. paper Fig. 3)"))
-        if case.get("status") != "ok":
-            blocks.append(("p", f"{case.get('status')}: {case.get('reason')}"))
-        else:
-            blocks.append(("p", f"Tracks: {case['selection']}. Global = mean of the listeners' global vectors (posts "
-                                f"of the training period, one vote per listener); contextual = mean over listens of "
-                                f"the posts in the {case['window_seconds'] // 3600} h before the listen (listens "
-                                f"with an empty window left out). Visual features: posts with media only."))
-            if "case" in images:
-                blocks.append(("img", ("case study", images["case"])))
-            head = ["feature", "all users (global)"] + [f"{t} global / contextual" for t in case["tracks"]]
-            rows = [[f"{name} ({f['label']})", f"{f['population_global']:.4g}"]
-                    + [f"{x['global']:.4g} / {x['contextual']:.4g}" for x in f["tracks"]]
-                    for name, f in case["features"].items()]
-            blocks.append(("table", (head, rows)))
-            if case.get("missing"):
-                blocks.append(("p", "Features not available (group not extracted or absent): "
-                                    + ", ".join(case["missing"])))
-    blocks += [("h2", "Timings"), ("table", (["stage", "seconds"],
-                                             [[k, f"{v:.1f}"] for k, v in results["timings"].items()]))]
+    if case is None:
+        return []
+    blocks: list[Block] = [("h2", "Case study (cf. paper Fig. 3)")]
+    if case.get("status") != "ok":
+        blocks.append(("p", f"{case.get('status')}: {case.get('reason')}"))
+        return blocks
+    blocks.append(("p", f"Tracks: {case['selection']}. Global = mean of the listeners' global vectors (posts "
+                        f"of the training period, one vote per listener); contextual = mean over listens of "
+                        f"the posts in the {case['window_seconds'] // 3600} h before the listen (listens "
+                        f"with an empty window left out). Visual features: posts with media only."))
+    if "case" in images:
+        blocks.append(("img", ("case study", images["case"])))
+    head = ["feature", "all users (global)"] + [f"{t} global / contextual" for t in case["tracks"]]
+    rows = [[f"{name} ({f['label']})", f"{f['population_global']:.4g}"]
+            + [f"{x['global']:.4g} / {x['contextual']:.4g}" for x in f["tracks"]]
+            for name, f in case["features"].items()]
+    blocks.append(("table", (head, rows)))
+    if case.get("missing"):
+        blocks.append(("p", "Features not available (group not extracted or absent): " + ", ".join(case["missing"])))
+    return blocks
+
+
+def timing_blocks(results: dict) -> list[Block]:
+    """Stage timings, then per method (first row of each label that ran) fit/evaluate time and seeds."""
+    blocks: list[Block] = [("h2", "Timings"), ("table", (["stage", "seconds"],
+                                                         [[k, f"{v:.1f}"] for k, v in results["timings"].items()]))]
     trows = []
     for t in results["tables"].values():
         for r in t["rows"]:
@@ -245,6 +250,12 @@ def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
     if trows:
         blocks += [("h3", "Per method (mean over seeds; reused = finished in an earlier run)"),
                    ("table", (["label", "fit s", "evaluate s", "epochs", "seeds", "reused seeds"], trows))]
+    return blocks
+
+
+def _trailer_blocks(results: dict) -> list[Block]:
+    """Feature extraction (skipped media), provenance fingerprints and the configuration, when present."""
+    blocks: list[Block] = []
     feats = results.get("features") or {}
     if feats:
         blocks.append(("h2", "Feature extraction and skipped media"))
@@ -258,7 +269,21 @@ def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
                    ("p", "Every cell was reused only when its manifest matched these inputs (and its model, "
                          "parameters and seed); each cell folder under `models/` holds its own `manifest.json`."),
                    ("table", (["input", "fingerprint"], [[k, str(v) if v else DASH] for k, v in prov.items()]))]
-    blocks += [("h2", "Configuration"), ("code", json.dumps(cfg, indent=2, default=str))]
+    blocks += [("h2", "Configuration"), ("code", json.dumps(results["config"], indent=2, default=str))]
+    return blocks
+
+
+def build_blocks(results: dict, images: dict[str, Path]) -> list[Block]:
+    """The whole report as blocks, in reading order (rendered to Markdown and HTML alike)."""
+    blocks = _header_blocks(results)
+    blocks += coverage_blocks(results)
+    blocks += budget_blocks(results)
+    for t in ("II", "III", "IV"):
+        if t in results["tables"]:
+            blocks += table_blocks(results["tables"][t], results, images, t)
+    blocks += case_study_blocks(results, images)
+    blocks += timing_blocks(results)
+    blocks += _trailer_blocks(results)
     return blocks
 
 

@@ -362,6 +362,40 @@ def budget_of(ctx: Context, n_trials: int, tuning: dict[str, dict]) -> dict[str,
             "models": models}
 
 
+def prepare_content(ctx: Context, wanted: list[str], unique: dict[str, Row], feature_settings: dict | None,
+                    feature_jobs: int, feature_batch_sizes: dict[str, int] | None, timings: dict) -> dict[str, dict]:
+    """Extract features only when a content row or the case study will read them (collaborative-only
+    runs skip the expensive step), then record in ``ctx`` which groups and posts the models may use.
+
+    Returns the extraction report per modality (empty when nothing was extracted).
+    """
+    dataset, ws = ctx.dataset, ctx.ws
+    feature_reports: dict[str, dict] = {}
+    if dataset.has_content and ("case" in wanted or any(r.model not in ("itempop", "mf", "dmf")
+                                                        for r in unique.values())):
+        feature_reports, ftimes = ensure_features(ws, feature_settings or {}, feature_jobs,
+                                                  feature_batch_sizes or {"visual": 512}, ctx.log)
+        timings.update(ftimes)
+    if dataset.has_content:
+        from amae.features.extract import available_groups
+        from amae.models.content import usable_posts
+
+        ctx.groups, ctx.usable = available_groups(ws / "features"), usable_posts(ws)
+    return feature_reports
+
+
+def _tune_and_run_cells(ctx: Context, unique: dict[str, Row], tune: int, timings: dict) -> tuple[dict, dict]:
+    """Tune (when asked) before any cell runs, so every seed of a row trains with the chosen values;
+    then every (row, seed) cell. Returns (tuning results, cells per row label), timing both."""
+    t0 = time.perf_counter()
+    tuning = tune_methods(ctx, unique, tune) if tune > 0 else {}
+    timings["tuning"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cells = {label: run_row_cells(ctx, label, row) for label, row in unique.items()}
+    timings["cells"] = time.perf_counter() - t0
+    return tuning, cells
+
+
 def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] | str = ("II", "III", "IV", "case"),
                    seeds: list[int] = (0, 1, 2), device: str = "auto", *, workspace: Path | None = None,
                    preset: str = "default", params: dict[str, Any] | None = None,
@@ -401,23 +435,9 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     ctx = Context(ws, dataset, split, list(seeds), device, preset, dict(params or {}), dict(model_params or {}),
                   progress, n_boot, log)
     table_plan, unique = plan_rows(wanted, methods)
-    feature_reports: dict[str, dict] = {}
-    if dataset.has_content and ("case" in wanted or any(r.model not in ("itempop", "mf", "dmf")
-                                                        for r in unique.values())):
-        feature_reports, ftimes = ensure_features(ws, feature_settings or {}, feature_jobs,
-                                                  feature_batch_sizes or {"visual": 512}, log)
-        timings.update(ftimes)
-    if dataset.has_content:
-        from amae.features.extract import available_groups
-        from amae.models.content import usable_posts
-
-        ctx.groups, ctx.usable = available_groups(ws / "features"), usable_posts(ws)
-    t0 = time.perf_counter()
-    tuning = tune_methods(ctx, unique, tune) if tune > 0 else {}
-    timings["tuning"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cells = {label: run_row_cells(ctx, label, row) for label, row in unique.items()}
-    timings["cells"] = time.perf_counter() - t0
+    feature_reports = prepare_content(ctx, wanted, unique, feature_settings, feature_jobs, feature_batch_sizes,
+                                      timings)
+    tuning, cells = _tune_and_run_cells(ctx, unique, tune, timings)
     summaries = {label: summarise_entry(ctx, label, entry, cells[REFERENCE_LABEL]) for label, entry in cells.items()}
     tables_out = build_tables(ctx, table_plan, cells, summaries)
     case = None

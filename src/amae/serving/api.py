@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time as clock
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
@@ -246,22 +247,9 @@ def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"detail": _safe(detail)}, status_code=status, headers=headers)
 
 
-def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: ServeLimits | None = None,
-               media_pool: bool = False) -> FastAPI:
-    """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints and limits).
-
-    ``media_pool``: decode request media in a low-priority worker process (``amae serve`` does).
-    """
-    limits = limits or ServeLimits(**({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
-    app = FastAPI(title="amae", version="1", description="Music recommendation from social media content: "
-                  f"model '{bundle.name}' ({bundle.label}). Every error answer is documented per endpoint.")
-    meta = bundle.metadata()
-    limiter = anyio.CapacityLimiter(limits.workers)
-    if media_pool and bundle.featurizer is not None and bundle.featurizer.media_root is not None:
-        from amae.serving.media_pool import MediaPool
-
-        bundle.featurizer.pool = MediaPool()
-    in_flight = {"n": 0}
+def _install_error_handlers(app: FastAPI) -> None:
+    """Validation and HTTP errors answer ``{"detail": ...}`` with the statuses the schema documents
+    (400 for a body that is not JSON, 422 for an invalid field), never echoing the input."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -274,6 +262,11 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         return _error(exc.status_code, exc.detail, dict(exc.headers or {}))
 
+
+def _add_info_routes(app: FastAPI, bundle: ModelBundle, limits: ServeLimits, in_flight: dict[str, int]) -> None:
+    """``GET /health`` and ``GET /metadata``; the metadata is computed once, when the app is made."""
+    meta = bundle.metadata()
+
     @app.get("/health", responses={503: ERRORS[503]})
     def health() -> dict[str, Any]:
         """Liveness: the model is loaded and answering."""
@@ -284,6 +277,11 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
         """Model name, parameters, dataset statistics, feature groups, limits and saved metrics."""
         return {**meta, "limits": limits.to_dict()}
 
+
+def _recommend_work(bundle: ModelBundle, limits: ServeLimits) -> Callable[[RecommendIn, float], dict[str, Any]]:
+    """The blocking part of one request (media budget, featurising, ranking): run in the worker pool,
+    off the event loop, so a slow request never stalls ``/health``."""
+
     def work(req: RecommendIn, deadline: float) -> dict[str, Any]:
         root = bundle.featurizer.media_root if bundle.featurizer is not None else None
         media, note = apply_media_budget(limits, root, [list(p.media) for p in req.posts])
@@ -293,6 +291,15 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
         if note:
             result["explanation"]["notes"].append(note)
         return result
+
+    return work
+
+
+def _add_recommend_route(app: FastAPI, bundle: ModelBundle, limits: ServeLimits, in_flight: dict[str, int]) -> None:
+    """``POST /recommend``: limits checked first (k, saturation: 503 with Retry-After), then the work in
+    a pool of ``limits.workers`` threads under the request's time budget."""
+    limiter = anyio.CapacityLimiter(limits.workers)
+    work = _recommend_work(bundle, limits)
 
     @app.post("/recommend", response_model=RecommendOut, response_model_by_alias=True, responses=ERRORS)
     async def recommend_endpoint(req: RecommendIn) -> Any:
@@ -313,5 +320,23 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
         finally:
             in_flight["n"] -= 1
 
+
+def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: ServeLimits | None = None,
+               media_pool: bool = False) -> FastAPI:
+    """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints and limits).
+
+    ``media_pool``: decode request media in a low-priority worker process (``amae serve`` does).
+    """
+    limits = limits or ServeLimits(**({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
+    app = FastAPI(title="amae", version="1", description="Music recommendation from social media content: "
+                  f"model '{bundle.name}' ({bundle.label}). Every error answer is documented per endpoint.")
+    in_flight = {"n": 0}  # requests being answered (queued or running), shared by /health and /recommend
+    _install_error_handlers(app)
+    _add_info_routes(app, bundle, limits, in_flight)
+    if media_pool and bundle.featurizer is not None and bundle.featurizer.media_root is not None:
+        from amae.serving.media_pool import MediaPool
+
+        bundle.featurizer.pool = MediaPool()
+    _add_recommend_route(app, bundle, limits, in_flight)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     return app
