@@ -138,9 +138,16 @@ class ModalityPosts:
         means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
         return means, counts
 
-    def for_user(self, user: int, extra_time: np.ndarray, extra_features: np.ndarray) -> ModalityPosts:
-        """Only ``user``'s posts plus extra ones (a serving request): costs O(that user's posts)."""
-        lo, hi = (int(x[0]) for x in self.user_range(np.asarray([user])))
+    def for_user(self, user: int, extra_time: np.ndarray, extra_features: np.ndarray,
+                 since: int | None = None, until: int | None = None) -> ModalityPosts:
+        """Only ``user``'s posts (those in ``[since, until)`` when given) plus extra ones (a serving
+        request): two binary searches and a copy of the posts kept, whatever the store's size."""
+        lo_t = 0 if since is None else since
+        hi_t = int(_TIME_MASK) if until is None else until
+        lo, hi = (int(x[0]) for x in (self.position(np.asarray([user]), np.asarray([lo_t])),
+                                      self.position(np.asarray([user]), np.asarray([hi_t]))))
+        if until is None:
+            hi = int(self.user_range(np.asarray([user]))[1][0])
         extra_time = np.asarray(extra_time, dtype=np.int64)
         keys = np.concatenate([self.keys[lo:hi], post_keys(np.full(len(extra_time), user), extra_time)])
         feats = np.concatenate([np.asarray(self.features[lo:hi], dtype=np.float32),
@@ -188,6 +195,15 @@ def read_rows(x: np.ndarray, a: int, b: int) -> np.ndarray:
         return np.fromfile(x.filename, dtype=x.dtype, count=max(b - a, 0) * x.shape[1],
                            offset=x.offset + a * row).reshape(-1, x.shape[1])
     return np.asarray(x[a:b])
+
+
+def release_pages(x: np.ndarray) -> None:
+    """Unmap the pages a memory-mapped array has touched (they stay in the page cache, so nothing is
+    re-read from disk): after a bulk pass over a matrix larger than RAM, the process's resident
+    memory goes back to what it allocated itself. A no-op for in-memory arrays."""
+    mapped = getattr(x, "_mmap", None)
+    if isinstance(mapped, mmap.mmap) and hasattr(mapped, "madvise"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +255,7 @@ def gather_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     order = np.argsort(rows, kind="stable")  # read in file order, then put back
     out = np.empty((len(rows), x.shape[1]), dtype=x.dtype)
     out[order] = x[rows[order]]
+    release_pages(x)
     return out
 
 

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from amae.data.io import DataError, atomic_path, read_json
 from amae.features.standardize import Standardizer
+from amae.features.store import release_pages
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder, cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
@@ -215,9 +216,16 @@ class RecordContext:
         self.times = np.asarray(times, dtype=np.int64)
         self.device = device
 
+    #: batches between releases of the memory-mapped pages an epoch has touched
+    RELEASE_EVERY = 1024
+
     def __call__(self, records: torch.Tensor) -> dict[str, torch.Tensor]:
         idx = records.cpu().numpy()
         ctx, _ = self.encoder.contextual(self.users[idx], self.times[idx])
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls % self.RELEASE_EVERY == 0:
+            for store in self.encoder.posts.values():
+                release_pages(store.features)
         return {m: torch.from_numpy(x).to(self.device) for m, x in ctx.items()}
 
 

@@ -35,6 +35,7 @@ from amae.features.store import (
     fill_noise,
     finite_rows,
     open_modality,
+    release_pages,
     shuffle_post_users,
     write_modality,
 )
@@ -150,15 +151,18 @@ class ContextEncoder:
             out[mod] = int(hi[0] - lo[0])
         return out
 
-    def for_user(self, user: int, extra_times: dict[str, np.ndarray],
-                 extra_features: dict[str, np.ndarray]) -> ContextEncoder:
-        """A copy holding only ``user``'s stored posts plus a request's posts (O(that user's posts)).
+    def for_user(self, user: int, extra_times: dict[str, np.ndarray], extra_features: dict[str, np.ndarray],
+                 at: int | None = None) -> ContextEncoder:
+        """A copy holding only ``user``'s stored posts plus a request's posts.
 
-        Shares the standardisers and the global vectors (read-only): request posts change the
-        contextual window, not the training-period global vector.
+        With ``at`` (the request time) only the stored posts of the window before it are copied, so
+        a request costs O(posts in its window), not O(the user's posts). Shares the standardisers
+        and the global vectors (read-only): request posts change the contextual window, not the
+        training-period global vector.
         """
+        since = None if at is None else at - self.window
         posts = {m: store.for_user(user, extra_times.get(m, np.zeros(0, np.int64)),
-                                   extra_features.get(m, np.zeros((0, store.dim), np.float32)))
+                                   extra_features.get(m, np.zeros((0, store.dim), np.float32)), since, at)
                  for m, store in self.posts.items()}
         copy = ContextEncoder(posts, self.n_users, self.global_until, self.window, self.standardizers,
                               raw_global=self.raw_global)
@@ -194,7 +198,9 @@ class _ContextRows:
         self.shape = (len(users), encoder.posts[mod].dim)
 
     def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
-        return self.encoder.raw_contextual(self.mod, self.users[rows], self.times[rows])[0]
+        out = self.encoder.raw_contextual(self.mod, self.users[rows], self.times[rows])[0]
+        release_pages(self.encoder.posts[self.mod].features)  # a bulk pass: keep resident memory flat
+        return out
 
 
 @dataclass

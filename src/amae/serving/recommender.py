@@ -107,7 +107,7 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
         # a one-user copy (O(that user's posts)), so requests never see each other's posts.
         scoring, enc = model, encoder
         if posts:
-            enc = encoder.for_user(user, new_times, new_feats)
+            enc = encoder.for_user(user, new_times, new_feats, at=time)
             scoring = copy.copy(model)
             scoring.encoder = enc
         times = None if time is None else np.asarray([time], dtype=np.int64)
