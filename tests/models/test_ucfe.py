@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from amae.data.io import DataError
+from amae.models import ucfe
 from amae.models.base import TrainData
 from amae.models.ucfe import UCFE, EmotionContent, emotion_columns
 
@@ -92,7 +94,9 @@ def brute_force(data: TrainData, k: int, floor: float, users: np.ndarray, items:
     return out
 
 
-def test_vectorised_scores_match_brute_force() -> None:
+@pytest.mark.parametrize("lookup_cost", [0, 10**9])  # always the candidate look-ups; always the dense rows
+def test_vectorised_scores_match_brute_force(monkeypatch: pytest.MonkeyPatch, lookup_cost: int) -> None:
+    monkeypatch.setattr(ucfe, "LOOKUP_COST", lookup_cost)
     rng = np.random.default_rng(3)
     n_users, n_items, n_posts, window = 12, 15, 80, 50
     users = rng.integers(0, n_users, 90)
@@ -135,3 +139,81 @@ def test_bad_inputs_are_clear_errors() -> None:
     data.content = None
     with pytest.raises(DataError, match="EmotionContent"):
         UCFE().fit(data)
+
+
+def dense_reference_score(model: UCFE, users: np.ndarray, items: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """UCFE.score as it was before candidate-only scoring: every track's channels, then a gather."""
+    from amae.models.base import as_2d
+    from amae.models.ucfe import unit_rows
+
+    users, items = as_2d(users, items)
+    floor, n = float(model.params["emotion_floor"]), users.shape[0]
+    n_ch = model.pair_emotion.shape[1] + 1
+    values = np.concatenate([np.ones((len(model.pair_user), 1), np.float32), model.pair_emotion], axis=1)
+    cols = model.pair_item[:, None] * n_ch + np.arange(n_ch)[None, :]
+    votes = sp.csr_matrix((values.ravel(), (np.repeat(model.pair_user, n_ch), cols.ravel())),
+                          shape=(model.n_users, model.n_items * n_ch))
+    votes.eliminate_zeros()
+    target = unit_rows(model.content.at(users, np.asarray(times, np.int64), int(model.params["window"])))
+    weights = np.concatenate([np.full((n, 1), floor, np.float32), (1.0 - floor) * target], axis=1)
+    uniq, inv = np.unique(users, return_inverse=True)
+    channels = np.asarray((model.neighbours[uniq] @ votes).todense(), dtype=np.float32)
+    channels = channels.reshape(len(uniq), model.n_items, n_ch)[inv]
+    picked = np.take_along_axis(channels, items[:, :, None], axis=1)
+    return np.einsum("ckd,cd->ck", picked, weights)
+
+
+def random_model(seed: int = 5, n_users: int = 60, n_items: int = 40, n_emotions: int = 4, n_plays: int = 900,
+                 **params: object) -> tuple[UCFE, np.random.Generator]:
+    """Random plays and posts; the last user never plays (no neighbours), tracks by a skewed popularity."""
+    rng = np.random.default_rng(seed)
+    n_posts = 400
+    users, items = rng.integers(0, n_users - 1, n_plays), rng.zipf(1.5, n_plays) % n_items
+    times = rng.integers(0, 1_000, n_plays)
+    emo = rng.random((n_posts, n_emotions)) * (rng.random((n_posts, n_emotions)) < 0.4)
+    content = EmotionContent(rng.integers(0, n_users, n_posts), rng.integers(0, 1_200, n_posts),
+                             emo.astype(np.float32), rng.integers(200, 1_000, n_users),
+                             [f"emo7_{c}" for c in range(n_emotions)])
+    data = TrainData(n_users, n_items, users, items, times, content=content)
+    return UCFE(**{"k": 7, "emotion_floor": 0.3, "window": 100, **params}).fit(data), rng
+
+
+def only_path(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Make the other scoring path fail, so a test knows which one it checked."""
+    other = "_score_dense" if path == "candidates" else "_score_candidates"
+
+    def fail(*args: object) -> None:
+        raise AssertionError(f"{other} used")
+
+    monkeypatch.setattr(UCFE, other, fail)
+
+
+@pytest.mark.parametrize("budget_mb", [256, 0])  # one chunk; one case per chunk
+def test_candidate_scores_match_the_dense_scores(monkeypatch: pytest.MonkeyPatch, budget_mb: int) -> None:
+    model, rng = random_model(n_items=400, n_plays=3_000, score_budget_mb=budget_mb)
+    only_path(monkeypatch, "candidates")
+    users = np.r_[rng.integers(0, 60, 30), [3, 3, 3, 8, 8, 59]]  # repeated users; 59 has no neighbours
+    times = rng.integers(0, 1_300, len(users))
+    items = rng.choice(model.pair_item, (len(users), 9))
+    items[0] = items[0, 0]  # the same candidate several times in a row
+    got = model.score(users, items, times)
+    assert got.shape == items.shape and got.dtype == np.float32 and (got > 0).mean() > 0.2
+    assert (got[-1] == 0).all()
+    np.testing.assert_allclose(got, dense_reference_score(model, users, items, times), rtol=1e-6, atol=1e-7)
+    flat = model.score(users, items[:, 0], times)  # (n,) items: one candidate per case
+    assert flat.shape == (len(users), 1)
+    np.testing.assert_allclose(flat, dense_reference_score(model, users, items[:, 0], times), rtol=1e-6,
+                               atol=1e-7)
+    none = model.score(users[:0], items[:0], times[:0])
+    assert none.shape == (0, 9)
+
+
+def test_full_catalogue_rows_match_the_dense_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, rng = random_model(seed=6)
+    only_path(monkeypatch, "dense")
+    users = np.r_[rng.integers(0, 60, 12), [59]]
+    times = rng.integers(0, 1_300, len(users))
+    everything = np.broadcast_to(np.arange(40), (len(users), 40))  # how full ranking calls it (read-only)
+    got = model.score(users, everything, times)
+    assert (got > 0).mean() > 0.2
+    np.testing.assert_allclose(got, dense_reference_score(model, users, everything, times), rtol=1e-6, atol=1e-7)

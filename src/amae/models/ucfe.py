@@ -17,8 +17,11 @@
 
 Because the weight is linear in the target's unit emotion vector, the score splits into
 ``f * (S_k R)[u, m] + (1 - f) * sum_e e_u(t)[e] * (S_k R_e)[u, m]`` where ``R_e`` holds the
-neighbours' unit emotion vectors per (user, track) pair. Scoring therefore needs one sparse
-product per chunk of cases and no loop over candidates, cases or neighbours.
+neighbours' unit emotion vectors per (user, track) pair. Sampled evaluation needs those products
+only at each case's ~100 candidates: every (case, neighbour, candidate) triple is one look-up of
+the (neighbour, track) pair, so its cost does not grow with the catalogue. Full ranking, where the
+candidates are the catalogue, takes one sparse product per chunk of cases instead. Neither loops
+over candidates, cases or neighbours.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, aggregate
 from amae.models.base import Recommender, TrainData, as_2d, register
 
 _INT64_MIN = np.iinfo(np.int64).min
+#: one (case, neighbour, candidate) look-up costs about this many cells of the dense path's
+#: (tracks x channels) row per case: 20k tracks x 22 channels, 50 neighbours, 4,096 cases took
+#: 0.85 s (look-ups) vs 5.1 s (dense) at 100 candidates, 6.7 vs 9.2 s at 1,000, 18 vs 8 s at 2,000
+LOOKUP_COST = 8
 
 
 @dataclass
@@ -186,45 +193,100 @@ class UCFE(Recommender):
         return self
 
     def _index(self) -> None:
-        """Rebuild the sparse matrices from the saved pairs (in fit and after load)."""
+        """Rebuild the look-up structures from the saved pairs (in fit and after load)."""
         n_pairs = self.pair_user.shape[0]
         binary = sp.csr_matrix((np.ones(n_pairs, np.float32), (self.pair_user, self.pair_item)),
                                shape=(self.n_users, self.n_items))
         self.neighbours = top_k_cosine(binary, int(self.params["k"]))
-        # channel 0: plain vote; channels 1..E: the neighbour's unit emotion vector, laid out as
-        # column item * (E + 1) + channel so one product yields every channel of every item
-        n_ch = self.pair_emotion.shape[1] + 1
-        values = np.concatenate([np.ones((n_pairs, 1), np.float32), self.pair_emotion], axis=1)
-        cols = self.pair_item[:, None] * n_ch + np.arange(n_ch)[None, :]
-        rows = np.repeat(self.pair_user, n_ch)
-        self.votes = sp.csr_matrix((values.ravel(), (rows, cols.ravel())), shape=(self.n_users, self.n_items * n_ch))
-        self.votes.eliminate_zeros()
-        self.n_channels = n_ch
+        self.neighbours.sort_indices()
+        self.n_channels = self.pair_emotion.shape[1] + 1
+        # (user, track) -> 1 + the pair's row in pair_emotion; 0 (absent) for tracks it never played
+        self.pair_index = sp.csr_matrix((np.arange(1, n_pairs + 1, dtype=np.int64), (self.pair_user, self.pair_item)),
+                                        shape=(self.n_users, self.n_items))
+        self.pair_index.sum_duplicates()  # canonical: sorted indices, so look-ups bisect each row
+        self._votes: sp.csr_matrix | None = None
+
+    @property
+    def votes(self) -> sp.csr_matrix:
+        """Channel 0: plain vote; channels 1..E: the neighbour's unit emotion vector, laid out as
+        column ``item * (E + 1) + channel`` so one product yields every channel of every item.
+        Only full ranking needs it, so it is built on first use."""
+        if self._votes is None:
+            n_pairs, n_ch = self.pair_user.shape[0], self.n_channels
+            values = np.concatenate([np.ones((n_pairs, 1), np.float32), self.pair_emotion], axis=1)
+            cols = self.pair_item[:, None] * n_ch + np.arange(n_ch)[None, :]
+            rows = np.repeat(self.pair_user, n_ch)
+            votes = sp.csr_matrix((values.ravel(), (rows, cols.ravel())), shape=(self.n_users, self.n_items * n_ch))
+            votes.eliminate_zeros()
+            self._votes = votes
+        return self._votes
 
     def score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
-        if not hasattr(self, "votes"):
+        if not hasattr(self, "pair_index"):
             raise RuntimeError("ucfe: score() before fit() or load()")
         users, items = as_2d(users, items)
         if times is None:
             raise ValueError("ucfe: score() needs the case times (the emotional context is time-dependent)")
         times = np.asarray(times, np.int64)
         floor = float(self.params["emotion_floor"])
-        n, n_ch = users.shape[0], self.n_channels
+        n = users.shape[0]
         out = np.zeros(items.shape, dtype=np.float32)
         if n == 0:
             return out
         target = unit_rows(self.content.at(users, times, int(self.params["window"])))
         weights = np.concatenate([np.full((n, 1), floor, np.float32), (1.0 - floor) * target], axis=1)
+        n_neighbours = int(np.diff(self.neighbours.indptr).max(initial=0))
+        if items.shape[1] * n_neighbours * LOOKUP_COST <= self.n_items * self.n_channels:
+            self._score_candidates(users, items, weights, n_neighbours, out)
+        else:
+            self._score_dense(users, items, weights, out)
+        return out
+
+    def _score_candidates(self, users: np.ndarray, items: np.ndarray, weights: np.ndarray, n_neighbours: int,
+                          out: np.ndarray) -> None:
+        """Scores at the candidates only: each case's neighbours (padded to the most any user has)
+        against each candidate, one sparse look-up of the (neighbour, track) pair per triple."""
+        n, k = items.shape
+        nb = self.neighbours
+        per_case = max(n_neighbours * k, 1) * 48  # bytes of the look-up arrays per case
+        chunk = max(1, int(self.params["score_budget_mb"]) * 2**20 // per_case)
+        slot = np.arange(max(n_neighbours, 1))
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            cu = users[a:b]
+            lo, lens = nb.indptr[cu], np.diff(nb.indptr)[cu]
+            # (c, K) neighbours and similarities; padding points at neighbour 0 with similarity 0
+            has = slot[None, :] < lens[:, None]
+            at = np.where(has, lo[:, None] + slot[None, :], 0)
+            who = np.where(has, nb.indices[at] if len(nb.indices) else 0, 0)
+            sim = np.where(has, nb.data[at] if len(nb.data) else 0.0, 0.0)
+            rows = np.broadcast_to(who[:, :, None], (b - a, len(slot), k))
+            cols = np.broadcast_to(items[a:b, None, :], rows.shape)
+            keep = np.broadcast_to(has[:, :, None], rows.shape)
+            found = np.zeros(rows.shape, dtype=np.int64)
+            if keep.any():
+                found[keep] = np.asarray(self.pair_index[rows[keep], cols[keep]]).ravel()
+            case, s, j = np.nonzero(found)
+            pair = found[case, s, j] - 1
+            w = weights[a + case]
+            vote = w[:, 0].astype(np.float64) + np.einsum("he,he->h", self.pair_emotion[pair], w[:, 1:],
+                                                         dtype=np.float64)
+            cell = case * k + j
+            out[a:b] = np.bincount(cell, weights=sim[case, s] * vote, minlength=(b - a) * k).reshape(b - a, k)
+
+    def _score_dense(self, users: np.ndarray, items: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
+        """Every track's channels per unique user of a chunk, then a gather: right for full ranking."""
+        n, n_ch = users.shape[0], self.n_channels
         per_case = self.n_items * n_ch * 4
         chunk = max(1, int(self.params["score_budget_mb"]) * 2**20 // per_case)
+        votes = self.votes
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             uniq, inv = np.unique(users[a:b], return_inverse=True)
-            channels = np.asarray((self.neighbours[uniq] @ self.votes).todense(), dtype=np.float32)
+            channels = np.asarray((self.neighbours[uniq] @ votes).todense(), dtype=np.float32)
             channels = channels.reshape(len(uniq), self.n_items, n_ch)[inv]  # (c, items, E + 1)
             picked = np.take_along_axis(channels, items[a:b, :, None], axis=1)  # (c, k, E + 1)
             out[a:b] = np.einsum("ckd,cd->ck", picked, weights[a:b])
-        return out
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
