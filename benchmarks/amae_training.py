@@ -30,6 +30,7 @@ from amae.data.workspace import load_workspace  # noqa: E402
 from amae.experiments.runs import load_split, train_data  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
 from amae.protocol.metrics import evaluate  # noqa: E402
+from amae.training import fit  # noqa: E402
 
 
 def run(workspace: Path, model_name: str, params: dict, seed: int, device: str = "cpu") -> dict:
@@ -43,12 +44,12 @@ def run(workspace: Path, model_name: str, params: dict, seed: int, device: str =
         prep = time.perf_counter() - t0
     model = cls(**params)
     t0 = time.perf_counter()
-    model.fit(data)
-    fit = time.perf_counter() - t0
+    fit(model, data)
+    fit_seconds = time.perf_counter() - t0
     metrics = evaluate(model.score, sp.test)["sampled"]
     hist = model.history
     stage1 = getattr(model, "stage1_history", [])
-    return {"model": model_name, "device": str(model.device), "params": params, "fit_seconds": fit,
+    return {"model": model_name, "device": str(model.device), "params": params, "fit_seconds": fit_seconds,
             "prepare_content_seconds": prep, "test_HR@10": metrics["HR@10"], "test_NDCG@10": metrics["NDCG@10"],
             "stage2_epochs": len(hist),
             "stage2_seconds_per_epoch": float(np.mean([h["seconds"] for h in hist])),

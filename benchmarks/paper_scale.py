@@ -141,7 +141,7 @@ def fit_fraction(model_cls, world: dict, split, encoder: ContextEncoder | None, 
                      content=None if encoder is None else Content(encoder, {}))
     extra = {"stage1_epochs": 1} if encoder is not None else {}
     model = model_cls(epochs=1, min_epochs=1, progress=False, **extra)
-    model.fit(data)
+    fit(model, data)
     return model, len(rows)
 
 

@@ -24,6 +24,7 @@ from _common import peak_rss_mb, shared_data, write_results
 from amae.data.adapters.ncf import load_ncf
 from amae.models import REGISTRY, Recommender, TrainData
 from amae.protocol.metrics import evaluate
+from amae.training import fit
 
 # Larger latent sizes than the paper's d = 16: these are the backbone reference figures on public
 # data, where DeepCF's own DMF used 64-d towers too.
@@ -51,7 +52,7 @@ def refit(name: str, params: dict, history: list[dict], full: TrainData) -> Reco
     stopping chose: the validation record of each user then also feeds the DMF towers at test time."""
     scores = [h.get("valid_NDCG@10", -np.inf) for h in history]
     best_epoch = int(np.argmax(scores)) + 1
-    return REGISTRY[name](**{**params, "epochs": best_epoch}).fit(full)
+    return fit(REGISTRY[name](**{**params, "epochs": best_epoch}), full)
 
 
 @lru_cache(maxsize=2)
@@ -74,7 +75,7 @@ def run_one(ds: str, name: str, params: dict, seed: int, refit_after: bool, devi
     train.seed, train.device = seed, device
     full.seed, full.device = seed, device
     t0 = time.perf_counter()
-    model = REGISTRY[name](**params).fit(train)
+    model = fit(REGISTRY[name](**params), train)
     valid_best = max((h.get("valid_NDCG@10", -1.0) for h in model.history), default=None)
     before = None
     if refit_after and model.history:

@@ -3,11 +3,13 @@
     python benchmarks/throughput.py WORKSPACE [--rounds 3] [--batch-size 512] [--device cpu|cuda]
 
 The floors are a few lines here, not part of the package: MF as two dense ``nn.Embedding`` tables
-with fused Adam on the same sampled batches (1 positive + 3 negatives, BCE + L2), and evaluation as
-one gather + dot product per (case, candidate) block. amae and its floor alternate, ``--rounds``
-times, so both see the same machine load; the ratios (amae / floor, and MF+AMAE / MF) are what to
-read, since this machine is shared and absolute times are noisy. Writes
-``benchmarks/results/throughput.json``.
+with fused Adam on the same sampled batches (1 positive + 3 negatives, BCE + L2); DMF as the same
+two towers as ``amae.models.dmf`` (the user's training row, the item's column -> EmbeddingBag 64 ->
+ReLU -> 16, 1/sqrt(row length), the training pair left out of its own row and column, logit
+``p . q``) written per sample, with fused Adam; and evaluation as one gather + dot product per
+(case, candidate) block. amae and its floor alternate, ``--rounds`` times, so both see the same
+machine load; the ratios (amae / floor, and MF+AMAE / MF) are what to read, since this machine is
+shared and absolute times are noisy. Writes ``benchmarks/results/throughput.json``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from _common import peak_rss_mb, write_results  # noqa: E402
 from amae.data.workspace import load_workspace  # noqa: E402
 from amae.experiments.runs import load_split, train_data  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
+from amae.models.dmf import csr  # noqa: E402
 from amae.protocol.metrics import sampled_ranks  # noqa: E402
+from amae.training import fit  # noqa: E402
 from amae.training.samplers import pointwise_epoch  # noqa: E402
 
 
@@ -38,7 +42,7 @@ def amae_epoch(name: str, ws: Path, params: dict, device: str) -> tuple[float, o
     data.valid = None
     if cls.needs_content:
         data.content = cls.prepare_content(ws, ds, sp, params)
-    model = cls(**{**params, "epochs": 1, "progress": False}).fit(data)
+    model = fit(cls(**{**params, "epochs": 1, "progress": False}), data)
     return float(model.history[-1]["samples_per_s"]), model
 
 
@@ -58,6 +62,64 @@ def floor_epoch(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int
         pu, qi = p(u_t[s:s + batch]), q(i_t[s:s + batch])
         loss = torch.nn.functional.binary_cross_entropy_with_logits((pu * qi).sum(-1), y_t[s:s + batch])
         loss = loss + 1e-6 * (pu.pow(2).sum(-1) + qi.pow(2).sum(-1)).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return len(u) / (time.perf_counter() - t0)
+
+
+class FloorTower(torch.nn.Module):
+    """One DMF tower over a binary CSR matrix: each sample's row, as a weighted EmbeddingBag."""
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n_cols: int, hidden: int, dim: int,
+                 device: str) -> None:
+        super().__init__()
+        self.indptr = torch.as_tensor(indptr, device=device)
+        self.indices = torch.as_tensor(indices, device=device)
+        self.first = torch.nn.EmbeddingBag(n_cols, hidden, mode="sum")
+        self.bias = torch.nn.Parameter(torch.zeros(hidden))
+        self.out = torch.nn.Linear(hidden, dim)
+        torch.nn.init.normal_(self.first.weight, 0.0, 0.01)
+        torch.nn.init.xavier_uniform_(self.out.weight)
+        torch.nn.init.zeros_(self.out.bias)
+
+    def forward(self, rows: torch.Tensor, hide: torch.Tensor) -> torch.Tensor:
+        """Rows' outputs; ``hide`` (-1: none) is left out of its row unless it is the row's only entry."""
+        lo = self.indptr[rows]
+        lens = self.indptr[rows + 1] - lo
+        offsets = torch.cumsum(lens, 0) - lens
+        sample = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), lens)
+        cols = self.indices[torch.repeat_interleave(lo - offsets, lens) + torch.arange(len(sample), device=rows.device)]
+        hidden = (hide >= 0) & (lens > 1)
+        weight = (lens - hidden.long()).clamp(min=1).float().rsqrt()[sample]
+        weight = weight.masked_fill(hidden[sample] & (cols == hide[sample]), 0.0)
+        sums = self.first(cols, offsets, per_sample_weights=weight)
+        return self.out(torch.relu(sums + self.bias))
+
+
+def dmf_floor_epoch(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, batch: int,
+                    device: str) -> float:
+    """Samples/s of a plain-PyTorch DMF (amae's defaults: hidden 64, dim 16, l2 1e-6) on the same
+    kind of batches. A positive is a training pair and a negative never is (the sampler avoids
+    them), so the label says which pairs to hide: amae looks them up instead."""
+    torch.manual_seed(0)
+    user_tower = FloorTower(*csr(users, items, n_users), n_items, 64, 16, device).to(device)
+    item_tower = FloorTower(*csr(items, users, n_items), n_users, 64, 16, device).to(device)
+    params = list(user_tower.parameters()) + list(item_tower.parameters())
+    rest = [p for t in (user_tower, item_tower) for n, p in t.named_parameters() if not n.startswith("first")]
+    opt = torch.optim.Adam(params, lr=1e-3, fused=True)
+    keys = np.unique(users * n_items + items)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    _, u, i, y = pointwise_epoch(users, items, n_items, keys, 3, rng)
+    u_t, i_t, y_t = (torch.as_tensor(a, device=device) for a in (u, i, y))
+    for s in range(0, len(u), batch):
+        bu, bi, by = u_t[s:s + batch], i_t[s:s + batch], y_t[s:s + batch]
+        known = by > 0.5
+        p = user_tower(bu, torch.where(known, bi, -1))
+        q = item_tower(bi, torch.where(known, bu, -1))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits((p * q).sum(-1), by)
+        loss = loss + 1e-6 * sum(w.pow(2).sum() for w in rest) / len(bu)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -93,13 +155,17 @@ def main() -> None:
     torch.set_num_threads(1)
     ds, sp = load_workspace(args.workspace), load_split(args.workspace)
     data = train_data(ds, sp, 0, args.device)
-    rows: dict[str, list[float]] = {k: [] for k in ("mf", "floor", "mf+amae", "eval", "eval_floor")}
+    rows: dict[str, list[float]] = {k: [] for k in ("mf", "floor", "dmf", "dmf_floor", "mf+amae", "eval",
+                                                    "eval_floor")}
     has_posts = ds.has_content and (args.workspace / "features" / "text" / "manifest.json").exists()
     for r in range(args.rounds):
         mf_rate, mf_model = amae_epoch("mf", args.workspace, {"batch_size": args.batch_size}, args.device)
         rows["mf"].append(mf_rate)
         rows["floor"].append(floor_epoch(data.users, data.items, ds.n_users, ds.n_items, 16, args.batch_size,
                                          args.device))
+        rows["dmf"].append(amae_epoch("dmf", args.workspace, {"batch_size": args.batch_size}, args.device)[0])
+        rows["dmf_floor"].append(dmf_floor_epoch(data.users, data.items, ds.n_users, ds.n_items, args.batch_size,
+                                                 args.device))
         if has_posts:
             rows["mf+amae"].append(amae_epoch("mf+amae", args.workspace, {"batch_size": args.batch_size,
                                                                           "stage1_epochs": 1}, args.device)[0])
@@ -107,10 +173,12 @@ def main() -> None:
         rows["eval"].append(e)
         rows["eval_floor"].append(f)
         print(f"round {r + 1}: MF {mf_rate:,.0f} samples/s, floor {rows['floor'][-1]:,.0f}"
+              + f"; DMF {rows['dmf'][-1]:,.0f}, floor {rows['dmf_floor'][-1]:,.0f}"
               + (f", MF+AMAE {rows['mf+amae'][-1]:,.0f}" if has_posts else "")
               + f"; evaluation {e:,.0f} cases/s, floor {f:,.0f}")
     med = {k: float(np.median(v)) for k, v in rows.items() if v}
     ratios = {"mf / dense floor": med["mf"] / med["floor"],
+              "dmf / floor": med["dmf"] / med["dmf_floor"],
               "evaluation / gather floor": med["eval"] / med["eval_floor"]}
     if "mf+amae" in med:
         ratios["mf+amae / mf"] = med["mf+amae"] / med["mf"]

@@ -22,14 +22,9 @@ RANKS = {"data": 0, "config": 0, "protocol": 1, "features": 1, "models": 2, "tra
 #: (importer, imported) pairs of the same rank that are allowed; any other same-rank pair is not
 SAME_RANK_ALLOWED = {("data", "config"), ("config", "data"), ("features", "protocol")}
 
-#: Known upward imports still being removed: (file, imported module). This set must shrink to
-#: empty; an entry that no longer occurs fails the suite, so it is removed as soon as it is fixed.
-PENDING = {
-    ("src/amae/models/amae.py", "amae.training.trainer"),
-    ("src/amae/models/sdae.py", "amae.training.trainer"),
-    ("src/amae/models/social_mf.py", "amae.training.trainer"),
-    ("src/amae/models/torch_base.py", "amae.training.trainer"),
-}
+#: Known upward imports being removed, as (file, imported module): none are left. An entry that no
+#: longer occurs fails the suite, so the set cannot keep stale exceptions.
+PENDING: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

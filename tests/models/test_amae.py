@@ -69,6 +69,7 @@ from amae.data.io import DataError  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
 from amae.models.amae import DMFAMAE, MFAMAE, AMAEModule  # noqa: E402
 from amae.models.content import load_posts, noise_like, shuffle_post_users  # noqa: E402
+from amae.training import fit  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +88,20 @@ def _fit_recording_stage1(cls: type, world: SimpleNamespace, **params: object) -
     after_stage1: dict = {}
     original = model._stage1
 
-    def recording(*args: object) -> list[dict]:
-        out = original(*args)
-        after_stage1.update(_ae_state(model))
-        return out
+    def recording(*args: object) -> object:
+        stage = original(*args)  # the declared stage 1: record the weights when it finishes
+        if stage is not None:
+            done = stage.finish
+
+            def finish(history: list[dict]) -> None:
+                done(history)
+                after_stage1.update(_ae_state(model))
+
+            stage.finish = finish
+        return stage
 
     model._stage1 = recording
-    model.fit(train_data(world))
+    fit(model, train_data(world))
     return model, after_stage1, _ae_state(model)
 
 
@@ -118,7 +126,7 @@ def test_no_finetune_freezes_autoencoders(world: SimpleNamespace) -> None:
 
 @pytest.mark.parametrize("cls", [MFAMAE, DMFAMAE])
 def test_round_trip_gives_identical_scores(world: SimpleNamespace, cls: type, tmp_path: Path) -> None:
-    model = cls(**FAST).fit(train_data(world))
+    model = fit(cls(**FAST), train_data(world))
     users, items, times = world.valid.users, world.valid.candidates(), world.valid.times
     before = model.score(users, items, times)
     assert before.shape == items.shape and np.isfinite(before).all()
@@ -131,7 +139,7 @@ def test_round_trip_gives_identical_scores(world: SimpleNamespace, cls: type, tm
 
 
 def test_explain_weights_are_a_distribution(world: SimpleNamespace) -> None:
-    model = MFAMAE(**FAST).fit(train_data(world))
+    model = fit(MFAMAE(**FAST), train_data(world))
     weights = model.explain(world.valid.users, world.valid.items, world.valid.times)
     assert set(weights) == {"text", "visual"}
     for w in weights.values():
@@ -142,7 +150,7 @@ def test_explain_weights_are_a_distribution(world: SimpleNamespace) -> None:
 
 def test_context_changes_scores(world: SimpleNamespace) -> None:
     """Scores depend on the time (contextual posts), not just on user and item."""
-    model = MFAMAE(**FAST).fit(train_data(world))
+    model = fit(MFAMAE(**FAST), train_data(world))
     users, items = world.valid.users[:20], world.valid.candidates()[:20]
     a = model.score(users, items, world.valid.times[:20])
     b = model.score(users, items, world.valid.times[:20] + 86_400)
@@ -151,38 +159,38 @@ def test_context_changes_scores(world: SimpleNamespace) -> None:
 
 def test_switches_change_the_architecture(world: SimpleNamespace) -> None:
     d = 16
-    base = MFAMAE(**FAST).fit(train_data(world)).module
+    base = fit(MFAMAE(**FAST), train_data(world)).module
     assert base.backbone.item.weight.shape[1] == d * 3 and len(base.attention) == 2
     assert all(ae.decoder is not None for ae in base.aes.values())
 
-    no_att = MFAMAE(**FAST, no_attention=True).fit(train_data(world))
+    no_att = fit(MFAMAE(**FAST, no_attention=True), train_data(world))
     assert no_att.module.backbone.item.weight.shape[1] == d * 5 and len(no_att.module.attention) == 0
     with pytest.raises(ValueError, match="no attention"):
         no_att.explain(world.valid.users, world.valid.items, world.valid.times)
 
-    no_rec = MFAMAE(**FAST, no_reconstruction=True).fit(train_data(world))
+    no_rec = fit(MFAMAE(**FAST, no_reconstruction=True), train_data(world))
     assert all(ae.decoder is None for ae in no_rec.module.aes.values())
     assert no_rec.stage1_history  # cross-modal loss alone still trains stage 1
 
-    glob = MFAMAE(**FAST, contexts=["global"]).fit(train_data(world))
+    glob = fit(MFAMAE(**FAST, contexts=["global"]), train_data(world))
     assert len(glob.module.attention) == 0 and glob.module.contexts == ["global"]
     w = glob.explain(world.valid.users, world.valid.items, world.valid.times)["text"]
     np.testing.assert_array_equal(w, np.tile([1.0, 0.0], (len(world.valid), 1)))
 
-    dmf = DMFAMAE(**FAST).fit(train_data(world)).module
+    dmf = fit(DMFAMAE(**FAST), train_data(world)).module
     assert dmf.backbone.item_tower.rest[-1].out_features == d * 3
     assert dmf.backbone.user_tower.rest[-1].out_features == d
 
 
 def test_single_modality_has_no_cross_modal_loss() -> None:
     one = tiny_world(modalities=("text",))
-    model = MFAMAE(**FAST, modalities=["text"], no_reconstruction=True).fit(train_data(one))
+    model = fit(MFAMAE(**FAST, modalities=["text"], no_reconstruction=True), train_data(one))
     assert model.stage1_history == []  # nothing left to train in stage 1
     assert list(model.module.aes) == ["text"] and model.module.item_dim == 32
 
 
 def test_literal_relu_and_bad_switches(world: SimpleNamespace) -> None:
-    model = MFAMAE(**FAST, literal_relu=True).fit(train_data(world))
+    model = fit(MFAMAE(**FAST, literal_relu=True), train_data(world))
     z = model.module.aes["text"](torch.randn(50, 6))
     assert (z >= 0).all()
     with pytest.raises(ValueError, match="contexts"):
@@ -190,7 +198,7 @@ def test_literal_relu_and_bad_switches(world: SimpleNamespace) -> None:
     with pytest.raises(ValueError, match="modalities"):
         MFAMAE(modalities=["audio"])
     with pytest.raises(ValueError, match="needs content"):
-        MFAMAE(**FAST).fit(TrainData(2, 2, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)))
+        fit(MFAMAE(**FAST), TrainData(2, 2, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)))
 
 
 def test_encoder_contextual_matches_the_reference_aggregation(world: SimpleNamespace) -> None:
@@ -267,7 +275,7 @@ def test_prepare_content_from_workspace(world: SimpleNamespace, tmp_path: Path) 
     # The saved model re-loads its posts from the workspace path (nothing embedded).
     data = TrainData(world.n_users, world.n_items, world.users[world.fit_rows], world.items[world.fit_rows],
                      world.times[world.fit_rows], valid=world.valid, rows=world.fit_rows, content=content)
-    model = MFAMAE(**FAST, modalities=["text"]).fit(data)
+    model = fit(MFAMAE(**FAST, modalities=["text"]), data)
     model.save(tmp_path / "model")
     loaded = MFAMAE.load(tmp_path / "model")
     v = world.valid
@@ -298,7 +306,7 @@ def test_stage1_trains_only_switched_on_contexts(world: SimpleNamespace, monkeyp
     monkeypatch.setattr(autoencoder.Autoencoder, "reconstruction_loss", recording)
     model = MFAMAE(**{**FAST, "stage1_epochs": 1}, contexts=["global"])
     model._stage1 = lambda *a, _orig=model._stage1: (seen.clear(), _orig(*a))[1]  # type: ignore[method-assign]
-    model.fit(train_data(world))
+    fit(model, train_data(world))
     n_batches = -(-len(world.fit_rows) // FAST["batch_size"])
     assert len(seen) == n_batches * 2  # one context x two modalities per batch, not two contexts
 

@@ -16,6 +16,7 @@ import pytest
 from amae.data.workspace import load_workspace
 from amae.experiments.runs import load_split, train_data
 from amae.models import REGISTRY
+from amae.training import fit
 from tests_helpers import text_workspace
 
 N_CASES = 40
@@ -43,7 +44,7 @@ def fitted(name: str, world: tuple[Path, Any, Any], seed: int = 0) -> Any:
     data = train_data(dataset, split, seed, "cpu")
     if cls.needs_content:
         data.content = cls.prepare_content(ws, dataset, split, params)
-    return cls(**params).fit(data)
+    return fit(cls(**params), data)
 
 
 def cases(world: tuple[Path, Any, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

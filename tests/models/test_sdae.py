@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from amae.models.sdae import fit_sdae, sdae_inputs, user_bag_of_words
+from amae.models.sdae import sdae_inputs, user_bag_of_words
+from amae.training.fit import fit_sdae
 
 
 def test_bag_of_words_counts_users_tokens_and_caps_vocabulary() -> None:

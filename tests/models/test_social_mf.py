@@ -11,6 +11,7 @@ from amae.data.io import DataError
 from amae.models.base import TrainData
 from amae.models.sdae import user_bag_of_words
 from amae.models.social_mf import MFS, PMFS
+from amae.training import fit
 
 ROCK = "rock guitar loud stage drums"
 JAZZ = "jazz piano smooth saxophone club"
@@ -47,7 +48,7 @@ def all_scores(model: MFS | PMFS, who: list[int]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mf_s() -> MFS:
-    return MFS(**FAST).fit(world())
+    return fit(MFS(**FAST), world())
 
 
 def test_mf_s_users_with_identical_text_and_no_overlap_score_alike(mf_s: MFS) -> None:
@@ -63,7 +64,7 @@ def test_mf_s_cold_user_is_ranked_by_text(mf_s: MFS) -> None:
 
 
 def test_pmf_s_cold_user_gets_the_text_prior() -> None:
-    model = PMFS(**FAST, lambda_u=1.0).fit(world())
+    model = fit(PMFS(**FAST, lambda_u=1.0), world())
     (cold,) = all_scores(model, [COLD])
     assert cold[:5].mean() > cold[5:].mean()
     m = model.module
@@ -87,4 +88,4 @@ def test_wrong_content_is_a_clear_error() -> None:
     data = world()
     data.content = None
     with pytest.raises(DataError, match="BagOfWords"):
-        MFS(**FAST).fit(data)
+        fit(MFS(**FAST), data)

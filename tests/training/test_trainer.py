@@ -9,6 +9,7 @@ import torch
 
 from amae.models import REGISTRY, TrainData
 from amae.protocol.split import split_interactions
+from amae.training import fit
 from amae.training.samplers import pointwise_epoch, sample_training_negatives
 from tests_helpers import toy_world_interactions
 
@@ -30,7 +31,7 @@ def _fit(name: str, seed: int) -> tuple[np.ndarray, list]:
     rows = sp.train_rows
     data = TrainData(n_users, n_items, inter["user_idx"].to_numpy()[rows], inter["item_idx"].to_numpy()[rows],
                      inter["timestamp"].to_numpy()[rows], valid=sp.valid, rows=rows, seed=seed)
-    model = REGISTRY[name](epochs=3, progress=False).fit(data)
+    model = fit(REGISTRY[name](epochs=3, progress=False), data)
     return model.score(sp.test.users[:50], sp.test.candidates()[:50]), model.history
 
 

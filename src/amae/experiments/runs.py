@@ -25,6 +25,7 @@ from amae.protocol.split import Split, split_digest
 
 # Moved below experiments so serving can use them too; still importable from here for existing callers.
 from amae.protocol.stored import history_pairs, load_split  # noqa: F401
+from amae.training import fit
 from amae.training.cells import cell_dir, find_cells, params_key, resolve_cell, settings_of  # noqa: F401
 
 
@@ -79,7 +80,7 @@ def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, 
         model: Recommender = cls(**params)
     except (ValueError, TypeError) as exc:  # a value the model itself refuses: the user's mistake
         raise DataError(f"model '{model_name}': {exc}") from None
-    model.fit(data)
+    fit(model, data)
     return model
 
 

@@ -14,7 +14,6 @@ Switches (model params, so they travel through config and ``--param``): ``modali
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,8 +40,8 @@ from amae.models.content import (
     select_groups,
 )
 from amae.models.dmf import SparseTower, csr, encode_pairs
+from amae.models.stages import MinibatchStage, PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
-from amae.training.trainer import descend, fit_pointwise, make_optimisers, resolve_device, seed_everything
 
 CONTEXTS = ("global", "contextual")
 
@@ -336,26 +335,25 @@ class AMAEBase(TorchRecommender):
     def _rebuild_backbone_data(self, state: dict[str, Any]) -> None:
         """Hook: placeholder buffers of the right shapes before loading weights (DMF)."""
 
-    # -- fitting ----------------------------------------------------------------------------------
-    def fit(self, data: TrainData) -> AMAEBase:
+    # -- fitting: the stages amae.training runs ----------------------------------------------------
+    def setup(self, data: TrainData) -> None:
         if not isinstance(data.content, Content):
             raise ValueError(f"{self.name} needs content (TrainData.content from {type(self).__name__}."
                              "prepare_content or amae.models.content.build_content)")
-        seed_everything(data.seed)
-        self.device = resolve_device(data.device)
-        content: Content = data.content
-        self.encoder, self.source = content.encoder, dict(content.source)
-        self.module = self.build(data).to(self.device)
+        self.encoder, self.source = data.content.encoder, dict(data.content.source)
+
+    def stages(self, data: TrainData) -> list[Stage]:
+        """Stage 1 (Eq. 9, the autoencoders alone) when it has a loss, then stage 2 (the whole model)."""
         module: AMAEModule = self.module  # type: ignore[assignment]
-        records = RecordContext(content.encoder, data.users, data.times, self.device)
-        users_t = torch.as_tensor(data.users, dtype=torch.long, device=self.device)
-
-        self.stage1_history = self._stage1(module, users_t, records, data.seed)
-
+        assert self.encoder is not None
+        records = RecordContext(self.encoder, data.users, data.times, self.device)
+        users = torch.as_tensor(data.users, dtype=torch.long, device=self.device)
+        out: list[Stage] = []
+        stage1 = self._stage1(module, users, records, data.seed)
+        if stage1 is not None:
+            out.append(stage1)
+        self.stage1_history = []
         content_params = module.content_parameters()
-        if self.params["no_finetune"]:
-            for p in content_params:
-                p.requires_grad_(False)
         l2 = self.train_config.l2
 
         def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -363,59 +361,51 @@ class AMAEBase(TorchRecommender):
             logits = module.record_logits(unique, inverse, u, i, records(unique))
             return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
 
-        trainable = module.stage2_parameters()
-        self.history, outcome = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
-                                              data.valid, self.train_config, data.seed, self.device, label=self.name,
-                                              params=trainable)
-        self.fit_outcome = outcome.to_dict()
-        for p in content_params:
-            p.requires_grad_(True)
-        return self
+        def freeze(flag: bool) -> None:
+            for p in content_params:
+                p.requires_grad_(flag)
+
+        no_finetune = bool(self.params["no_finetune"])
+        out.append(PointwiseStage(step, params=module.stage2_parameters,
+                                  start=(lambda: freeze(False)) if no_finetune else None,
+                                  finish=(lambda: freeze(True)) if no_finetune else None))
+        return out
 
     def _stage1(self, module: AMAEModule, users: torch.Tensor, records: RecordContext,
-                seed: int) -> list[dict]:
+                seed: int) -> MinibatchStage | None:
         """Eq. 9: autoencoders on all fit rows' g and c inputs (reconstruction + cross-modal + L2)."""
         recon = not self.params["no_reconstruction"]
         cross = not self.params["no_cross_modal"] and len(module.modalities) > 1
         epochs = int(self.params["stage1_epochs"])
         if not (recon or cross) or epochs <= 0:
-            return []
-        params = module.content_parameters()
-        optimisers = make_optimisers(module, float(self.params["stage1_lr"]), params)
-        gen = torch.Generator().manual_seed(seed)
-        bs, n = self.train_config.batch_size, len(users)
+            return None
         w_rec, w_cross, l2 = (float(self.params[k]) for k in ("recon_weight", "cross_weight", "stage1_l2"))
-        history = []
-        module.train()
-        for epoch in range(epochs):
-            start, total, batches = time.perf_counter(), 0.0, 0
-            perm = torch.randperm(n, generator=gen)
-            for s in range(0, n, bs):
-                b = perm[s : s + bs]
-                u = users[b.to(users.device)]
-                ctx = records(b) if "contextual" in module.contexts else {}
-                codes: dict[str, dict[str, torch.Tensor]] = {}
-                loss = torch.zeros((), device=users.device)
-                for m in module.modalities:
-                    ae = module.aes[m]
-                    # Only the switched-on contexts: a G-only or C-only row is never pretrained on the other.
-                    xs = {c: module.global_vectors(m)[u] if c == "global" else ctx[m] for c in module.contexts}
-                    codes[m] = {c: ae(x) for c, x in xs.items()}
-                    if recon:
-                        loss = loss + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in xs)
-                    loss = loss + l2 * ae.l2()
-                if cross:
-                    for a in module.modalities:
-                        for bm in module.modalities:
-                            if a != bm:
-                                for c in module.contexts:
-                                    loss = loss + w_cross * cross_modal_loss(codes[a][c], codes[bm][c], u)
-                total += descend(optimisers, loss)
-                batches += 1
-            history.append({"stage": 1, "epoch": epoch + 1, "loss": total / max(batches, 1),
-                            "seconds": time.perf_counter() - start})
-        module.eval()
-        return history
+
+        def loss(rows: np.ndarray) -> torch.Tensor:
+            b = torch.from_numpy(rows)
+            u = users[b.to(users.device)]
+            ctx = records(b) if "contextual" in module.contexts else {}
+            codes: dict[str, dict[str, torch.Tensor]] = {}
+            total = torch.zeros((), device=users.device)
+            for m in module.modalities:
+                ae = module.aes[m]
+                # Only the switched-on contexts: a G-only or C-only row is never pretrained on the other.
+                xs = {c: module.global_vectors(m)[u] if c == "global" else ctx[m] for c in module.contexts}
+                codes[m] = {c: ae(x) for c, x in xs.items()}
+                if recon:
+                    total = total + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in xs)
+                total = total + l2 * ae.l2()
+            if cross:
+                for a, bm in ((a, bm) for a in module.modalities for bm in module.modalities if a != bm):
+                    for c in module.contexts:
+                        total = total + w_cross * cross_modal_loss(codes[a][c], codes[bm][c], u)
+            return total
+
+        def keep(history: list[dict]) -> None:
+            self.stage1_history = history
+
+        return MinibatchStage("stage1", module, len(users), loss, module.content_parameters(), epochs,
+                              float(self.params["stage1_lr"]), self.train_config.batch_size, seed, finish=keep)
 
     # -- scoring ----------------------------------------------------------------------------------
     def _context(self, users: np.ndarray, times: np.ndarray | None) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ names the baselines but gives no formulas, DESIGN.md section 6):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +30,7 @@ from torch import nn
 from amae.features.text.config import TextFeatureConfig
 from amae.features.text.prepare import prepare_posts
 from amae.features.text.tokenize import EMOJI, HASHTAG, WORD, token_kind
-from amae.training.trainer import configure_threads
+from amae.models.stages import MinibatchStage
 
 KEPT_KINDS = frozenset({WORD, HASHTAG, EMOJI})
 
@@ -118,45 +118,36 @@ def _dense(x: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(x[rows].todense(), dtype=np.float32))
 
 
-def fit_sdae(x: sp.csr_matrix, sizes: Sequence[int] = (500, 200, 50), noise: float = 0.3, epochs: int = 30,
-             lr: float = 1e-3, batch_size: int = 256, l2: float = 1e-6, seed: int = 0) -> SDAEResult:
-    """Train the SDAE on the rows of ``x`` (inputs in [0, 1]) with masking noise; return fixed codes.
+def sdae_stage(x: sp.csr_matrix, sizes: Sequence[int] = (500, 200, 50), noise: float = 0.3, epochs: int = 30,
+               lr: float = 1e-3, batch_size: int = 256, l2: float = 1e-6, seed: int = 0,
+               finish: Callable[[SDAEResult], None] | None = None) -> MinibatchStage:
+    """The SDAE's training on the rows of ``x`` (inputs in [0, 1]) with masking noise, as a stage.
 
     Rows are densified one batch at a time, so a paper-scale user x 20k matrix never sits dense in
     memory. Users with an empty bag (no training posts) are not trained on; their code is the code
-    of the all-zero input, the same for all of them.
+    of the all-zero input, the same for all of them. ``finish`` receives the fitted network with
+    the fixed codes of the clean inputs.
     """
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"sdae: masking noise must lie in [0, 1), got {noise}")
-    configure_threads()  # tiny kernels: one thread avoids OpenMP barrier stalls on a busy machine
     x = sp.csr_matrix(x, dtype=np.float32)
-    gen = torch.Generator().manual_seed(int(seed))
     torch.manual_seed(int(seed))
     module = SDAE(x.shape[1], sizes)
-    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=l2, fused=True)
-    active = np.flatnonzero(np.diff(x.indptr) > 0)
-    rng = np.random.default_rng(seed)
-    losses: list[float] = []
-    if x.shape[1] > 0 and active.size:
-        for _ in range(int(epochs)):
-            module.train()
-            total, n = 0.0, 0
-            order = rng.permutation(active)
-            for s in range(0, active.size, batch_size):
-                rows = order[s:s + batch_size]
-                batch = _dense(x, rows)
-                keep = (torch.rand(batch.shape, generator=gen) >= noise).float()
-                _, logits = module(batch * keep)
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(rows)
-                n += len(rows)
-            losses.append(total / max(n, 1))
-    module.eval()
-    codes = encode(module, x, batch_size)
-    return SDAEResult(module, codes, losses)
+    gen = torch.Generator().manual_seed(int(seed))
+    active = np.flatnonzero(np.diff(x.indptr) > 0) if x.shape[1] > 0 else np.zeros(0, np.int64)
+
+    def loss(rows: np.ndarray) -> torch.Tensor:
+        batch = _dense(x, active[rows])
+        keep = (torch.rand(batch.shape, generator=gen) >= noise).float()
+        _, logits = module(batch * keep)
+        return nn.functional.binary_cross_entropy_with_logits(logits, batch)
+
+    def done(history: list[dict]) -> None:
+        if finish is not None:
+            finish(SDAEResult(module, encode(module, x, batch_size), [h["loss"] for h in history]))
+
+    return MinibatchStage("sdae", module, len(active), loss, list(module.parameters()), int(epochs), lr,
+                          int(batch_size), int(seed), weight_decay=l2, finish=done)
 
 
 @torch.inference_mode()

@@ -29,10 +29,10 @@ from torch import nn
 
 from amae.data.io import DataError
 from amae.models.base import LEARNING_SPACE, TrainData, register
-from amae.models.sdae import BagOfWords, fit_sdae, sdae_inputs, user_bag_of_words
+from amae.models.sdae import BagOfWords, SDAEResult, sdae_inputs, sdae_stage, user_bag_of_words
+from amae.models.stages import PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
 from amae.models.ucfe import training_until
-from amae.training.trainer import fit_pointwise, resolve_device, seed_everything
 
 
 def training_bag_of_words(dataset: Any, split: Any, max_vocab: int) -> BagOfWords:
@@ -101,21 +101,26 @@ class _SocialMF(TorchRecommender):
         max_vocab = int(params.get("max_vocab", cls.default_params["max_vocab"]))
         return training_bag_of_words(dataset, split, max_vocab)
 
-    def fit(self, data: TrainData) -> _SocialMF:
+    def setup(self, data: TrainData) -> None:
         if not isinstance(data.content, BagOfWords):
             raise DataError(f"{self.name}: TrainData.content must be a BagOfWords (from prepare_content)")
         if data.content.counts.shape[0] != data.n_users:
             raise DataError(f"{self.name}: bag of words has {data.content.counts.shape[0]} users, "
                             f"the data {data.n_users}")
+
+    def stages(self, data: TrainData) -> list[Stage]:
+        """The SDAE on the users' bags of words (codes then fixed), then MF with the codes."""
         p = self.params
-        seed_everything(data.seed)
-        sdae = fit_sdae(sdae_inputs(data.content.counts), p["sdae_sizes"], float(p["sdae_noise"]),
-                        int(p["sdae_epochs"]), float(p["sdae_lr"]), int(p["sdae_batch_size"]), seed=data.seed)
-        self.device = resolve_device(data.device)
-        self.module = self.build(data).to(self.device)
-        self.sdae_losses = sdae.losses  # after build: rebuild() resets it for loading
         module = self.module
-        module.codes.copy_(torch.from_numpy(standardise(sdae.codes)))
+        assert module is not None
+
+        def use_codes(sdae: SDAEResult) -> None:
+            self.sdae_losses = sdae.losses
+            module.codes.copy_(torch.from_numpy(standardise(sdae.codes)).to(module.codes.device))
+
+        sdae = sdae_stage(sdae_inputs(data.content.counts), p["sdae_sizes"], float(p["sdae_noise"]),
+                          int(p["sdae_epochs"]), float(p["sdae_lr"]), int(p["sdae_batch_size"]), seed=data.seed,
+                          finish=use_codes)
         l2, lambda_u = self.train_config.l2, float(p["lambda_u"])
 
         def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -123,12 +128,11 @@ class _SocialMF(TorchRecommender):
             loss = loss + l2 * module.penalty(u, i)
             return loss + lambda_u * module.prior(u) if lambda_u > 0 else loss
 
-        self.history, outcome = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
-                                              data.valid, self.train_config, data.seed, self.device, label=self.name)
-        self.fit_outcome = outcome.to_dict()
-        if not self.concat:
-            self._cold_users_to_prior(np.asarray(data.users, np.int64), data.n_users)
-        return self
+        def cold_users() -> None:
+            if not self.concat:
+                self._cold_users_to_prior(np.asarray(data.users, np.int64), data.n_users)
+
+        return [sdae, PointwiseStage(step, finish=cold_users)]
 
     @torch.no_grad()
     def _cold_users_to_prior(self, fit_users: np.ndarray, n_users: int) -> None:

@@ -1,5 +1,9 @@
-"""Common plumbing for PyTorch recommenders: fitting with the shared trainer, batched scoring,
-and checkpoints as safetensors + JSON (no pickle anywhere)."""
+"""Common plumbing for PyTorch recommenders: the stages they declare for the shared loops, batched
+scoring, and checkpoints as safetensors + JSON (no pickle anywhere).
+
+A torch model is trained with ``amae.training.fit(model, data)``: the loops live in
+``amae.training`` and the model supplies ``setup`` (checks, no loops), ``build`` (its module) and
+``stages`` (what to train, with which loss and parameters; see :mod:`amae.models.stages`)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from amae.data.io import atomic_path, read_json, write_json
 from amae.models.base import Recommender, TrainData, as_2d
-from amae.training.trainer import TrainConfig, fit_pointwise, resolve_device, seed_everything
+from amae.models.stages import PointwiseStage, Stage, TrainConfig
 
 
 def shares_candidates(items: np.ndarray) -> bool:
@@ -43,8 +47,29 @@ class TorchRecommender(Recommender):
         self.meta: dict[str, Any] = {}
 
     # -- subclass hooks -------------------------------------------------------------------
+    def setup(self, data: TrainData) -> None:
+        """Check (and keep) what the model needs from ``data`` before its module is built."""
+
     def build(self, data: TrainData) -> torch.nn.Module:
         raise NotImplementedError
+
+    def stages(self, data: TrainData) -> list[Stage]:
+        """What ``amae.training.fit`` runs, in order, once ``self.module`` is built: by default the
+        pointwise stage with BCE + ``l2 * module.penalty``."""
+        return [PointwiseStage(self.pointwise_step())]
+
+    def pointwise_step(self) -> Any:
+        """BCE on the module's logits plus its L2 penalty: the loss every pointwise model shares."""
+        module = self.module
+        assert module is not None
+        l2 = self.train_config.l2
+
+        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            logits = module.logits(u, i, record)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+            return loss + l2 * module.penalty(u, i)
+
+        return step
 
     def extra_state(self) -> dict[str, Any]:
         """JSON-serialisable facts the module needs to be rebuilt on load (sizes, flags)."""
@@ -55,21 +80,7 @@ class TorchRecommender(Recommender):
 
     # -- interface ------------------------------------------------------------------------
     def fit(self, data: TrainData) -> TorchRecommender:
-        seed_everything(data.seed)
-        self.device = resolve_device(data.device)
-        self.module = self.build(data).to(self.device)
-        module = self.module
-        l2 = self.train_config.l2
-
-        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            logits = module.logits(u, i, record)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-            return loss + l2 * module.penalty(u, i)
-
-        self.history, outcome = fit_pointwise(module, step, self.score, data.users, data.items, data.n_items,
-                                     data.valid, self.train_config, data.seed, self.device, label=self.name)
-        self.fit_outcome = outcome.to_dict()
-        return self
+        raise TypeError(f"{self.name} is trained by the shared loops: use amae.training.fit(model, data)")
 
     @torch.inference_mode()
     def score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:

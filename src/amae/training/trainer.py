@@ -24,25 +24,10 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from amae.models.stages import MinibatchStage, StepFn, TrainConfig
 from amae.protocol.metrics import sampled_ranks, summarise
 from amae.protocol.split import EvalCases
 from amae.training.samplers import pointwise_epoch
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 512
-    lr: float = 1e-3
-    l2: float = 1e-6
-    n_negatives: int = 3
-    patience: int = 8
-    #: patience is not counted before this epoch (clamped to ``epochs``)
-    min_epochs: int = 10
-    #: batches of whole records (a positive beside its negatives; see ``pointwise_epoch``)
-    group_records: bool = False
-    progress: bool = True
-
 
 #: a best epoch at or below this is reported as suspicious (near-initial weights)
 EARLY_EPOCHS = 3
@@ -118,8 +103,9 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % (2**32))
 
 
-#: step(record, users, items, labels) -> loss tensor (already including regularisation)
-StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+__all__ = ["FitOutcome", "MinibatchStage", "StepFn", "TrainConfig", "descend", "fit_minibatch", "fit_pointwise",
+           "make_optimisers", "resolve_device", "seed_everything"]
+
 ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -218,3 +204,29 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
         module.load_state_dict(best_state)
     module.eval()
     return history, outcome_of(history, cfg, stopped_early)
+
+
+def fit_minibatch(stage: MinibatchStage, device: torch.device) -> list[dict]:
+    """Run a :class:`MinibatchStage`: seeded random batches of rows, Adam on the stage's parameters.
+
+    Returns the per-epoch history (mean batch loss, seconds). The batch order is one NumPy stream
+    seeded by ``stage.seed``, so the same seed gives the same numbers.
+    """
+    history: list[dict] = []
+    if stage.epochs <= 0 or stage.n_rows <= 0 or not stage.params:
+        return history
+    configure_threads()
+    rng = np.random.default_rng(stage.seed)
+    opt = torch.optim.Adam(stage.params, lr=stage.lr, weight_decay=stage.weight_decay,
+                           fused=device.type in ("cpu", "cuda"))
+    stage.module.train()
+    for epoch in range(int(stage.epochs)):
+        start, total, batches = time.perf_counter(), 0.0, 0
+        order = rng.permutation(stage.n_rows)
+        for s in range(0, stage.n_rows, stage.batch_size):
+            total += descend([opt], stage.loss(order[s : s + stage.batch_size]))
+            batches += 1
+        history.append({"stage": stage.name, "epoch": epoch + 1, "loss": total / max(batches, 1),
+                        "seconds": time.perf_counter() - start})
+    stage.module.eval()
+    return history

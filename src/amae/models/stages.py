@@ -1,0 +1,82 @@
+"""What a model asks the training loops to run: its stages, declared here, run by ``amae.training``.
+
+Why the split (DESIGN section 11): a model knows its module, its losses and which parameters each
+stage moves; how epochs, batches, optimisers, early stopping and seeds are handled is the same for
+every model and lives once, in ``amae.training``. So a model returns a list of stages from
+``TorchRecommender.stages`` and never loops itself:
+
+* :class:`MinibatchStage`: epochs of shuffled minibatches over ``n_rows`` rows minimising a loss
+  (AMAE's stage 1, the SDAE of MF_S/PMF_S);
+* :class:`PointwiseStage`: BCE over positives and sampled negatives with early stopping on
+  validation NDCG@10 (every collaborative and content model's main stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class TrainConfig:
+    """The pointwise stage's budget and sampling (model parameters of the same names set it)."""
+
+    epochs: int = 100
+    batch_size: int = 512
+    lr: float = 1e-3
+    l2: float = 1e-6
+    n_negatives: int = 3
+    patience: int = 8
+    #: patience is not counted before this epoch (clamped to ``epochs``)
+    min_epochs: int = 10
+    #: batches of whole records (a positive beside its negatives; see ``pointwise_epoch``)
+    group_records: bool = False
+    progress: bool = True
+
+
+#: step(record, users, items, labels) -> loss tensor (already including regularisation)
+StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class MinibatchStage:
+    """``epochs`` passes over ``n_rows`` rows in seeded random batches, each minimising ``loss(rows)``.
+
+    ``loss`` gets the batch's row indices (int64 NumPy) and returns the batch loss; ``params`` are
+    the only parameters the stage moves (Adam, ``lr``, ``weight_decay``); ``module`` is put in
+    training mode for the stage and evaluation mode after; ``finish`` receives the per-epoch history.
+    """
+
+    name: str
+    module: nn.Module
+    n_rows: int
+    loss: Callable[[np.ndarray], torch.Tensor]
+    params: list[nn.Parameter]
+    epochs: int
+    lr: float
+    batch_size: int
+    seed: int
+    weight_decay: float = 0.0
+    finish: Callable[[list[dict]], None] | None = None
+
+
+@dataclass
+class PointwiseStage:
+    """The model's main stage: ``step`` on batches of positives and sampled negatives.
+
+    ``params`` (called when the stage starts, after ``start``) lists what the optimiser moves
+    (None: every parameter that requires a gradient); ``finish`` runs after the best weights are
+    restored.
+    """
+
+    step: StepFn
+    params: Callable[[], list[nn.Parameter]] | None = None
+    start: Callable[[], None] | None = None
+    finish: Callable[[], None] | None = None
+
+
+Stage = MinibatchStage | PointwiseStage
