@@ -123,7 +123,7 @@ def build_store(world: dict, split, folder: Path, n_users: int, dtype: str) -> C
                                     dtype=dtype)
         del feats
     inter = world["inter"]
-    fit = split.train_rows
+    fit = split.fit_rows
     encoder = ContextEncoder(posts, n_users, global_cutoffs(split.train_end, "train"))
     encoder.fit_standardizers(inter["user_idx"].to_numpy()[fit], inter["timestamp"].to_numpy()[fit])
     return encoder
@@ -133,7 +133,7 @@ def fit_fraction(model_cls, world: dict, split, encoder: ContextEncoder | None, 
                  n_users: int, n_items: int, seed: int):  # noqa: ANN201
     """One epoch over a seeded ``fraction`` of the fit records (validation off)."""
     rng = np.random.default_rng(seed)
-    fit = split.train_rows
+    fit = split.fit_rows
     rows = np.sort(rng.choice(fit, size=max(1, int(len(fit) * fraction)), replace=False))
     inter = world["inter"]
     data = TrainData(n_users, n_items, inter["user_idx"].to_numpy()[rows], inter["item_idx"].to_numpy()[rows],
@@ -187,11 +187,11 @@ def run_scale(args: argparse.Namespace) -> dict:
         world = st.run("generate", lambda: generate(counts, dims, args.dtype, folder, args.seed))
         split = st.run("split", lambda: split_interactions(world["inter"], counts["tracks"], seed=args.seed))
         encoder = st.run("content_store", lambda: build_store(world, split, folder, counts["users"], args.dtype),
-                         fit_records=len(split.train_rows))
+                         fit_records=len(split.fit_rows))
         amae, n_fit = st.run("train_mf+amae", lambda: fit_fraction(MFAMAE, world, split, encoder, args.train_fraction,
                                                                    counts["users"], counts["tracks"], args.seed))
         rate = amae.history[-1]["samples_per_s"]
-        full_epoch = 4 * len(split.train_rows) / rate
+        full_epoch = 4 * len(split.fit_rows) / rate
         st.rows["train_mf+amae"].update(records=n_fit, samples_per_s=rate, full_epoch_seconds_extrapolated=full_epoch,
                                         stage1_seconds=sum(h["seconds"] for h in amae.stage1_history))
         mf, _ = st.run("train_mf", lambda: fit_fraction(MF, world, split, None, args.train_fraction, counts["users"],
@@ -200,8 +200,8 @@ def run_scale(args: argparse.Namespace) -> dict:
         test = split.test
         st.run("eval_sampled", lambda: sampled_ranks(mf.score, test), cases=len(test))
         inter = world["inter"]
-        train_rows = np.concatenate([split.train_rows, split.valid_rows])
-        pairs = (inter["user_idx"].to_numpy()[train_rows], inter["item_idx"].to_numpy()[train_rows])
+        period = np.concatenate([split.fit_rows, split.valid_rows])
+        pairs = (inter["user_idx"].to_numpy()[period], inter["item_idx"].to_numpy()[period])
         st.run("eval_full", lambda: full_ranks(mf.score, test, counts["tracks"], pairs), cases=len(test))
         costs = st.run("recommend", lambda: recommend_costs(amae, world, counts["tracks"]))
         st.rows["recommend"].update(costs)

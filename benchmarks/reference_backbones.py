@@ -61,9 +61,9 @@ def load(ds: str) -> tuple:
     data = load_ncf(shared_data() / "deepcf" / ds)
     inter, split = data.interactions, data.split
     u, i, t = inter["user_idx"].to_numpy(), inter["item_idx"].to_numpy(), inter["timestamp"].to_numpy()
-    rows = split.train_rows
+    rows = split.fit_rows
     train = TrainData(data.n_users, data.n_items, u[rows], i[rows], t[rows], valid=split.valid, rows=rows)
-    every = np.r_[split.train_rows, split.valid_rows]
+    every = np.r_[split.fit_rows, split.valid_rows]
     full = TrainData(data.n_users, data.n_items, u[every], i[every], t[every], rows=every)
     return data, train, full
 

@@ -33,7 +33,7 @@ def test_case_means_match_brute_force(workspace: Path, tmp_path: Path) -> None:
 
     inter, posts = ds.interactions, ds.posts.sort_values("post_idx")
     fit = np.zeros(len(inter), bool)
-    fit[np.concatenate([split.train_rows, split.valid_rows])] = True
+    fit[np.concatenate([split.fit_rows, split.valid_rows])] = True
     x, meta = load_group(workspace / "features", "text_h")
     col = meta["names"].index("emo7_happiness")
     ti = ds.items.encode([track])[0]

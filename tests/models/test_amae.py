@@ -261,7 +261,7 @@ def test_prepare_content_from_workspace(world: SimpleNamespace, tmp_path: Path) 
     ws = _fake_workspace(tmp_path / "ws", world)
     dataset = SimpleNamespace(n_users=world.n_users, interactions=__import__("pandas").DataFrame(
         {"user_idx": world.users, "item_idx": world.items, "timestamp": world.times}))
-    split = SimpleNamespace(train_rows=world.fit_rows, train_end=world.train_end)
+    split = SimpleNamespace(fit_rows=world.fit_rows, train_end=world.train_end)
     with pytest.raises(DataError, match=r"group 'visual_h' is missing \(run 'amae features .* --modality visual"):
         MFAMAE.prepare_content(ws, dataset, split, {})  # asked for (the default), never extracted
     content = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"]})
@@ -336,7 +336,7 @@ def test_controls_in_prepare_content(world: SimpleNamespace, tmp_path: Path) -> 
     ws = _fake_workspace(tmp_path / "ws", world)
     dataset = SimpleNamespace(n_users=world.n_users, interactions=__import__("pandas").DataFrame(
         {"user_idx": world.users, "item_idx": world.items, "timestamp": world.times}))
-    split = SimpleNamespace(train_rows=world.fit_rows, train_end=world.train_end)
+    split = SimpleNamespace(fit_rows=world.fit_rows, train_end=world.train_end)
     real = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"]})
     noise = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"], "control": "noise"})
     shuffled = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"], "control": "shuffle"})

@@ -28,12 +28,12 @@ def test_temporal_split_is_per_user_chronological(tmp_path: Path) -> None:
     sp = split_interactions(inter, 200, seed=3)
     t = inter["timestamp"].to_numpy()
     u = inter["user_idx"].to_numpy()
-    train = np.r_[sp.train_rows, sp.valid_rows]
+    train = np.r_[sp.fit_rows, sp.valid_rows]
     for user in range(20):
         tr, te = t[train][u[train] == user], t[sp.test_rows][u[sp.test_rows] == user]
         assert len(te) == 6 and tr.max() <= te.min()
         va = t[sp.valid_rows][u[sp.valid_rows] == user]
-        fit = t[sp.train_rows][u[sp.train_rows] == user]
+        fit = t[sp.fit_rows][u[sp.fit_rows] == user]
         assert len(va) >= 1 and fit.max() <= va.min()  # validation is the tail of training
     sp.save(tmp_path)
     again = Split.load(tmp_path)
@@ -114,7 +114,7 @@ def test_ncf_adapter_uses_given_negatives(shared_data: Path) -> None:
     assert ((test.negatives == test.items[:, None]).sum()) == 0
     assert (test.negatives < 0).sum() == 86
     # the validation record of each user is held out of the fitting rows
-    assert len(np.intersect1d(split.train_rows, split.valid_rows)) == 0
+    assert len(np.intersect1d(split.fit_rows, split.valid_rows)) == 0
     first = (shared_data / "deepcf" / "lastfm.test.negative").read_text().splitlines()[0].split("\t")
     given = [int(x) for x in first[1:] if int(x) != test.items[0]]
     assert test.negatives[0, : len(given)].tolist() == given

@@ -28,7 +28,7 @@ def test_training_negatives_are_not_positives() -> None:
 def _fit(name: str, seed: int) -> tuple[np.ndarray, list]:
     inter, n_users, n_items = toy_world_interactions()
     sp = split_interactions(inter, n_items, seed=0)
-    rows = sp.train_rows
+    rows = sp.fit_rows
     data = TrainData(n_users, n_items, inter["user_idx"].to_numpy()[rows], inter["item_idx"].to_numpy()[rows],
                      inter["timestamp"].to_numpy()[rows], valid=sp.valid, rows=rows, seed=seed)
     model = fit(REGISTRY[name](epochs=3, progress=False), data)

@@ -3,7 +3,7 @@
 Layout::
 
     W/data/      interactions.parquet posts.parquet items.parquet users.json items.json stats.json
-    W/split/     train_rows.npy ... test_cases.parquet test_negatives.npy split.json config.toml
+    W/split/     fit_rows.npy ... test_cases.parquet test_negatives.npy split.json config.toml
     W/features/  per-modality feature arrays (amae features)
     W/models/    <model>-seed<k>/ weights.safetensors model.json metrics.json config.toml
 """

@@ -57,7 +57,7 @@ def pick_tracks(dataset: Dataset, split: Split, tracks: list[str] | None, n_trac
         if unknown:
             raise DataError(f"case study: unknown track id(s) {unknown[:5]} (not in the dataset's interactions)")
         return idx
-    rows = np.concatenate([split.train_rows, split.valid_rows])
+    rows = np.concatenate([split.fit_rows, split.valid_rows])
     counts = np.bincount(dataset.interactions["item_idx"].to_numpy(np.int64)[rows], minlength=dataset.n_items)
     order = np.lexsort((np.arange(len(counts)), -counts))  # most played first, ties by index
     return order[:n_tracks]
@@ -95,7 +95,7 @@ def _chosen_listens(dataset: Dataset, split: Split, items: np.ndarray) -> _Liste
     i_item = inter["item_idx"].to_numpy(np.int64)
     i_time = inter["timestamp"].to_numpy(np.int64)
     is_train = np.zeros(len(inter), dtype=bool)
-    is_train[np.concatenate([split.train_rows, split.valid_rows])] = True
+    is_train[np.concatenate([split.fit_rows, split.valid_rows])] = True
     cutoff = training_cutoffs(i_user, i_time, is_train, dataset.n_users)
     posts = dataset.posts.sort_values("post_idx")
     sel = np.isin(i_item, items)

@@ -31,7 +31,7 @@ from amae.training.cells import cell_dir, find_cells, params_key, resolve_cell, 
 
 def train_data(dataset: Dataset, split: Split, seed: int, device: str) -> TrainData:
     inter = dataset.interactions
-    rows = split.train_rows
+    rows = split.fit_rows
     return TrainData(dataset.n_users, dataset.n_items, inter["user_idx"].to_numpy(np.int64)[rows],
                      inter["item_idx"].to_numpy(np.int64)[rows], inter["timestamp"].to_numpy(np.int64)[rows],
                      valid=split.valid, rows=rows, seed=seed, device=device)

@@ -22,6 +22,7 @@ from amae.data.io import DataError, write_json
 from amae.data.provenance import Manifest, check, frame_digest, seal, stat_digest, unseal, upstream
 from amae.data.workspace import load_workspace
 from amae.features.extract import ExtractionReport, run_extraction
+from amae.protocol.split import in_training_period
 
 MODALITIES = ("text", "visual")
 
@@ -35,16 +36,11 @@ def _config(cls: type, values: dict[str, Any], where: str) -> Any:
 
 
 def training_posts_mask(workspace: Path, post_user: np.ndarray, post_time: np.ndarray) -> tuple[np.ndarray, str]:
-    """Posts in their author's training period: ``time <= train_end[user]`` (per user), or all without a split."""
+    """Posts in their author's training period (per user, :func:`in_training_period`), or all without a split."""
     path = Path(workspace) / "split" / "train_end.npy"
     if not path.exists():
         return np.ones(len(post_time), dtype=bool), "all posts (no split yet)"
-    train_end = np.load(path)
-    user = np.asarray(post_user, dtype=np.int64)
-    known = user < len(train_end)
-    cutoff = np.full(len(user), np.iinfo(np.int64).min, dtype=np.int64)
-    cutoff[known] = train_end[user[known]]
-    return np.asarray(post_time, dtype=np.int64) <= cutoff, "posts up to each user's own training cutoff"
+    return in_training_period(post_user, post_time, np.load(path)), "posts up to each user's own training cutoff"
 
 
 def extract_features(workspace: Path, modality: str, settings: dict[str, Any] | None = None, *,

@@ -286,7 +286,7 @@ class AMAEBase(TorchRecommender):
                             f"({'; '.join(f'{m}: {r}' for m, r in absent.items())})")
         groups = {m: gs for m, gs in wanted.items() if m in posts}
         inter = dataset.interactions
-        rows = np.asarray(split.train_rows, dtype=np.int64)
+        rows = np.asarray(split.fit_rows, dtype=np.int64)
         source = {"workspace": str(Path(workspace).resolve()), "groups": groups, "absent_modalities": absent,
                   "control": control, "noise_seed": int(p["noise_seed"])}
         return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],

@@ -39,6 +39,7 @@ from amae.features.store import (
     shuffle_post_users,
     write_modality,
 )
+from amae.protocol.split import training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
 __all__ = ["CONTROLS", "GROUPS", "MISSING_FLAG", "Content", "ContextEncoder", "ModalityPosts", "fill_noise",
@@ -46,13 +47,12 @@ __all__ = ["CONTROLS", "GROUPS", "MISSING_FLAG", "Content", "ContextEncoder", "M
 
 
 def global_cutoffs(train_end: np.ndarray, global_window: str) -> np.ndarray | None:
-    """``global_until`` for :func:`aggregate`: posts with ``time <= train_end[u]`` (``"train"``) or all."""
+    """``global_until`` of the global vectors: the training-period cutoff (``"train"``) or None (``"all"``)."""
     if global_window == "all":
         return None
     if global_window != "train":
         raise ValueError(f"global_window must be 'train' or 'all', got {global_window!r}")
-    end = np.asarray(train_end, dtype=np.int64)
-    return np.where(end == _INT64_MIN, _INT64_MIN, end + 1)
+    return training_until(train_end)
 
 
 def noise_like(features: np.ndarray, seed: int) -> np.ndarray:

@@ -32,14 +32,14 @@ from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.sdae import BagOfWords, SDAEResult, sdae_inputs, sdae_stage, user_bag_of_words
 from amae.models.stages import PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
-from amae.models.ucfe import training_until
+from amae.models.ucfe import training_until_of
 
 
 def training_bag_of_words(dataset: Any, split: Any, max_vocab: int) -> BagOfWords:
     """Bag of words of each user over their posts before the end of their training period."""
     posts = dataset.posts
     users = posts["user_idx"].to_numpy(np.int64)
-    until = training_until(dataset, split)
+    until = training_until_of(dataset, split)
     mask = posts["timestamp"].to_numpy(np.int64) < until[users]
     return user_bag_of_words(users[mask], posts["text"].to_numpy(object)[mask].tolist(), dataset.n_users,
                              max_vocab=max_vocab)

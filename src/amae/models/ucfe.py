@@ -37,6 +37,7 @@ from safetensors.numpy import load_file, save_file
 from amae.data.io import DataError, atomic_path, read_json, write_json
 from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, aggregate
 from amae.models.base import Recommender, TrainData, as_2d, register
+from amae.protocol.split import training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
 #: one (case, neighbour, candidate) look-up costs about this many cells of the dense path's
@@ -68,16 +69,9 @@ class EmotionContent:
         return agg.contextual
 
 
-def training_until(dataset: Any, split: Any) -> np.ndarray:
-    """Per-user end of the training period (fit + validation records), one second after the last."""
-    inter = dataset.interactions
-    rows = np.concatenate([split.train_rows, split.valid_rows])
-    until = np.full(dataset.n_users, _INT64_MIN, dtype=np.int64)
-    times = inter["timestamp"].to_numpy(np.int64)[rows]
-    np.maximum.at(until, inter["user_idx"].to_numpy(np.int64)[rows], times)
-    has = until != _INT64_MIN
-    until[has] += 1
-    return until
+def training_until_of(dataset: Any, split: Any) -> np.ndarray:
+    """Per-user exclusive end of the training period (fit + validation records) for every dataset user."""
+    return training_until(split.train_end, dataset.n_users)[: dataset.n_users]
 
 
 def emotion_columns(names: list[str], meta: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
@@ -108,7 +102,7 @@ def load_emotion_content(workspace: Path, dataset: Any, split: Any) -> EmotionCo
                         f"{len(posts)} posts (re-run 'amae features')")
     emotion = np.asarray(feats[:, cols], dtype=np.float32)[post_idx]
     return EmotionContent(posts["user_idx"].to_numpy(np.int64), posts["timestamp"].to_numpy(np.int64),
-                          emotion, training_until(dataset, split), names)
+                          emotion, training_until_of(dataset, split), names)
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

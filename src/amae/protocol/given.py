@@ -16,7 +16,7 @@ from amae.data.contract import Dataset
 from amae.data.provenance import Manifest, read_manifest, upstream
 from amae.data.workspace import ingest as ingest_data
 from amae.protocol.negatives import sample_negatives
-from amae.protocol.split import N_NEGATIVES, EvalCases, Split, set_membership, split_digest
+from amae.protocol.split import N_NEGATIVES, SPLIT_VERSIONS, EvalCases, Split, set_membership, split_digest
 
 GIVEN_METHOD = "ncf-given"
 
@@ -42,10 +42,10 @@ def given_split(ncf: NCFData, valid_seed: int = 0) -> Split:
     inter = ncf.interactions
     users, items = inter["user_idx"].to_numpy(np.int64), inter["item_idx"].to_numpy(np.int64)
     times = inter["timestamp"].to_numpy(np.int64)
-    train_rows = np.setdiff1d(np.arange(len(inter)), ncf.test_rows)
-    tu, ti = users[train_rows], items[train_rows]
-    valid_rows = train_rows[validation_rows(tu, ncf.n_users, valid_seed)]
-    fit_rows = np.setdiff1d(train_rows, valid_rows)
+    period_rows = np.setdiff1d(np.arange(len(inter)), ncf.test_rows)
+    tu, ti = users[period_rows], items[period_rows]
+    valid_rows = period_rows[validation_rows(tu, ncf.n_users, valid_seed)]
+    fit_rows = np.setdiff1d(period_rows, valid_rows)
     vu, vi = users[valid_rows], items[valid_rows]
     valid = EvalCases(vu, vi, times[valid_rows],
                       sample_negatives(vu, ncf.n_items, (users, items), N_NEGATIVES, valid_seed + 1),
@@ -55,7 +55,7 @@ def given_split(ncf: NCFData, valid_seed: int = 0) -> Split:
     test = EvalCases(su, si, times[test_rows], ncf.test_negatives,
                      ~set_membership(su, si, (tu, ti), ncf.n_items))
     # record order is time: every training record comes before the first given test record
-    train_end = np.full(ncf.n_users, len(train_rows), dtype=np.int64)
+    train_end = np.full(ncf.n_users, len(period_rows), dtype=np.int64)
     info = {"method": GIVEN_METHOD, "source": ncf.source, "n_fit": len(fit_rows), "n_valid": len(valid_rows),
             "n_test": len(test_rows), "dropped_duplicate_negatives": ncf.dropped_duplicate_negatives,
             "valid_seed": valid_seed, "n_negatives": int(ncf.test_negatives.shape[1])}
@@ -64,7 +64,7 @@ def given_split(ncf: NCFData, valid_seed: int = 0) -> Split:
 
 def given_manifest(data_digest: str | None) -> Manifest:
     """The given split's manifest: drawn from exactly the ingested data (its manifest's digest)."""
-    return Manifest("split", {"data": data_digest}, {"method": GIVEN_METHOD})
+    return Manifest("split", {"data": data_digest}, {"method": GIVEN_METHOD}, SPLIT_VERSIONS)
 
 
 def save_given_split(workspace: Path, ncf: NCFData) -> Split:

@@ -19,6 +19,9 @@ from amae.protocol.negatives import sample_negatives
 N_NEGATIVES = 99
 
 
+_INT64_MIN = np.iinfo(np.int64).min
+
+
 @dataclass
 class EvalCases:
     """Cases ``(user, positive item, time)`` with their fixed negatives (n, k)."""
@@ -58,36 +61,42 @@ class EvalCases:
 class Split:
     """Row positions into the dataset's interaction table, plus the fixed cases."""
 
-    train_rows: np.ndarray  # the rows models fit on (validation tail excluded)
+    fit_rows: np.ndarray  # the rows models fit on (the validation tail excluded)
     valid_rows: np.ndarray
     test_rows: np.ndarray
     valid: EvalCases
     test: EvalCases
-    train_end: np.ndarray  # per user: time of the last fitting record (for global aggregation)
+    #: per user: time of the last training-period record (fit *and* validation rows), the end of the
+    #: period whose posts may be read (see :func:`training_until` for the exclusive cutoff)
+    train_end: np.ndarray
     info: dict
 
     def save(self, folder: Path, manifest: Manifest | None = None) -> None:
         """Write the split as one unit: the manifest (what it was made from) goes last."""
         folder = Path(folder)
         unseal(folder)
-        for name in ("train_rows", "valid_rows", "test_rows", "train_end"):
+        for name in ("fit_rows", "valid_rows", "test_rows", "train_end"):
             write_npy(folder / f"{name}.npy", getattr(self, name).astype(np.int64))
         self.valid.save(folder, "valid")
         self.test.save(folder, "test")
         write_json(folder / "split.json", self.info)
         # Without a manifest (a split made by hand and saved into a workspace): drawn from the data beside it.
-        seal(folder, manifest or Manifest("split", {"data": upstream(folder.parent / "data")}, {"info": self.info}))
+        seal(folder, manifest or Manifest("split", {"data": upstream(folder.parent / "data")}, {"info": self.info},
+                                          SPLIT_VERSIONS))
 
     @classmethod
     def load(cls, folder: Path) -> Split:
         folder = Path(folder)
-        arrays = {n: np.load(folder / f"{n}.npy") for n in ("train_rows", "valid_rows", "test_rows", "train_end")}
+        arrays = {n: np.load(folder / f"{n}.npy") for n in ("fit_rows", "valid_rows", "test_rows", "train_end")}
         return cls(**arrays, valid=EvalCases.load(folder, "valid"), test=EvalCases.load(folder, "test"),
                    info=read_json(folder / "split.json"))
 
 
+#: what shapes a saved split besides its data and settings: the file layout (2: ``fit_rows.npy``, was
+#: ``train_rows.npy``) and the negative sampler (2: rejection sampling), so an older split is redrawn
+SPLIT_VERSIONS = {"split_format": 2, "negative_sampler": 2}
 #: the files of a saved split
-SPLIT_FILES = ("train_rows.npy", "valid_rows.npy", "test_rows.npy", "train_end.npy", "valid_cases.parquet",
+SPLIT_FILES = ("fit_rows.npy", "valid_rows.npy", "test_rows.npy", "train_end.npy", "valid_cases.parquet",
                "valid_negatives.npy", "test_cases.parquet", "test_negatives.npy")
 
 
@@ -104,7 +113,35 @@ def split_digest(folder: Path) -> str | None:
 
 def split_manifest(data_digest: str | None, settings: dict) -> Manifest:
     """The split stage's manifest: the ingested data it was drawn from and its settings."""
-    return Manifest("split", {"data": data_digest}, dict(settings))
+    return Manifest("split", {"data": data_digest}, dict(settings), SPLIT_VERSIONS)
+
+
+def period_end(users: np.ndarray, times: np.ndarray, n_users: int) -> np.ndarray:
+    """Per user the time of their last given (training-period) record; INT64_MIN without one."""
+    end = np.full(int(n_users), _INT64_MIN, dtype=np.int64)
+    np.maximum.at(end, np.asarray(users, dtype=np.int64), np.asarray(times, dtype=np.int64))
+    return end
+
+
+def training_until(train_end: np.ndarray, n_users: int | None = None) -> np.ndarray:
+    """The exclusive per-user cutoff of the training period: the one spelling of "before the cutoff".
+
+    A post or record at time ``t`` of user ``u`` belongs to the training period when
+    ``t < until[u]``, i.e. ``t <= train_end[u]``; a user without training records gets INT64_MIN
+    (nothing qualifies). ``n_users`` pads users beyond ``train_end`` (no records) the same way.
+    """
+    end = np.asarray(train_end, dtype=np.int64)
+    until = np.where(end == _INT64_MIN, _INT64_MIN, end + 1)
+    if n_users is not None and n_users > len(until):
+        until = np.concatenate([until, np.full(n_users - len(until), _INT64_MIN, dtype=np.int64)])
+    return until
+
+
+def in_training_period(users: np.ndarray, times: np.ndarray, train_end: np.ndarray) -> np.ndarray:
+    """Which ``(user, time)`` pairs fall in their user's training period (unknown users: none)."""
+    users = np.asarray(users, dtype=np.int64)
+    until = training_until(train_end, int(users.max(initial=-1)) + 1)
+    return np.asarray(times, dtype=np.int64) < until[users] if len(users) else np.zeros(0, dtype=bool)
 
 
 def _rank_within_user(users: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,8 +216,7 @@ def split_interactions(interactions: pd.DataFrame, n_items: int, *, method: str 
     train_pairs = (users[train_idx], items[train_idx])
     test = make_cases(users[test_rows], items[test_rows], times[test_rows], n_items, interacted,
                       train_pairs, seed + 2, n_negatives)
-    train_end = np.full(users.max() + 1, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(train_end, users[train_idx], times[train_idx])
+    train_end = period_end(users[train_idx], times[train_idx], users.max() + 1)
     info = {"method": method, "test_fraction": test_fraction, "valid_fraction": valid_fraction,
             "seed": seed, "n_negatives": n_negatives, "n_fit": len(fit_rows), "n_valid": len(valid_rows),
             "n_test": len(test_rows), "n_test_new_pairs": int(test.new_pair.sum())}

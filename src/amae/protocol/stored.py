@@ -25,6 +25,6 @@ def load_split(workspace: Path) -> Split:
 
 def history_pairs(dataset: Dataset, split: Split) -> tuple[np.ndarray, np.ndarray]:
     """(user, item) pairs of the whole training period (fit + validation): excluded in full ranking."""
-    rows = np.concatenate([split.train_rows, split.valid_rows])
+    rows = np.concatenate([split.fit_rows, split.valid_rows])
     inter = dataset.interactions
     return inter["user_idx"].to_numpy(np.int64)[rows], inter["item_idx"].to_numpy(np.int64)[rows]
