@@ -20,6 +20,7 @@ an ``np.memmap`` in float16 or float32; only the rows of the current block are r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -131,6 +132,40 @@ def aggregate(
     Returns:
         An :class:`Aggregated` with float32 matrices.
     """
+    post_user, post_time, inter_user, inter_time, n_users, window = _checked_inputs(
+        post_user, post_time, post_features, inter_user, inter_time, n_users, window, out_contextual
+    )
+    n_posts = post_features.shape[0]
+    index = _PostIndex(post_user, post_time, n_users)
+    g_lo, g_hi = _global_ranges(index, n_users, global_until)
+    n_global = (g_hi - g_lo).astype(np.int32)
+    windows = _context_windows(index, inter_user, inter_time, window, n_posts)
+
+    global_, contextual = _means_by_column_block(
+        post_features, index, g_lo, g_hi, windows, inter_user, n_users, out_contextual,
+        max_block_bytes=max_block_bytes, row_chunk=row_chunk, workers=workers,
+    )
+    return Aggregated(global_=global_, contextual=contextual, context_empty=windows.empty,
+                      n_context_posts=windows.n_ctx, user_has_posts=n_global > 0, n_global_posts=n_global)
+
+
+def _checked_inputs(
+    post_user: np.ndarray,
+    post_time: np.ndarray,
+    post_features: np.ndarray,
+    inter_user: np.ndarray,
+    inter_time: np.ndarray,
+    n_users: int,
+    window: int,
+    out_contextual: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Validate :func:`aggregate`'s inputs up front and return them as int64 arrays and ints.
+
+    Everything that can be checked before the (expensive) sort is checked here, so a bad call
+    fails in milliseconds with a message naming the argument instead of deep inside the block
+    loop or, worse, after writing part of a memmapped ``out_contextual``. The order of the checks
+    is part of the behaviour: the first failing one names the error.
+    """
     post_user = _as_int64(post_user, "post_user")
     post_time = _as_int64(post_time, "post_time")
     inter_user = _as_int64(inter_user, "inter_user")
@@ -165,26 +200,63 @@ def aggregate(
             f"out_contextual must be float32 of shape {(n_inter, dim)}, got "
             f"{out_contextual.dtype} {out_contextual.shape}"
         )
+    return post_user, post_time, inter_user, inter_time, n_users, window
 
-    index = _PostIndex(post_user, post_time, n_users)
 
-    # Global ranges [g_lo, g_hi) per user.
+def _global_ranges(
+    index: _PostIndex, n_users: int, global_until: np.ndarray | int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges ``[g_lo, g_hi)`` of sorted posts forming each user's global vector.
+
+    Every user's posts are one contiguous run of the sorted posts, so the global range starts at
+    the user's run and ends at the first post with ``time >= global_until`` (one binary search per
+    user), or at the end of the run when ``global_until`` is None (all posts, the paper's reading).
+    """
     users = np.arange(n_users, dtype=np.int64)
     g_lo = index.offsets[:-1]
     if global_until is None:
-        g_hi = index.offsets[1:]
-    else:
-        until = np.asarray(global_until)
-        if until.ndim == 0:
-            until = np.full(n_users, int(until), dtype=np.int64)
-        elif until.shape != (n_users,):
-            raise ValueError(
-                f"global_until must be a scalar or have n_users={n_users} entries, got {until.shape}"
-            )
-        g_hi = index.position(users, _as_int64(until, "global_until"))
-    n_global = (g_hi - g_lo).astype(np.int32)
+        return g_lo, index.offsets[1:]
+    until = np.asarray(global_until)
+    if until.ndim == 0:
+        until = np.full(n_users, int(until), dtype=np.int64)
+    elif until.shape != (n_users,):
+        raise ValueError(
+            f"global_until must be a scalar or have n_users={n_users} entries, got {until.shape}"
+        )
+    return g_lo, index.position(users, _as_int64(until, "global_until"))
 
-    # Contextual ranges [c_lo, c_hi) per interaction; identical non-empty ranges computed once.
+
+@dataclass(frozen=True)
+class _ContextWindows:
+    """Where each interaction's contextual vector comes from.
+
+    Attributes:
+        n_ctx: ``(n_inter,)`` int32 number of posts in ``[t - window, t)``.
+        empty: ``(n_inter,)`` bool, True where that window holds no post.
+        nonempty_rows / empty_rows: interaction indices with / without posts in their window.
+        inv: for each of ``nonempty_rows``, its index into the distinct windows ``w_lo, w_hi``.
+        w_lo, w_hi: the distinct non-empty ranges ``[w_lo, w_hi)`` of sorted posts.
+    """
+
+    n_ctx: np.ndarray
+    empty: np.ndarray
+    nonempty_rows: np.ndarray
+    empty_rows: np.ndarray
+    inv: np.ndarray
+    w_lo: np.ndarray
+    w_hi: np.ndarray
+
+
+def _context_windows(
+    index: _PostIndex, inter_user: np.ndarray, inter_time: np.ndarray, window: int, n_posts: int
+) -> _ContextWindows:
+    """Contextual ranges per interaction, with identical non-empty ranges reduced to one.
+
+    Interactions of one user close in time (a listening session) often cover exactly the same
+    posts, so their means are equal; each distinct range is averaged once and scattered back
+    through ``inv``. Empty windows are kept apart: they take the
+    user's global vector instead (the paper's padding).
+    """
     lo_t = np.maximum(inter_time, _INT64_MIN + window) - window  # saturate instead of wrapping
     c_lo = index.position(inter_user, lo_t)
     c_hi = index.position(inter_user, inter_time)
@@ -196,34 +268,98 @@ def aggregate(
     # (Empty ranges of different users can coincide, which is why they are handled apart.)
     pair = c_lo[nonempty_rows] * np.int64(n_posts + 1) + c_hi[nonempty_rows]
     uniq_pair, inv = np.unique(pair, return_inverse=True)
-    w_lo = uniq_pair // np.int64(n_posts + 1)
-    w_hi = uniq_pair % np.int64(n_posts + 1)
-    del pair, uniq_pair, c_lo, c_hi
+    return _ContextWindows(
+        n_ctx=n_ctx,
+        empty=empty,
+        nonempty_rows=nonempty_rows,
+        empty_rows=empty_rows,
+        inv=inv,
+        w_lo=uniq_pair // np.int64(n_posts + 1),
+        w_hi=uniq_pair % np.int64(n_posts + 1),
+    )
 
+
+def _means_by_column_block(
+    post_features: np.ndarray,
+    index: _PostIndex,
+    g_lo: np.ndarray,
+    g_hi: np.ndarray,
+    windows: _ContextWindows,
+    inter_user: np.ndarray,
+    n_users: int,
+    out_contextual: np.ndarray | None,
+    *,
+    max_block_bytes: int,
+    row_chunk: int,
+    workers: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Allocate the float32 outputs and fill them one column block at a time.
+
+    The block width is what keeps peak memory at ``max_block_bytes`` whatever the feature
+    dimension: a float64 prefix-sum block has ``n_posts + 1`` rows, and each of the ``workers``
+    threads holds one, so the budget is divided between them (at least one column per block).
+    """
+    n_posts, dim = post_features.shape
     global_ = np.zeros((n_users, dim), dtype=np.float32)
-    contextual = out_contextual if out_contextual is not None else np.empty((n_inter, dim), np.float32)
+    if out_contextual is not None:
+        contextual = out_contextual
+    else:
+        contextual = np.empty((inter_user.shape[0], dim), np.float32)
     workers = max(1, int(workers))
-    # Each worker holds one prefix block, so the budget is shared between them.
     block = max(1, min(dim, int(max_block_bytes) // (8 * (n_posts + 1) * workers)))
     row_chunk = max(1, int(row_chunk))
 
     def run_block(c0: int) -> None:
-        # Column blocks are independent and write disjoint columns, so they may run in threads
-        # (NumPy releases the GIL in the gathers, cumsums and arithmetic that dominate here).
-        c1 = min(dim, c0 + block)
-        prefix = _prefix_sums(post_features, index.order, index.is_identity, c0, c1, row_chunk)
-        global_[:, c0:c1] = _range_means(prefix, g_lo, g_hi, row_chunk)
-        win_means = _range_means(prefix, w_lo, w_hi, row_chunk)
-        del prefix
-        for a in range(0, nonempty_rows.shape[0], row_chunk):
-            rows = nonempty_rows[a : a + row_chunk]
-            contextual[rows, c0:c1] = win_means[inv[a : a + row_chunk]]
-        del win_means
-        for a in range(0, empty_rows.shape[0], row_chunk):
-            rows = empty_rows[a : a + row_chunk]
-            contextual[rows, c0:c1] = global_[inter_user[rows], c0:c1]
+        _fill_column_block(
+            post_features, index, g_lo, g_hi, windows, inter_user, global_, contextual,
+            c0, min(dim, c0 + block), row_chunk,
+        )
 
-    starts = range(0, dim, block)
+    _run_column_blocks(run_block, range(0, dim, block), workers)
+    return global_, contextual
+
+
+def _fill_column_block(
+    post_features: np.ndarray,
+    index: _PostIndex,
+    g_lo: np.ndarray,
+    g_hi: np.ndarray,
+    windows: _ContextWindows,
+    inter_user: np.ndarray,
+    global_: np.ndarray,
+    contextual: np.ndarray,
+    c0: int,
+    c1: int,
+    row_chunk: int,
+) -> None:
+    """Write columns ``[c0, c1)`` of ``global_`` and ``contextual`` from one prefix-sum block.
+
+    Working one column block at a time is what bounds memory: only this block's float64 prefix
+    sums exist at once. The global columns are written before the contextual ones because empty
+    windows copy the user's global vector.
+    """
+    prefix = _prefix_sums(post_features, index.order, index.is_identity, c0, c1, row_chunk)
+    global_[:, c0:c1] = _range_means(prefix, g_lo, g_hi, row_chunk)
+    win_means = _range_means(prefix, windows.w_lo, windows.w_hi, row_chunk)
+    del prefix
+    nonempty_rows, inv = windows.nonempty_rows, windows.inv
+    for a in range(0, nonempty_rows.shape[0], row_chunk):
+        rows = nonempty_rows[a : a + row_chunk]
+        contextual[rows, c0:c1] = win_means[inv[a : a + row_chunk]]
+    del win_means
+    empty_rows = windows.empty_rows
+    for a in range(0, empty_rows.shape[0], row_chunk):
+        rows = empty_rows[a : a + row_chunk]
+        contextual[rows, c0:c1] = global_[inter_user[rows], c0:c1]
+
+
+def _run_column_blocks(run_block: Callable[[int], None], starts: range, workers: int) -> None:
+    """Run ``run_block(c0)`` for every block start, in ``workers`` threads when more than one.
+
+    Column blocks are independent and write disjoint columns, so they may run in threads (NumPy
+    releases the GIL in the gathers, cumsums and arithmetic that dominate here). ``result()``
+    re-raises a worker's exception in the caller.
+    """
     if workers == 1 or len(starts) == 1:
         for c0 in starts:
             run_block(c0)
@@ -231,15 +367,6 @@ def aggregate(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for future in [pool.submit(run_block, c0) for c0 in starts]:
                 future.result()
-
-    return Aggregated(
-        global_=global_,
-        contextual=contextual,
-        context_empty=empty,
-        n_context_posts=n_ctx,
-        user_has_posts=n_global > 0,
-        n_global_posts=n_global,
-    )
 
 
 class _PostIndex:

@@ -13,17 +13,21 @@ per modality for every recommended track (Eq. 10-12), plus how many posts formed
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from amae.data.io import DataError
-from amae.models.content import ContextEncoder
+from amae.features.content import ContextEncoder
 from amae.serving.bundle import ModelBundle
 from amae.serving.posts import MAX_POSTS, RecentPost
 
 _INT64_MIN = np.iinfo(np.int64).min
+
+#: modality name -> array (request post times, or their feature rows)
+_PerModality = dict[str, np.ndarray]
 
 
 class UnknownUserError(DataError):
@@ -67,93 +71,185 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
     user = int(bundle.dataset.users.encode([str(user_id)])[0])
     notes: list[str] = []
     if time is None:
-        stamped = [p.timestamp for p in posts if p.timestamp is not None]
-        if stamped:
-            time = max(stamped) + 1
-        elif posts:
-            time = int(datetime.now(tz=UTC).timestamp())
-        elif user >= 0 and bundle.last_post_time[user] != _INT64_MIN:
-            time = int(bundle.last_post_time[user]) + 1
+        time = _default_time(bundle, user, posts)
     played = bundle.played(user) if user >= 0 else np.zeros(0, np.int64)
-    cold = user < 0 or len(played) == 0
     if user < 0 and not posts:
         raise UnknownUserError(f"unknown user '{user_id}' (not in {bundle.workspace}/data/users.json); "
                                "send recent posts for a popularity-based cold-start answer")
-
-    all_items = np.arange(bundle.n_items, dtype=np.int64)
-    attention: dict[str, np.ndarray] | None = None
-    context: dict[str, Any] = {}
-    if cold:
-        kind = "popularity"
-        scores = bundle.popularity.copy()
-        notes.append(("user not in the training data" if user < 0 else "user has no training history")
-                     + "; tracks ranked by training popularity (this model has no content-only scoring)")
-        if posts:
-            notes.append(f"{len(posts)} recent post(s) received but not used by the popularity fallback")
+    exclude = np.zeros(0, np.int64) if include_played else played
+    if user < 0 or len(played) == 0:
+        ranking = _rank_by_popularity(bundle, user, posts, exclude, k, notes)
     elif bundle.is_content_model:
-        kind = "attention"
-        model = bundle.model
-        encoder: ContextEncoder = model.encoder
-        new_times: dict[str, np.ndarray] = {}
-        new_feats: dict[str, np.ndarray] = {}
-        if posts and bundle.featurizer is not None:
-            fp = bundle.featurizer(posts, int(time if time is not None else 0), deadline=deadline)
-            new_times, new_feats = fp.times, fp.features
-            notes.extend(fp.notes)
-            control = (getattr(model, "source", {}) or {}).get("control", "none")
-            if control != "none":
-                notes.append(f"model trained as a {control} control: request posts do not match it")
-        # No lock: the encoder is read-only (range reads of the store) and a request's posts live in
-        # a one-user copy (O(that user's posts)), so requests never see each other's posts.
-        scoring, enc = model, encoder
-        if posts:
-            enc = encoder.for_user(user, new_times, new_feats, at=time)
-            scoring = copy.copy(model)
-            scoring.encoder = enc
-        times = None if time is None else np.asarray([time], dtype=np.int64)
-        scores = scoring.score(np.asarray([user]), all_items[None, :], times)[0]
-        top = _top_k(scores, np.zeros(0, np.int64) if include_played else played, k)
-        try:
-            attention = {m: w[0] for m, w in scoring.explain(np.asarray([user]), top[None, :], times).items()}
-        except ValueError as exc:  # no_attention ablation: nothing to explain
-            notes.append(str(exc))
-            attention = None
-        counts = enc.context_counts(user, time) if time is not None else {m: 0 for m in enc.modalities}
-        new_in_window = {m: int(((t >= time - enc.window) & (t < time)).sum()) if time is not None else 0
-                         for m, t in new_times.items()}
-        for m in enc.modalities:
-            fallback = counts[m] == 0
-            context[m] = {"posts_in_window": counts[m], "request_posts_in_window": new_in_window.get(m, 0),
-                          "fallback_to_global": fallback}
-            if fallback:
-                notes.append(f"{m}: no post in the {enc.window // 3600} h before {_iso(time) or 'the request'}; "
-                             "the contextual input is the user's global vector")
-        if time is None:
-            notes.append("no time and no posts: contextual inputs are the global vectors")
+        ranking = _rank_with_attention(bundle, user, time, posts, exclude, k, deadline, notes)
     else:
-        kind = "collaborative"
-        times = None if time is None else np.asarray([time], dtype=np.int64)
-        scores = bundle.model.score(np.asarray([user]), all_items[None, :], times)[0]
-        notes.append("collaborative model: scores come from listening history only, no attention to explain")
-        if posts:
-            notes.append(f"{len(posts)} recent post(s) received but this model does not read posts")
-    if kind != "attention":
-        top = _top_k(scores, np.zeros(0, np.int64) if include_played else played, k)
-
-    info = bundle.item_table.iloc[top]
+        ranking = _rank_collaborative(bundle, user, time, posts, exclude, k, notes)
     # A logit model's score is shown as the probability it predicts (sigmoid, Eq. 13); the raw logit
     # stays beside it. Popularity and UCFE scores are counts and votes, shown as they are.
-    is_logit = kind != "popularity" and bool(getattr(bundle.model, "score_is_logit", False))
+    is_logit = ranking.kind != "popularity" and bool(getattr(bundle.model, "score_is_logit", False))
+    items = _item_rows(bundle, ranking, is_logit)
+    if len(items) < k:
+        notes.append(f"only {len(items)} tracks left after excluding the {len(played)} already played")
+    score_kind = "probability" if is_logit else ("popularity" if ranking.kind == "popularity" else "score")
+    return {"user_id": str(user_id), "model": bundle.name, "time": time, "time_iso": _iso(time), "items": items,
+            "score_kind": score_kind,
+            "explanation": {"kind": ranking.kind, "recent_posts": len(posts), "context": ranking.context,
+                            "notes": notes}}
+
+
+@dataclass
+class _Ranking:
+    """What one scoring path hands back to :func:`recommend`: enough to build the items and explanation.
+
+    ``kind`` is the explanation kind ("popularity", "attention" or "collaborative"), ``scores`` the
+    raw (1 x n_items) row, ``top`` the recommended item indices best first, ``attention`` the
+    per-modality ``(len(top), 2)`` weights (AMAE only) and ``context`` the per-modality window report.
+    """
+
+    kind: str
+    scores: np.ndarray
+    top: np.ndarray
+    attention: dict[str, np.ndarray] | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _default_time(bundle: ModelBundle, user: int, posts: list[RecentPost]) -> int | None:
+    """The request time when none is given: just after the newest evidence of the user.
+
+    One second after the latest stamped request post (so that post is inside ``[t - window, t)``),
+    else now when posts came without stamps, else one second after the user's latest stored post;
+    None when there is nothing to go on (contextual inputs then fall back to the global vectors).
+    """
+    stamped = [p.timestamp for p in posts if p.timestamp is not None]
+    if stamped:
+        return max(stamped) + 1
+    if posts:
+        return int(datetime.now(tz=UTC).timestamp())
+    if user >= 0 and bundle.last_post_time[user] != _INT64_MIN:
+        return int(bundle.last_post_time[user]) + 1
+    return None
+
+
+def _all_items_row(bundle: ModelBundle) -> np.ndarray:
+    """``(1, n_items)`` candidate row: every track is scored, in one block, for a full ranking."""
+    return np.arange(bundle.n_items, dtype=np.int64)[None, :]
+
+
+def _rank_by_popularity(bundle: ModelBundle, user: int, posts: list[RecentPost], exclude: np.ndarray, k: int,
+                        notes: list[str]) -> _Ranking:
+    """Cold start: a user the model has no row (or no history) for gets the training popularity.
+
+    No model here has a content-only scoring path, so request posts cannot help; the notes say so
+    rather than pretending they were used.
+    """
+    scores = bundle.popularity.copy()
+    notes.append(("user not in the training data" if user < 0 else "user has no training history")
+                 + "; tracks ranked by training popularity (this model has no content-only scoring)")
+    if posts:
+        notes.append(f"{len(posts)} recent post(s) received but not used by the popularity fallback")
+    return _Ranking("popularity", scores, _top_k(scores, exclude, k))
+
+
+def _rank_collaborative(bundle: ModelBundle, user: int, time: int | None, posts: list[RecentPost],
+                        exclude: np.ndarray, k: int, notes: list[str]) -> _Ranking:
+    """Score with a model that reads only listening history (MF, DMF, UCFE, ...): nothing to explain."""
+    times = None if time is None else np.asarray([time], dtype=np.int64)
+    scores = bundle.model.score(np.asarray([user]), _all_items_row(bundle), times)[0]
+    notes.append("collaborative model: scores come from listening history only, no attention to explain")
+    if posts:
+        notes.append(f"{len(posts)} recent post(s) received but this model does not read posts")
+    return _Ranking("collaborative", scores, _top_k(scores, exclude, k))
+
+
+def _rank_with_attention(bundle: ModelBundle, user: int, time: int | None, posts: list[RecentPost],
+                         exclude: np.ndarray, k: int, deadline: float | None, notes: list[str]) -> _Ranking:
+    """Score a content (AMAE) model with the request's posts in context, and explain the top ``k``.
+
+    The explanation is asked only for the recommended tracks: ``explain`` runs the forward pass
+    again, and the weights of tracks nobody is shown are not worth a second catalogue-wide pass.
+    """
+    model = bundle.model
+    new_times, new_feats = _featurize_request_posts(bundle, posts, time, deadline, notes)
+    scoring, enc = _scoring_view(model, user, posts, new_times, new_feats, time)
+    times = None if time is None else np.asarray([time], dtype=np.int64)
+    scores = scoring.score(np.asarray([user]), _all_items_row(bundle), times)[0]
+    top = _top_k(scores, exclude, k)
+    try:
+        attention = {m: w[0] for m, w in scoring.explain(np.asarray([user]), top[None, :], times).items()}
+    except ValueError as exc:  # no_attention ablation: nothing to explain
+        notes.append(str(exc))
+        attention = None
+    context = _context_report(enc, user, time, new_times, notes)
+    if time is None:
+        notes.append("no time and no posts: contextual inputs are the global vectors")
+    return _Ranking("attention", scores, top, attention, context)
+
+
+def _featurize_request_posts(bundle: ModelBundle, posts: list[RecentPost], time: int | None,
+                             deadline: float | None, notes: list[str]) -> tuple[_PerModality, _PerModality]:
+    """Per-modality times and feature rows of the request posts, made by the workspace's fitted extractors.
+
+    The same extractors as at training time are used so request posts land in the same feature
+    space as stored posts. A model trained as a control (e.g. shuffled posts) is warned about,
+    since real request posts do not match what it learned from.
+    """
+    if not posts or bundle.featurizer is None:
+        return {}, {}
+    fp = bundle.featurizer(posts, int(time if time is not None else 0), deadline=deadline)
+    notes.extend(fp.notes)
+    control = (getattr(bundle.model, "source", {}) or {}).get("control", "none")
+    if control != "none":
+        notes.append(f"model trained as a {control} control: request posts do not match it")
+    return fp.times, fp.features
+
+
+def _scoring_view(model: Any, user: int, posts: list[RecentPost], new_times: _PerModality,
+                  new_feats: _PerModality, time: int | None) -> tuple[Any, ContextEncoder]:
+    """The model to score with and its encoder: the loaded model, or a shallow copy seeing the request posts.
+
+    No lock: the encoder is read-only (range reads of the store) and a request's posts live in a
+    one-user copy (O(that user's posts)), so requests never see each other's posts and the loaded
+    model is never mutated.
+    """
+    encoder: ContextEncoder = model.encoder
+    if not posts:
+        return model, encoder
+    enc = encoder.for_user(user, new_times, new_feats, at=time)
+    scoring = copy.copy(model)
+    scoring.encoder = enc
+    return scoring, enc
+
+
+def _context_report(enc: ContextEncoder, user: int, time: int | None, new_times: _PerModality,
+                    notes: list[str]) -> dict[str, Any]:
+    """Per modality: how many posts (stored, and from the request) formed the context at ``time``.
+
+    A modality with no post in the window falls back to the global vector (the paper's padding);
+    the report flags it and a note says so, since that recommendation then ignores the moment.
+    """
+    counts = enc.context_counts(user, time) if time is not None else {m: 0 for m in enc.modalities}
+    new_in_window = {m: int(((t >= time - enc.window) & (t < time)).sum()) if time is not None else 0
+                     for m, t in new_times.items()}
+    context: dict[str, Any] = {}
+    for m in enc.modalities:
+        fallback = counts[m] == 0
+        context[m] = {"posts_in_window": counts[m], "request_posts_in_window": new_in_window.get(m, 0),
+                      "fallback_to_global": fallback}
+        if fallback:
+            notes.append(f"{m}: no post in the {enc.window // 3600} h before {_iso(time) or 'the request'}; "
+                         "the contextual input is the user's global vector")
+    return context
+
+
+def _item_rows(bundle: ModelBundle, ranking: _Ranking, is_logit: bool) -> list[dict[str, Any]]:
+    """The response's ``items``: catalogue fields, score (probability for logit models), attention."""
+    info = bundle.item_table.iloc[ranking.top]
+    attention = ranking.attention
     items = []
-    for rank, (idx, row) in enumerate(zip(top, info.itertuples(index=False), strict=True), start=1):
+    for rank, (idx, row) in enumerate(zip(ranking.top, info.itertuples(index=False), strict=True), start=1):
         att = None if attention is None else {m: {"global": float(w[rank - 1, 0]), "contextual": float(w[rank - 1, 1])}
                                               for m, w in attention.items()}
-        raw = float(scores[idx])
+        raw = float(ranking.scores[idx])
         items.append({"rank": rank, "item_id": str(row.item_id), "title": str(row.title), "artist": str(row.artist),
                       "score": float(1.0 / (1.0 + np.exp(-raw))) if is_logit else raw,
                       "logit": raw if is_logit else None, "attention": att})
-    if len(items) < k:
-        notes.append(f"only {len(items)} tracks left after excluding the {len(played)} already played")
-    return {"user_id": str(user_id), "model": bundle.name, "time": time, "time_iso": _iso(time), "items": items,
-            "score_kind": "probability" if is_logit else ("popularity" if kind == "popularity" else "score"),
-            "explanation": {"kind": kind, "recent_posts": len(posts), "context": context, "notes": notes}}
+    return items
