@@ -42,10 +42,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, peak_rss_mb, write_results  # noqa: E402
 
+from amae.features.content import ContextEncoder, PostContent, global_cutoffs  # noqa: E402
 from amae.features.store import NpyWriter, post_keys, write_modality  # noqa: E402
 from amae.models.amae import MFAMAE  # noqa: E402
 from amae.models.base import TrainData  # noqa: E402
-from amae.models.content import Content, ContextEncoder, global_cutoffs  # noqa: E402
 from amae.models.mf import MF  # noqa: E402
 from amae.protocol.metrics import full_ranks, sampled_ranks  # noqa: E402
 from amae.protocol.split import split_interactions  # noqa: E402
@@ -138,7 +138,7 @@ def fit_fraction(model_cls, world: dict, split, encoder: ContextEncoder | None, 
     inter = world["inter"]
     data = TrainData(n_users, n_items, inter["user_idx"].to_numpy()[rows], inter["item_idx"].to_numpy()[rows],
                      inter["timestamp"].to_numpy()[rows], rows=rows, seed=seed,
-                     content=None if encoder is None else Content(encoder, {}))
+                     content=None if encoder is None else PostContent(encoder, {}))
     extra = {"stage1_epochs": 1} if encoder is not None else {}
     model = model_cls(epochs=1, min_epochs=1, progress=False, **extra)
     fit(model, data)

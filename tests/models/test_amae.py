@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from amae.features.content import ModalityPosts, PostContent, build_content
 from amae.models.base import TrainData
-from amae.models.content import Content, ModalityPosts, build_content
 from amae.protocol.split import EvalCases
 
 DAY = 86_400
@@ -46,7 +46,7 @@ def tiny_world(n_users: int = 16, n_items: int = 20, n_days: int = 8, seed: int 
                            train_end=train_end, n_users=n_users, n_items=n_items)
 
 
-def content_of(world: SimpleNamespace, **kwargs: object) -> Content:
+def content_of(world: SimpleNamespace, **kwargs: object) -> PostContent:
     r = world.fit_rows
     return build_content(world.posts, world.n_users, world.users[r], world.times[r], world.train_end,
                          **kwargs)  # type: ignore[arg-type]
@@ -66,9 +66,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from amae.data.io import DataError  # noqa: E402
+from amae.features.content import load_posts, noise_like, shuffle_post_users  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
 from amae.models.amae import DMFAMAE, MFAMAE, AMAEModule  # noqa: E402
-from amae.models.content import load_posts, noise_like, shuffle_post_users  # noqa: E402
 from amae.training import fit  # noqa: E402
 
 
@@ -204,7 +204,7 @@ def test_literal_relu_and_bad_switches(world: SimpleNamespace) -> None:
 def test_encoder_contextual_matches_the_reference_aggregation(world: SimpleNamespace) -> None:
     """The store's range reads give the same vectors and flags as :func:`aggregate` over all posts."""
     from amae.features.aggregate import aggregate
-    from amae.models.content import global_cutoffs
+    from amae.features.content import global_cutoffs
 
     content = content_of(world)
     enc = content.encoder

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from amae.models.sdae import sdae_inputs, user_bag_of_words
+from amae.features.text.bag import user_bag_of_words
+from amae.models.sdae import sdae_inputs
 from amae.training.fit import fit_sdae
 
 

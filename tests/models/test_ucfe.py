@@ -9,9 +9,10 @@ import pytest
 import scipy.sparse as sp
 
 from amae.data.io import DataError
+from amae.features.emotion import EmotionContent, emotion_columns
 from amae.models import ucfe
 from amae.models.base import TrainData
-from amae.models.ucfe import UCFE, EmotionContent, emotion_columns
+from amae.models.ucfe import UCFE
 
 DAY = 86_400
 HAPPY, SAD = [1.0, 0.0], [0.0, 1.0]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from amae.data.contract import Dataset
 from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
-from amae.models.content import MISSING_FLAG
+from amae.features.modalities import POST_MODALITIES
 from amae.protocol.split import Split
 
 #: below this share of test listens with a post in the window, the report warns
@@ -40,8 +40,8 @@ def carrying_posts(dataset: Dataset, workspace: Path | None) -> dict[str, np.nda
         flags_path = None if workspace is None else Path(workspace) / "features" / mod / "flags.parquet"
         if flags_path is not None and flags_path.exists():
             flags = pd.read_parquet(flags_path)
-            if MISSING_FLAG[mod] in flags.columns:
-                missing = flags.set_index("post_idx")[MISSING_FLAG[mod]].reindex(
+            if POST_MODALITIES[mod].missing_flag in flags.columns:
+                missing = flags.set_index("post_idx")[POST_MODALITIES[mod].missing_flag].reindex(
                     posts["post_idx"].to_numpy(), fill_value=True).to_numpy(bool)
                 mask = ~missing
         out[mod] = mask

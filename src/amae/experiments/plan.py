@@ -165,9 +165,9 @@ def applicability(row: Row, registry: dict[str, Any], has_content: bool,
     if usable is not None and "modalities" in getattr(cls, "default_params", {}):
         mods = row.params.get("modalities", FULL_FEATURES["modalities"])
         if not any(usable.get(m, 0) > 0 for m in mods):
-            from amae.models.content import ABSENT_REASON
+            from amae.features.modalities import POST_MODALITIES
 
-            return "; ".join(f"{m}: {ABSENT_REASON[m]}" for m in mods)
+            return "; ".join(f"{m}: {POST_MODALITIES[m].absent_reason}" for m in mods)
     return None
 
 

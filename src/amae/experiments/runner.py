@@ -39,6 +39,7 @@ from amae.experiments.plan import (
 )
 from amae.experiments.runs import run_cell
 from amae.experiments.summary import PROTOCOLS, bootstrap_vs_reference, seed_summary
+from amae.features.modalities import POST_MODALITIES
 from amae.protocol.given import ingest
 from amae.protocol.split import Split, split_workspace
 
@@ -51,7 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
               "literal_relu": True},
     "quick": {"epochs": 8, "patience": 3, "min_epochs": 4, "stage1_epochs": 3},
 }
-MODALITIES = ("text", "visual")
+MODALITIES = tuple(POST_MODALITIES)
 #: the metric a content row's verdict is read on [choice]: full ranking is not reordered by
 #: negative sampling (Krichene & Rendle 2020); the sampled figures stand beside it
 VERDICT_METRIC = ("full", "NDCG@10")
@@ -377,8 +378,8 @@ def prepare_content(ctx: Context, wanted: list[str], unique: dict[str, Row], fea
                                                   feature_batch_sizes or {"visual": 512}, ctx.log)
         timings.update(ftimes)
     if dataset.has_content:
+        from amae.features.content import usable_posts
         from amae.features.extract import available_groups
-        from amae.models.content import usable_posts
 
         ctx.groups, ctx.usable = available_groups(ws / "features"), usable_posts(ws)
     return feature_reports
@@ -517,9 +518,9 @@ def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict],
             out[f"{m} features"] = f"failed: {rep['error']}"
             continue
         if usable is not None and usable.get(m, 1) == 0:
-            from amae.models.content import ABSENT_REASON
+            from amae.features.modalities import POST_MODALITIES
 
-            out[f"{m} feature groups"] = f"none: {ABSENT_REASON[m]}, so {m} is left out of every model"
+            out[f"{m} feature groups"] = f"none: {POST_MODALITIES[m].absent_reason}, so {m} is left out of every model"
         else:
             out[f"{m} feature groups"] = ", ".join(f"{g} ({d})" for g, d in rep.get("groups", {}).items())
         out[f"{m}: skipped media"] = int(rep.get("failures", 0))

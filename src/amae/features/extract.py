@@ -27,8 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from amae.data.io import atomic_path, read_json, write_json, write_npy, write_parquet
 from amae.data.provenance import Manifest, changed_inputs, check, frame_digest, seal, unseal
 from amae.features.base import POST_COLUMNS, BatchExtractor, BatchResult
-
-GROUPS = ("text_h", "text_d", "visual_h", "visual_d")
+from amae.features.modalities import POST_MODALITIES, all_group_files, modality_of_group
 
 
 @dataclass
@@ -248,7 +247,7 @@ def _consolidate(out_dir: Path, posts: pd.DataFrame, n_shards: int, extractor: B
 def load_group(features_dir: Path, group: str, mmap: bool = True) -> tuple[np.ndarray, dict]:
     """A consolidated feature group: (n_posts, dim) float32 array (memory-mapped) and its metadata."""
     folder = Path(features_dir)
-    for sub in ("text", "visual"):
+    for sub in POST_MODALITIES:
         path = folder / sub / f"{group}.npy"
         if path.exists():
             meta = read_json(path.with_suffix(".json"))
@@ -257,4 +256,4 @@ def load_group(features_dir: Path, group: str, mmap: bool = True) -> tuple[np.nd
 
 
 def available_groups(features_dir: Path) -> list[str]:
-    return [g for g in GROUPS if any((Path(features_dir) / s / f"{g}.npy").exists() for s in ("text", "visual"))]
+    return [g for g in all_group_files() if (Path(features_dir) / modality_of_group(g) / f"{g}.npy").exists()]

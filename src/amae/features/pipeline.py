@@ -22,9 +22,10 @@ from amae.data.io import DataError, write_json
 from amae.data.provenance import Manifest, check, frame_digest, seal, stat_digest, unseal, upstream
 from amae.data.workspace import load_workspace
 from amae.features.extract import ExtractionReport, run_extraction
+from amae.features.modalities import POST_MODALITIES
 from amae.protocol.split import in_training_period
 
-MODALITIES = ("text", "visual")
+MODALITIES = tuple(POST_MODALITIES)  # the registered post modalities (features/modalities.py)
 
 
 def _config(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -157,13 +157,6 @@ class ModalityPosts:
 
 
 # -- the store on disk ----------------------------------------------------------------------------
-#: modality -> group kind -> feature group file (``amae features`` output)
-GROUPS: dict[str, dict[str, str]] = {
-    "text": {"handcrafted": "text_h", "deep": "text_d"},
-    "visual": {"handcrafted": "visual_h", "deep": "visual_d"},
-}
-#: flag column (in ``features/<modality>/flags.parquet``) marking posts without that modality
-MISSING_FLAG = {"text": "text_empty", "visual": "visual_none"}
 #: content controls (DESIGN section 7): the same model and schedule with the content made uninformative
 CONTROLS = ("none", "noise", "shuffle")
 STORE_FORMAT = 1

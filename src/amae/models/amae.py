@@ -23,22 +23,20 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from amae.data.io import DataError, atomic_path, read_json
+from amae.data.io import atomic_path, read_json
+from amae.features.content import (
+    ContextEncoder,
+    ModalityPosts,
+    PostContent,
+    reopen_posts,
+    resolve_control,
+    select_groups,
+)
 from amae.features.standardize import Standardizer
 from amae.features.store import release_pages
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder, cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
-from amae.models.content import (
-    ABSENT_REASON,
-    Content,
-    ContextEncoder,
-    ModalityPosts,
-    build_content,
-    load_posts,
-    resolve_control,
-    select_groups,
-)
 from amae.models.dmf import SparseTower, csr, encode_pairs
 from amae.models.stages import MinibatchStage, PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
@@ -231,7 +229,7 @@ class RecordContext:
 class AMAEBase(TorchRecommender):
     """Shared AMAE logic; subclasses pick the backbone."""
 
-    needs_content: ClassVar[bool] = True
+    content_kind: ClassVar[str | None] = "posts"
     backbone_name: ClassVar[str] = ""
     default_params: dict[str, Any] = {
         "dim": 16, "init_std": 0.01, "ae_hidden": 32,
@@ -259,39 +257,14 @@ class AMAEBase(TorchRecommender):
         self.stage1_history: list[dict] = []
         self._state: dict[str, Any] = {}
 
-    # -- content --------------------------------------------------------------------------------
+    # -- content ----------------------------------------------------------------------------------
     @classmethod
-    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> Content:
-        """Load post features, aggregate g and c for the fit rows, fit the standardisers.
-
-        A requested feature group that was never extracted is an error naming the command that
-        makes it; a modality whose posts carry no data (no post with usable media, say) is left
-        out of the model, and ``source["absent_modalities"]`` says why.
-        """
+    def content_options(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The ``posts`` content this variant reads: its modalities, groups, control, window."""
         p = {**cls.default_params, **params}
-        wanted = select_groups(list(p["modalities"]), list(p["groups"]))
-        from amae.features.extract import available_groups
-
-        have = set(available_groups(Path(workspace) / "features"))
-        for m, gs in wanted.items():
-            for g in gs:
-                if g not in have:
-                    raise DataError(f"{workspace}/features: feature group '{g}' is missing (run 'amae features "
-                                    f"{workspace} --modality {m}', or leave {m} out with -p modalities=...)")
-        control = resolve_control(p)
-        posts = load_posts(Path(workspace), wanted, control=control, noise_seed=int(p["noise_seed"]))
-        absent = {m: ABSENT_REASON[m] for m in wanted if m not in posts}
-        if not posts:
-            raise DataError(f"{workspace}: no post carries any of the modalities {sorted(wanted)} "
-                            f"({'; '.join(f'{m}: {r}' for m, r in absent.items())})")
-        groups = {m: gs for m, gs in wanted.items() if m in posts}
-        inter = dataset.interactions
-        rows = np.asarray(split.fit_rows, dtype=np.int64)
-        source = {"workspace": str(Path(workspace).resolve()), "groups": groups, "absent_modalities": absent,
-                  "control": control, "noise_seed": int(p["noise_seed"])}
-        return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],
-                             inter["timestamp"].to_numpy(np.int64)[rows], split.train_end,
-                             window=int(p["window"]), global_window=str(p["global_window"]), source=source)
+        return {"modalities": list(p["modalities"]), "groups": list(p["groups"]), "control": resolve_control(p),
+                "noise_seed": int(p["noise_seed"]), "window": int(p["window"]),
+                "global_window": str(p["global_window"])}
 
     # -- building ---------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
@@ -309,7 +282,8 @@ class AMAEBase(TorchRecommender):
         return AMAEModule(self._backbone(state, item_dim), state["dims"], state["n_users"], cfg)
 
     def build(self, data: TrainData) -> nn.Module:
-        content: Content = data.content
+        content = data.content
+        assert isinstance(content, PostContent)
         self._state = {"n_users": data.n_users, "n_items": data.n_items, "dims": content.encoder.dims()}
         self._backbone_data(data)
         module = self._make(self._state)
@@ -337,9 +311,9 @@ class AMAEBase(TorchRecommender):
 
     # -- fitting: the stages amae.training runs ----------------------------------------------------
     def setup(self, data: TrainData) -> None:
-        if not isinstance(data.content, Content):
-            raise ValueError(f"{self.name} needs content (TrainData.content from {type(self).__name__}."
-                             "prepare_content or amae.models.content.build_content)")
+        if not isinstance(data.content, PostContent):
+            raise ValueError(f"{self.name} needs content (TrainData.content: the 'posts' user content from "
+                             f"{type(self).__name__}.prepare_content or amae.features.content.build_content)")
         self.encoder, self.source = data.content.encoder, dict(data.content.source)
 
     def stages(self, data: TrainData) -> list[Stage]:
@@ -483,10 +457,8 @@ class AMAEBase(TorchRecommender):
         mods = list(state["dims"])
         if all(f"posts.{m}.keys" in tensors and f"posts.{m}.features" in tensors for m in mods):
             posts = {m: ModalityPosts(tensors[f"posts.{m}.keys"], tensors[f"posts.{m}.features"]) for m in mods}
-        elif model.source.get("workspace") and Path(model.source["workspace"]).exists():
-            control = model.source.get("control") or ("noise" if model.source.get("noise_features") else "none")
-            posts = load_posts(Path(model.source["workspace"]), model.source["groups"], control=control,
-                               noise_seed=int(model.source.get("noise_seed", 0)))
+        else:
+            posts = reopen_posts(model.source)
         if posts:
             until = None if state.get("global_all") else tensors.get("global_until")
             if until is None and not state.get("global_all"):

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from amae.features.user_content import UserContent, content_class
 from amae.protocol.split import EvalCases
 
 
@@ -20,9 +21,9 @@ from amae.protocol.split import EvalCases
 class TrainData:
     """What a model may see when fitting: the fit rows, the validation cases, optional content.
 
-    ``rows`` are positions of the fit records in the dataset's interaction table, so content
-    models can find the contextual features of each record. ``content`` is whatever the content
-    pipeline provides (see ``amae.models.amae``); collaborative models ignore it.
+    ``rows`` are positions of the fit records in the dataset's interaction table. ``content`` is
+    the typed user content of the kind the model declares (``Recommender.content_kind``, built by
+    ``prepare_content``); collaborative models get None.
     """
 
     n_users: int
@@ -32,7 +33,7 @@ class TrainData:
     times: np.ndarray
     valid: EvalCases | None = None
     rows: np.ndarray | None = None
-    content: Any = None
+    content: UserContent | None = None
     seed: int = 0
     device: str = "cpu"
     extras: dict = field(default_factory=dict)
@@ -42,7 +43,10 @@ class Recommender(ABC):
     """Base class: ``fit``, ``score``, ``save``, ``load``. Subclasses register by ``name``."""
 
     name: ClassVar[str] = ""
-    #: True when the model needs posts; such models are "not applicable" on content-free data.
+    #: the kind of user content the model reads (``amae.features.user_content``: "posts",
+    #: "emotions", "words"), or None for a purely collaborative model
+    content_kind: ClassVar[str | None] = None
+    #: True when the model reads content; such models are "not applicable" on content-free data
     needs_content: ClassVar[bool] = False
     #: What ``amae experiment --tune N`` searches, declared once per model: parameter ->
     #: ``("float", low, high, log)``, ``("int", low, high, log)`` or ``("categorical", [choices])``.
@@ -51,6 +55,10 @@ class Recommender(ABC):
     #: True when ``score`` returns logits (so ``sigmoid(score)`` is the predicted probability of a play)
     score_is_logit: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.needs_content = cls.content_kind is not None
+
     def __init__(self, **params: Any) -> None:
         self.params = params
         self.history: list[dict] = []
@@ -58,13 +66,20 @@ class Recommender(ABC):
         self.fit_outcome: dict[str, Any] | None = None
 
     @classmethod
-    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> Any:
-        """Build what ``TrainData.content`` carries for this model (features, aggregates).
+    def content_options(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The options of this model's content kind taken from its parameters (defaults merged in)."""
+        return {}
 
-        Called by the experiment runner only when ``needs_content`` is true; ``workspace`` holds
-        the extracted post features (``amae features``), ``split`` the fit/valid/test rows.
+    @classmethod
+    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> UserContent | None:
+        """Build the user content this model reads (None for collaborative models).
+
+        The model never reads the workspace itself: the content kind does, once per split, and the
+        result is handed over in ``TrainData.content``.
         """
-        return None
+        if cls.content_kind is None:
+            return None
+        return content_class(cls.content_kind).build(Path(workspace), dataset, split, **cls.content_options(params))
 
     @abstractmethod
     def fit(self, data: TrainData) -> Recommender: ...

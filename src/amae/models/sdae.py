@@ -1,13 +1,9 @@
-"""Users' bags of words and the stacked denoising autoencoder (SDAE) that codes them.
+"""The stacked denoising autoencoder (SDAE) that codes users' bags of words.
 
-Used by the MF_S / PMF_S baselines (``amae.models.social_mf``). **Reconstruction** (the paper
-names the baselines but gives no formulas, DESIGN.md section 6):
+Used by the MF_S / PMF_S baselines (``amae.models.social_mf``) on the ``words`` user content
+(:class:`amae.features.text.bag.BagOfWords`: training-period posts only). **Reconstruction** (the
+paper names the baselines but gives no formulas, DESIGN.md section 6):
 
-* the bag of words of a user counts the tokens of their **training-period** posts only (test-period
-  posts would leak), segmented exactly like the text features (``prepare_posts``); words,
-  hashtags and emoji are kept, URLs, mentions, numbers and punctuation dropped **[choice]**; the
-  vocabulary is the ``max_vocab`` (20k) most frequent tokens, ties broken by the token itself so
-  it is repeatable;
 * the input of a user is ``log1p(count)`` divided by the row maximum, in ``[0, 1]`` **[choice]**;
 * the SDAE is ``V -> 500 -> 200 -> 50`` with a mirrored decoder, ReLU on hidden layers, a linear
   code and sigmoid reconstruction trained with binary cross-entropy; masking noise sets each input
@@ -22,57 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-from amae.features.text.config import TextFeatureConfig
-from amae.features.text.prepare import prepare_posts
-from amae.features.text.tokenize import EMOJI, HASHTAG, WORD, token_kind
 from amae.models.stages import MinibatchStage
-
-KEPT_KINDS = frozenset({WORD, HASHTAG, EMOJI})
-
-
-@dataclass
-class BagOfWords:
-    """``counts`` (n_users, V) float32 CSR of token counts; ``vocabulary`` the V tokens."""
-
-    counts: sp.csr_matrix
-    vocabulary: list[str]
-
-
-def user_bag_of_words(post_user: np.ndarray, texts: Sequence[object], n_users: int, max_vocab: int = 20_000,
-                      config: TextFeatureConfig | None = None) -> BagOfWords:
-    """Count each user's tokens over the given posts; keep the ``max_vocab`` most frequent tokens."""
-    post_user = np.asarray(post_user, dtype=np.int64)
-    if post_user.shape[0] != len(texts):
-        raise ValueError(f"bag of words: {post_user.shape[0]} post users but {len(texts)} texts")
-    prep = prepare_posts(list(texts), config or TextFeatureConfig())
-    lengths = np.fromiter((len(t) for t in prep.tokens), dtype=np.int64, count=len(prep.tokens))
-    flat = pd.Series([tok for toks in prep.tokens for tok in toks], dtype=object)
-    owner = np.repeat(post_user, lengths)
-    if flat.empty:
-        return BagOfWords(sp.csr_matrix((n_users, 0), dtype=np.float32), [])
-    codes, uniques = pd.factorize(flat)
-    kinds = np.array([token_kind(t) in KEPT_KINDS for t in uniques], dtype=bool)  # once per distinct token
-    keep = kinds[codes]
-    codes, owner = codes[keep], owner[keep]
-    totals = np.bincount(codes, minlength=len(uniques))
-    tokens = np.asarray(uniques, dtype=object)
-    # most frequent first, ties by token text (repeatable whatever the post order)
-    candidates = np.flatnonzero(totals > 0)
-    order = np.lexsort((tokens[candidates].astype(str), -totals[candidates]))
-    chosen = candidates[order[:max_vocab]]
-    remap = np.full(len(uniques), -1, dtype=np.int64)
-    remap[chosen] = np.arange(chosen.shape[0])
-    col = remap[codes]
-    ok = col >= 0
-    counts = sp.csr_matrix((np.ones(int(ok.sum()), np.float32), (owner[ok], col[ok])),
-                           shape=(n_users, chosen.shape[0]))
-    counts.sum_duplicates()
-    return BagOfWords(counts, [str(t) for t in tokens[chosen]])
 
 
 def sdae_inputs(counts: sp.csr_matrix) -> sp.csr_matrix:

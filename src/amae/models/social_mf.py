@@ -20,7 +20,6 @@ Codes are standardised per dimension over the users before ``W`` sees them **[ch
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,21 +27,11 @@ import torch
 from torch import nn
 
 from amae.data.io import DataError
+from amae.features.text.bag import BagOfWords
 from amae.models.base import LEARNING_SPACE, TrainData, register
-from amae.models.sdae import BagOfWords, SDAEResult, sdae_inputs, sdae_stage, user_bag_of_words
+from amae.models.sdae import SDAEResult, sdae_inputs, sdae_stage
 from amae.models.stages import PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
-from amae.models.ucfe import training_until_of
-
-
-def training_bag_of_words(dataset: Any, split: Any, max_vocab: int) -> BagOfWords:
-    """Bag of words of each user over their posts before the end of their training period."""
-    posts = dataset.posts
-    users = posts["user_idx"].to_numpy(np.int64)
-    until = training_until_of(dataset, split)
-    mask = posts["timestamp"].to_numpy(np.int64) < until[users]
-    return user_bag_of_words(users[mask], posts["text"].to_numpy(object)[mask].tolist(), dataset.n_users,
-                             max_vocab=max_vocab)
 
 
 def standardise(codes: np.ndarray) -> np.ndarray:
@@ -87,7 +76,7 @@ class SocialMFModule(nn.Module):
 class _SocialMF(TorchRecommender):
     """Shared fitting: bag of words -> SDAE codes (fixed) -> MF with the shared trainer."""
 
-    needs_content: ClassVar[bool] = True
+    content_kind: ClassVar[str | None] = "words"
     concat: ClassVar[bool] = True
     #: small sizes for the contract test and smoke runs
     fast_params: ClassVar[dict[str, Any]] = {"epochs": 2, "sdae_epochs": 2, "sdae_sizes": [16, 8]}
@@ -97,9 +86,8 @@ class _SocialMF(TorchRecommender):
                       "lambda_u": 0.0}
 
     @classmethod
-    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> BagOfWords:
-        max_vocab = int(params.get("max_vocab", cls.default_params["max_vocab"]))
-        return training_bag_of_words(dataset, split, max_vocab)
+    def content_options(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return {"max_vocab": int(params.get("max_vocab", cls.default_params["max_vocab"]))}
 
     def setup(self, data: TrainData) -> None:
         if not isinstance(data.content, BagOfWords):

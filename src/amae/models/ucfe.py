@@ -26,7 +26,6 @@ over candidates, cases or neighbours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,74 +34,15 @@ import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 
 from amae.data.io import DataError, atomic_path, read_json, write_json
-from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, aggregate
+from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
+from amae.features.emotion import EmotionContent
 from amae.models.base import Recommender, TrainData, as_2d, register
-from amae.protocol.split import training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
 #: one (case, neighbour, candidate) look-up costs about this many cells of the dense path's
 #: (tracks x channels) row per case: 20k tracks x 22 channels, 50 neighbours, 4,096 cases took
 #: 0.85 s (look-ups) vs 5.1 s (dense) at 100 candidates, 6.7 vs 9.2 s at 1,000, 18 vs 8 s at 2,000
 LOOKUP_COST = 8
-
-
-@dataclass
-class EmotionContent:
-    """Per-post emotion vectors and what is needed to aggregate them at any time.
-
-    ``post_user``/``post_time`` (n_posts,), ``post_emotion`` (n_posts, E) float32, ``global_until``
-    (n_users,) int64: posts before it form a user's global (fallback) vector, so test-period posts
-    never leak into it.
-    """
-
-    post_user: np.ndarray
-    post_time: np.ndarray
-    post_emotion: np.ndarray
-    global_until: np.ndarray
-    names: list[str]
-
-    def at(self, users: np.ndarray, times: np.ndarray, window: int) -> np.ndarray:
-        """(n, E) contextual emotion of each ``(user, time)``, padded with the global vector."""
-        n_users = self.global_until.shape[0]
-        agg = aggregate(self.post_user, self.post_time, self.post_emotion, np.asarray(users, np.int64),
-                        np.asarray(times, np.int64), n_users, global_until=self.global_until, window=window)
-        return agg.contextual
-
-
-def training_until_of(dataset: Any, split: Any) -> np.ndarray:
-    """Per-user exclusive end of the training period (fit + validation records) for every dataset user."""
-    return training_until(split.train_end, dataset.n_users)[: dataset.n_users]
-
-
-def emotion_columns(names: list[str], meta: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
-    """Columns of the 21 DUTIR minor classes when present, else the 7 major ones."""
-    minor = [i for i, n in enumerate(names) if n.startswith("emo21_")]
-    major = [i for i, n in enumerate(names) if n.startswith("emo7_")]
-    present = meta.get("metadata", {}).get("emo21_present", meta.get("emo21_present", True))
-    use = minor if (minor and present) else major
-    if not use:
-        raise DataError("text_h features have neither emo21_* nor emo7_* columns (re-run 'amae features')")
-    return np.asarray(use, dtype=np.int64), [names[i] for i in use]
-
-
-def load_emotion_content(workspace: Path, dataset: Any, split: Any) -> EmotionContent:
-    """Emotion columns of the workspace's ``text_h`` features, row-aligned with the posts table."""
-    from amae.features.extract import load_group
-
-    try:
-        feats, meta = load_group(Path(workspace) / "features", "text_h")
-    except FileNotFoundError as exc:
-        raise DataError(f"{workspace}: UCFE needs text features (run 'amae features {workspace} "
-                        f"--modality text')") from exc
-    cols, names = emotion_columns(list(meta.get("names", [])), meta)
-    posts = dataset.posts
-    post_idx = posts["post_idx"].to_numpy(np.int64)
-    if feats.shape[0] != len(posts) or (post_idx.size and post_idx.max() >= feats.shape[0]):
-        raise DataError(f"{workspace}/features: text_h has {feats.shape[0]} rows but the dataset has "
-                        f"{len(posts)} posts (re-run 'amae features')")
-    emotion = np.asarray(feats[:, cols], dtype=np.float32)[post_idx]
-    return EmotionContent(posts["user_idx"].to_numpy(np.int64), posts["timestamp"].to_numpy(np.int64),
-                          emotion, training_until_of(dataset, split), names)
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -151,7 +91,7 @@ class UCFE(Recommender):
     """User-based CF with emotion-weighted neighbour votes (a reconstruction; see module doc)."""
 
     name = "ucfe"
-    needs_content: ClassVar[bool] = True
+    content_kind: ClassVar[str | None] = "emotions"
     search_space: ClassVar[dict[str, tuple]] = {"k": ("int", 5, 200, True), "emotion_floor": ("float", 0.0, 1.0, False)}
     default_params: ClassVar[dict[str, Any]] = {"k": 50, "window": DEFAULT_WINDOW_SECONDS,
                                                 "emotion_floor": 0.1, "score_budget_mb": 256}
@@ -163,14 +103,10 @@ class UCFE(Recommender):
         if not 0.0 <= floor <= 1.0:
             raise ValueError(f"ucfe: emotion_floor must lie in [0, 1], got {floor}")
 
-    @classmethod
-    def prepare_content(cls, workspace: Path, dataset: Any, split: Any, params: dict[str, Any]) -> EmotionContent:
-        return load_emotion_content(workspace, dataset, split)
-
     def fit(self, data: TrainData) -> UCFE:
         content = data.content
         if not isinstance(content, EmotionContent):
-            raise DataError("ucfe: TrainData.content must be an EmotionContent (from UCFE.prepare_content)")
+            raise DataError("ucfe: TrainData.content must be an EmotionContent (the 'emotions' user content)")
         self.content = content
         self.n_users, self.n_items = data.n_users, data.n_items
         users = np.asarray(data.users, np.int64)

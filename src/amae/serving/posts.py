@@ -5,7 +5,7 @@ A served AMAE model reacts to what the user posted in the last day. Those posts 
 trained on: the text groups come from the workspace's fitted text model (Word2Vec + SIF, lexicon
 config recorded in ``features/text/text_h.json``), the visual groups from the visual extractor with
 the recorded config. Groups are concatenated in the model's order, and posts that lack a modality
-(empty text, no readable image) are left out of that modality, as :func:`amae.models.content.load_posts`
+(empty text, no readable image) are left out of that modality, as :func:`amae.features.content.load_posts`
 does for stored posts.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 
 from amae.data.contract import TIME_RANGE, parse_timestamps
 from amae.data.io import DataError, read_json
-from amae.models.content import MISSING_FLAG
+from amae.features.modalities import POST_MODALITIES
 
 #: safety limits shared by the CLI and the HTTP API
 MAX_POSTS = 50
@@ -215,7 +215,7 @@ class PostFeaturizer:
             if feats.shape[1] != self.dims[mod]:
                 raise DataError(f"{mod}: new posts give {feats.shape[1]} features but the model expects "
                                 f"{self.dims[mod]} (features re-extracted after training?)")
-            flag = result.flags.get(MISSING_FLAG[mod])
+            flag = result.flags.get(POST_MODALITIES[mod].missing_flag)
             if flag is not None:
                 keep &= ~np.asarray(flag, dtype=bool)
             keep &= np.isfinite(feats).all(axis=1)

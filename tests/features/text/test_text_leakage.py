@@ -18,7 +18,7 @@ from amae.data.workspace import ingest
 from amae.features.extract import load_group
 from amae.features.pipeline import extract_features, training_posts_mask
 from amae.features.text import TextModel
-from amae.models.social_mf import training_bag_of_words
+from amae.features.text.bag import BagOfWords
 from amae.protocol.split import split_interactions
 
 LEAK, KEPT = "zzleakword", "zzkeptword"
@@ -83,5 +83,5 @@ def test_sdae_vocabulary_has_no_test_period_word(workspace: Path) -> None:
     from amae.data.workspace import load_workspace
     from amae.experiments.runs import load_split
 
-    bag = training_bag_of_words(load_workspace(workspace), load_split(workspace), max_vocab=20_000)
+    bag = BagOfWords.build(workspace, load_workspace(workspace), load_split(workspace), max_vocab=20_000)
     assert LEAK not in bag.vocabulary and KEPT in bag.vocabulary

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,11 +25,10 @@ import pandas as pd
 from amae.data.io import DataError, read_json, write_json
 from amae.data.provenance import Manifest, check, seal, short, upstream
 from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
+from amae.features.modalities import GROUP_KINDS, POST_MODALITIES
 from amae.features.standardize import Standardizer
 from amae.features.store import (
     CONTROLS,
-    GROUPS,
-    MISSING_FLAG,
     STORE_FORMAT,
     ModalityPosts,
     fill_noise,
@@ -39,11 +38,12 @@ from amae.features.store import (
     shuffle_post_users,
     write_modality,
 )
+from amae.features.user_content import UserContent, register_content
 from amae.protocol.split import training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
-__all__ = ["CONTROLS", "GROUPS", "MISSING_FLAG", "Content", "ContextEncoder", "ModalityPosts", "fill_noise",
-           "load_posts", "noise_like", "shuffle_post_users"]
+__all__ = ["CONTROLS", "ContextEncoder", "ModalityPosts", "PostContent", "fill_noise", "load_posts", "noise_like",
+           "reopen_posts", "shuffle_post_users"]
 
 
 def global_cutoffs(train_end: np.ndarray, global_window: str) -> np.ndarray | None:
@@ -203,26 +203,71 @@ class _ContextRows:
         return out
 
 
+@register_content
 @dataclass
-class Content:
-    """What ``prepare_content`` hands to the AMAE models through ``TrainData.content``.
+class PostContent(UserContent):
+    """The ``posts`` kind (AMAE): the content store read through a :class:`ContextEncoder`.
 
-    ``encoder`` reads the content store (standardisers fitted on the fit records); ``source`` says
-    how to re-open the store after ``load()`` (workspace path, groups, control).
+    ``encoder`` reads the store (standardisers fitted on the fit records); ``source`` says how to
+    re-open the store after a saved model is loaded (workspace path, groups, control) and which
+    requested modalities were left out for lack of data.
     """
 
+    kind: ClassVar[str] = "posts"
     encoder: ContextEncoder
     source: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, workspace: Path, dataset: Any, split: Any, *, modalities: list[str], groups: list[str],
+              control: str = "none", noise_seed: int = 0, window: int = DEFAULT_WINDOW_SECONDS,
+              global_window: str = "train") -> PostContent:
+        """Open the store of the switched-on groups, fit the standardisers on the fit records.
+
+        A requested feature group that was never extracted is an error naming the command that
+        makes it; a modality whose posts carry no data (no post with usable media, say) is left
+        out, and ``source["absent_modalities"]`` says why.
+        """
+        from amae.features.extract import available_groups
+
+        wanted = select_groups(modalities, groups)
+        have = set(available_groups(Path(workspace) / "features"))
+        for m, gs in wanted.items():
+            for g in gs:
+                if g not in have:
+                    raise DataError(f"{workspace}/features: feature group '{g}' is missing (run 'amae features "
+                                    f"{workspace} --modality {m}', or leave {m} out with -p modalities=...)")
+        posts = load_posts(Path(workspace), wanted, control=control, noise_seed=int(noise_seed))
+        absent = {m: POST_MODALITIES[m].absent_reason for m in wanted if m not in posts}
+        if not posts:
+            raise DataError(f"{workspace}: no post carries any of the modalities {sorted(wanted)} "
+                            f"({'; '.join(f'{m}: {r}' for m, r in absent.items())})")
+        kept = {m: g for m, g in wanted.items() if m in posts}
+        source = {"workspace": str(Path(workspace).resolve()), "groups": kept, "absent_modalities": absent,
+                  "control": control, "noise_seed": int(noise_seed)}
+        inter = dataset.interactions
+        rows = np.asarray(split.fit_rows, dtype=np.int64)
+        return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],
+                             inter["timestamp"].to_numpy(np.int64)[rows], split.train_end, window=int(window),
+                             global_window=str(global_window), source=source)
+
+
+def reopen_posts(source: dict[str, Any]) -> dict[str, ModalityPosts]:
+    """The store a saved model was trained on, from its ``source`` (empty when the workspace is gone)."""
+    if not source.get("workspace") or not Path(source["workspace"]).exists():
+        return {}
+    control = source.get("control") or ("noise" if source.get("noise_features") else "none")
+    return load_posts(Path(source["workspace"]), source["groups"], control=control,
+                      noise_seed=int(source.get("noise_seed", 0)))
 
 
 def select_groups(modalities: list[str], groups: list[str]) -> dict[str, list[str]]:
     """Feature group files per modality for the Table III switches."""
-    bad_m = [m for m in modalities if m not in GROUPS]
-    bad_g = [g for g in groups if g not in ("handcrafted", "deep")]
+    bad_m = [m for m in modalities if m not in POST_MODALITIES]
+    bad_g = [g for g in groups if g not in GROUP_KINDS]
     if bad_m or bad_g or not modalities or not groups:
-        raise ValueError(f"modalities must be a non-empty subset of {sorted(GROUPS)} and groups of "
-                         f"['deep', 'handcrafted']; got modalities={modalities}, groups={groups}")
-    return {m: [GROUPS[m][g] for g in ("handcrafted", "deep") if g in groups] for m in modalities}
+        raise ValueError(f"modalities must be a non-empty subset of {sorted(POST_MODALITIES)} and groups of "
+                         f"{sorted(GROUP_KINDS)}; got modalities={modalities}, groups={groups}")
+    return {m: POST_MODALITIES[m].group_files(groups) for m in modalities}
 
 
 def usable_posts(workspace: Path) -> dict[str, int]:
@@ -231,16 +276,14 @@ def usable_posts(workspace: Path) -> dict[str, int]:
     A modality with 0 here has no data: models leave it out instead of training on zeros.
     """
     out: dict[str, int] = {}
-    for mod, col in MISSING_FLAG.items():
+    for mod, spec in POST_MODALITIES.items():
         flags_path = Path(workspace) / "features" / mod / "flags.parquet"
         if not flags_path.exists():
             continue
         flags = pd.read_parquet(flags_path)
+        col = spec.missing_flag
         out[mod] = int(len(flags) - flags[col].sum()) if col in flags.columns else int(len(flags))
     return out
-
-
-ABSENT_REASON = {"text": "no post has text", "visual": "no post has usable media (images or video frames)"}
 
 
 def store_manifest(workspace: Path, modalities: dict[str, list[str]], control: str, noise_seed: int,
@@ -327,7 +370,7 @@ def _missing(workspace: Path, mod: str, post_idx: np.ndarray) -> np.ndarray:
     if not flags_path.exists():
         return np.zeros(len(post_idx), dtype=bool)
     flags = pd.read_parquet(flags_path)
-    col = MISSING_FLAG[mod]
+    col = POST_MODALITIES[mod].missing_flag
     if col not in flags.columns:
         return np.zeros(len(post_idx), dtype=bool)
     return flags.set_index("post_idx")[col].reindex(post_idx, fill_value=True).to_numpy(bool)
@@ -335,8 +378,8 @@ def _missing(workspace: Path, mod: str, post_idx: np.ndarray) -> np.ndarray:
 
 def build_content(posts: dict[str, ModalityPosts], n_users: int, fit_users: np.ndarray, fit_times: np.ndarray,
                   train_end: np.ndarray, *, window: int = DEFAULT_WINDOW_SECONDS,
-                  global_window: str = "train", source: dict[str, Any] | None = None) -> Content:
+                  global_window: str = "train", source: dict[str, Any] | None = None) -> PostContent:
     """Encoder over the store with its standardisers fitted on the fit records' contextual vectors."""
     encoder = ContextEncoder(posts, n_users, global_cutoffs(train_end, global_window), window)
     encoder.fit_standardizers(fit_users, fit_times)
-    return Content(encoder, dict(source or {}))
+    return PostContent(encoder, dict(source or {}))
