@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from amae.protocol.split import period_end, training_until
+
 __all__ = [
     "DEFAULT_WINDOW_SECONDS",
     "Aggregated",
@@ -83,11 +85,7 @@ def training_cutoffs(
             f"{inter_user.shape}, {inter_time.shape}, {is_train.shape}"
         )
     _check_users(inter_user, n_users, "inter_user")
-    cutoff = np.full(n_users, _INT64_MIN, dtype=np.int64)
-    np.maximum.at(cutoff, inter_user[is_train], inter_time[is_train])
-    has = cutoff != _INT64_MIN
-    cutoff[has] += 1
-    return cutoff
+    return training_until(period_end(inter_user[is_train], inter_time[is_train], n_users))
 
 
 def aggregate(

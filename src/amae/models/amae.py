@@ -37,63 +37,12 @@ from amae.features.store import release_pages
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder, cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
-from amae.models.dmf import SparseTower, csr, encode_pairs
+from amae.models.dmf import DMFModule, csr, placeholder_csr
+from amae.models.mf import MFModule
 from amae.models.stages import MinibatchStage, PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
 
 CONTEXTS = ("global", "contextual")
-
-
-# -- backbones ------------------------------------------------------------------------------------
-class MFBackbone(nn.Module):
-    """``p_u`` (d) and ``q_m`` (dq) as sparse embedding tables."""
-
-    def __init__(self, n_users: int, n_items: int, dim: int, item_dim: int, init_std: float) -> None:
-        super().__init__()
-        self.user = nn.Embedding(n_users, dim, sparse=True)
-        self.item = nn.Embedding(n_items, item_dim, sparse=True)
-        nn.init.normal_(self.user.weight, 0.0, init_std)
-        nn.init.normal_(self.item.weight, 0.0, init_std)
-
-    def users(self, u: torch.Tensor) -> torch.Tensor:
-        return self.user(u)
-
-    def items(self, i: torch.Tensor) -> torch.Tensor:
-        return self.item(i)
-
-    def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.user(u), self.item(i)
-
-    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        return (self.user(u).pow(2).sum(-1) + self.item(i).pow(2).sum(-1)).mean()
-
-
-class DMFBackbone(nn.Module):
-    """``p_u`` and ``q_m`` from DMF's towers; the item tower ends in dq = d(|M|+1) units."""
-
-    def __init__(self, user_csr: tuple[np.ndarray, np.ndarray], item_csr: tuple[np.ndarray, np.ndarray],
-                 n_users: int, n_items: int, hidden: int, dim: int, item_dim: int, init_std: float,
-                 hide_target: bool = True) -> None:
-        super().__init__()
-        self.hide_target = hide_target
-        self.user_tower = SparseTower(*user_csr, n_items, [hidden, dim], init_std)
-        self.item_tower = SparseTower(*item_csr, n_users, [hidden, item_dim], init_std)
-
-    def users(self, u: torch.Tensor) -> torch.Tensor:
-        return self.user_tower(u)
-
-    def items(self, i: torch.Tensor) -> torch.Tensor:
-        if not self.training:  # evaluation: the item tower once for the whole catalogue
-            return self.item_tower.all_rows()[i]
-        return self.item_tower(i.reshape(-1)).reshape(*i.shape, -1)
-
-    def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``p_u`` and ``q_i`` of training pairs, each pair hidden from its own towers' inputs (see DMF)."""
-        return encode_pairs(self.user_tower, self.item_tower, u, i, self.training and self.hide_target)
-
-    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        dense = [p for n, p in self.named_parameters() if "first" not in n]
-        return sum(p.pow(2).sum() for p in dense) / max(len(u), 1)  # type: ignore[return-value]
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -474,7 +423,8 @@ class MFAMAE(AMAEBase):
     backbone_name = "mf"
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
-        return MFBackbone(state["n_users"], state["n_items"], self.params["dim"], item_dim, self.params["init_std"])
+        return MFModule(state["n_users"], state["n_items"], self.params["dim"], self.params["init_std"],
+                        item_dim=item_dim)
 
 
 @register
@@ -491,10 +441,11 @@ class DMFAMAE(AMAEBase):
 
     def _rebuild_backbone_data(self, state: dict[str, Any]) -> None:
         self._state.update(user_nnz=state["user_nnz"], item_nnz=state["item_nnz"])
-        self._user_csr = (np.zeros(state["n_users"] + 1, np.int64), np.zeros(state["user_nnz"], np.int64))
-        self._item_csr = (np.zeros(state["n_items"] + 1, np.int64), np.zeros(state["item_nnz"], np.int64))
+        self._user_csr = placeholder_csr(state["n_users"], state["user_nnz"])
+        self._item_csr = placeholder_csr(state["n_items"], state["item_nnz"])
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
-        return DMFBackbone(self._user_csr, self._item_csr, state["n_users"], state["n_items"],
-                           int(self.params["hidden"]), int(self.params["dim"]), item_dim,
-                           float(self.params["init_std"]), bool(self.params["hide_target"]))
+        hidden, dim = int(self.params["hidden"]), int(self.params["dim"])
+        return DMFModule(self._user_csr, self._item_csr, state["n_users"], state["n_items"], [hidden, dim],
+                         float(self.params["init_std"]), cosine=False, hide_target=bool(self.params["hide_target"]),
+                         item_hidden=[hidden, item_dim])

@@ -14,18 +14,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from amae.data.ranges import build_csr
 from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.torch_base import TorchRecommender
 
 
 def csr(rows: np.ndarray, cols: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Binary CSR (indptr, indices) of unique (row, col) pairs."""
-    keys = np.unique(rows.astype(np.int64) * (cols.max() + 1 if len(cols) else 1) + cols.astype(np.int64))
-    width = cols.max() + 1 if len(cols) else 1
-    r, c = keys // width, keys % width
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])
-    return indptr, c.astype(np.int64)
+    """Binary CSR (indptr, indices) of unique (row, col) pairs (:func:`amae.data.ranges.build_csr`)."""
+    return build_csr(rows, cols, n_rows)
+
+
+def placeholder_csr(n_rows: int, nnz: int) -> tuple[np.ndarray, np.ndarray]:
+    """A CSR of the saved shapes, to build a tower before its buffers are loaded from the weights file."""
+    return np.zeros(n_rows + 1, np.int64), np.zeros(nnz, np.int64)
 
 
 class SparseTower(nn.Module):
@@ -120,14 +121,30 @@ def encode_pairs(user_tower: SparseTower, item_tower: SparseTower, u: torch.Tens
 
 
 class DMFModule(nn.Module):
+    """DMF's two towers: DMF itself, and the DMF backbone of DMF+AMAE (whose item tower ends in
+    ``item_hidden[-1]`` = d(|M|+1) units to meet the content codes)."""
+
     def __init__(self, user_csr: tuple[np.ndarray, np.ndarray], item_csr: tuple[np.ndarray, np.ndarray],
                  n_users: int, n_items: int, hidden: list[int], init_std: float, cosine: bool,
-                 hide_target: bool = True) -> None:
+                 hide_target: bool = True, item_hidden: list[int] | None = None) -> None:
         super().__init__()
         self.hide_target = hide_target
         self.user_tower = SparseTower(*user_csr, n_items, hidden, init_std)
-        self.item_tower = SparseTower(*item_csr, n_users, hidden, init_std)
+        self.item_tower = SparseTower(*item_csr, n_users, item_hidden or hidden, init_std)
         self.cosine = cosine
+
+    # -- the backbone interface (AMAE) ---------------------------------------------------------
+    def users(self, u: torch.Tensor) -> torch.Tensor:
+        return self.user_tower(u)
+
+    def items(self, i: torch.Tensor) -> torch.Tensor:
+        if not self.training:  # evaluation: the item tower once for the whole catalogue
+            return self.item_tower.all_rows()[i]
+        return self.item_tower(i.reshape(-1)).reshape(*i.shape, -1)
+
+    def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``p_u`` and ``q_i`` of training pairs, each pair hidden from its own towers' inputs."""
+        return encode_pairs(self.user_tower, self.item_tower, u, i, self.training and self.hide_target)
 
     def _combine(self, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         if self.cosine:
@@ -137,8 +154,7 @@ class DMFModule(nn.Module):
         return (p * q).sum(-1)
 
     def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
-        return self._combine(*encode_pairs(self.user_tower, self.item_tower, u, i,
-                                           self.training and self.hide_target))
+        return self._combine(*self.pair(u, i))
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         # Weights of the tower layers after the first; the first layer's scale is tied to the
@@ -147,10 +163,7 @@ class DMFModule(nn.Module):
         return sum(p.pow(2).sum() for p in rest) / max(len(u), 1)
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
-        p = self.user_tower(users)
-        q = self.item_tower.all_rows()[items] if not self.training else \
-            self.item_tower(items.reshape(-1)).reshape(*items.shape, -1)
-        return self._combine(p[:, None, :], q)
+        return self._combine(self.users(users)[:, None, :], self.items(items))
 
 
 @register
@@ -176,6 +189,6 @@ class DMF(TorchRecommender):
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         # Shapes come from JSON; the CSR buffers themselves are restored from the weights file.
         self._sizes = {"n_users": state["n_users"], "n_items": state["n_items"]}
-        self._user_csr = (np.zeros(state["n_users"] + 1, np.int64), np.zeros(state["user_nnz"], np.int64))
-        self._item_csr = (np.zeros(state["n_items"] + 1, np.int64), np.zeros(state["item_nnz"], np.int64))
+        self._user_csr = placeholder_csr(state["n_users"], state["user_nnz"])
+        self._item_csr = placeholder_csr(state["n_items"], state["item_nnz"])
         return self._make()

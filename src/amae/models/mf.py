@@ -25,17 +25,32 @@ def use_sparse(sparse: bool | str, n_rows: int, dim: int) -> bool:
 
 
 class MFModule(nn.Module):
-    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, sparse: bool = True) -> None:
+    """``p_u`` and ``q_m`` tables: MF itself, and the MF backbone of MF+AMAE (whose ``q_m`` is longer,
+    ``item_dim`` = d(|M|+1), to meet the content codes)."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, sparse: bool = True,
+                 item_dim: int | None = None) -> None:
         super().__init__()
         self.user = nn.Embedding(n_users, dim, sparse=sparse)
-        self.item = nn.Embedding(n_items, dim, sparse=sparse)
+        self.item = nn.Embedding(n_items, item_dim or dim, sparse=sparse)
         nn.init.normal_(self.user.weight, 0.0, init_std)
         nn.init.normal_(self.item.weight, 0.0, init_std)
 
-    def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
+    # -- the backbone interface (AMAE) ---------------------------------------------------------
+    def users(self, u: torch.Tensor) -> torch.Tensor:
+        return self.user(u)
+
+    def items(self, i: torch.Tensor) -> torch.Tensor:
+        return self.item(i)
+
+    def pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p, q = self.user(u), self.item(i)
-        # The training step asks for the penalty of the same rows next: keep the lookups (no second gather).
-        self._rows = (u, i, p, q) if self.training else None
+        self._rows = (u, i, p, q) if self.training else None  # the penalty of the same rows follows
+        return p, q
+
+    def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
+        # The training step asks for the penalty of the same rows next: pair() keeps the lookups.
+        p, q = self.pair(u, i)
         return (p * q).sum(-1)
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json
+from amae.data.ranges import build_csr
 from amae.protocol.stored import history_pairs, load_split
 from amae.serving.posts import PostFeaturizer
 from amae.training.cells import resolve_cell
@@ -101,12 +102,6 @@ def _history(dataset: Dataset, workspace: Path) -> tuple[np.ndarray, np.ndarray]
     return users, items
 
 
-def _csr(users: np.ndarray, items: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    pairs = np.unique(np.stack([users, items], axis=1), axis=0) if len(users) else np.zeros((0, 2), np.int64)
-    offsets = np.searchsorted(pairs[:, 0], np.arange(n_users + 1))
-    return offsets.astype(np.int64), pairs[:, 1].astype(np.int64)
-
-
 def resolve_model_dir(workspace: Path | None, model: str | None, seed: int, model_dir: Path | None,
                       params: dict | None = None) -> tuple[Path, Path]:
     """(workspace, model folder) from ``--workspace/--model/--seed [--param]`` or ``--model-dir``.
@@ -148,7 +143,7 @@ def load_bundle(workspace: Path | None = None, model: str | None = None, seed: i
     except (OSError, KeyError, ValueError, RuntimeError) as exc:
         raise DataError(f"{folder}: cannot load model '{name}': {exc}") from None
     users, items = _history(dataset, workspace)
-    offsets, hist_items = _csr(users, items, dataset.n_users)
+    offsets, hist_items = build_csr(users, items, dataset.n_users)
     popularity = np.bincount(items, minlength=dataset.n_items).astype(np.float64)
     last_post = np.full(dataset.n_users, np.iinfo(np.int64).min, dtype=np.int64)
     if dataset.posts is not None and len(dataset.posts):
