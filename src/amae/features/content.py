@@ -108,13 +108,25 @@ class ContextEncoder:
     def raw_contextual(self, mod: str, users: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unstandardised contextual vectors of one modality (the global vector where the window is
         empty, the paper's padding) and the empty-window flags."""
+        lo, hi = self.posts[mod].window(users, times, self.window)
+        return self.raw_from_ranges(mod, users, lo, hi)
+
+    def raw_from_ranges(self, mod: str, users: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`raw_contextual` for windows already found (``[lo, hi)`` into the modality's posts)."""
         users = np.asarray(users, dtype=np.int64)
-        store = self.posts[mod]
-        lo, hi = store.window(users, times, self.window)
-        out = store.range_means(lo, hi)
+        out = self.posts[mod].range_means(lo, hi)
         empty = hi <= lo
         out[empty] = self.raw_global[mod][users[empty]]
         return out, empty
+
+    def windows(self, users: np.ndarray, times: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per modality the ``[lo, hi)`` post range of each case's window (two int arrays, no features)."""
+        return {m: store.window(users, times, self.window) for m, store in self.posts.items()}
+
+    def from_ranges(self, users: np.ndarray, ranges: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Standardised contextual vectors of cases whose windows are given (see :meth:`windows`)."""
+        return {m: self._std(m, self.raw_from_ranges(m, users, lo, hi)[0]) for m, (lo, hi) in ranges.items()}
 
     def fit_standardizers(self, users: np.ndarray, times: np.ndarray) -> None:
         """Fit one standardiser per modality on these (training) records' contextual vectors.

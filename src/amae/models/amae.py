@@ -70,39 +70,45 @@ class AMAEModule(nn.Module):
     def global_vectors(self, m: str) -> torch.Tensor:
         return getattr(self, f"global_{m}")
 
-    def codes(self, u: torch.Tensor, ctx: dict[str, torch.Tensor]) -> dict[str, list[torch.Tensor]]:
-        """Per modality the codes of the switched-on contexts, in ``CONTEXTS`` order."""
+    def codes(self, u: torch.Tensor, ctx: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per modality the ``(n, C, d)`` codes of the switched-on contexts, in ``CONTEXTS`` order.
+
+        The contexts go through the autoencoder stacked as one batch (one kernel per layer, not
+        one per context).
+        """
         out = {}
+        n = len(u)
         for m in self.modalities:
-            x = {"global": self.global_vectors(m)[u], "contextual": ctx[m]}
-            out[m] = [self.aes[m](x[c]) for c in self.contexts]
+            x = {"global": self.global_vectors(m)[u], "contextual": ctx.get(m)}
+            xs = [x[c] for c in self.contexts]
+            z = self.aes[m](torch.cat(xs) if len(xs) > 1 else xs[0])
             if self.training and self.code_dropout > 0:
                 # Dropout on the codes in stage 2: content that does not predict listening is
                 # shrunk instead of memorised record by record (the noise-feature check).
-                out[m] = [F.dropout(z, self.code_dropout) for z in out[m]]
+                z = F.dropout(z, self.code_dropout)
+            out[m] = z.view(len(xs), n, -1).transpose(0, 1)
         return out
 
-    def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, list[torch.Tensor]]
+    def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, torch.Tensor]
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Eq. 13 for ``p`` (n, d), ``q`` (n, k, dq): logits (n, k) and attention weights (n, k, C)."""
+        """Eq. 13 for ``p`` (n, d), ``q`` (n, k, dq), codes (n, C, d): logits (n, k), attention (n, k, C)."""
         d = self.dim
         logits = torch.einsum("nd,nkd->nk", p, q[..., :d])
         weights: dict[str, torch.Tensor] = {}
         at = d
         for m in self.modalities:
-            zs = codes[m]
+            z = codes[m]
             if self.use_attention:
-                alpha = self.attention[m](zs, p, q)
-                q_m = q[..., at : at + d]
+                alpha = self.attention[m](z, p, q)
                 # z^A . q = sum_c alpha_c (z^c . q): no (n, k, d) mixture is built.
-                dots = torch.stack([torch.einsum("nd,nkd->nk", z, q_m) for z in zs], dim=-1)
+                dots = torch.einsum("ncd,nkd->nkc", z, q[..., at : at + d])
                 logits = logits + (alpha * dots).sum(-1)
                 weights[m] = alpha
                 at += d
-            else:
-                for z in zs:  # no_attention concatenates the codes (or there is just one)
-                    logits = logits + torch.einsum("nd,nkd->nk", z, q[..., at : at + d])
-                    at += d
+            else:  # no_attention concatenates the codes (or there is just one)
+                width = z.shape[1] * d
+                logits = logits + torch.einsum("nf,nkf->nk", z.reshape(len(z), width), q[..., at : at + width])
+                at += width
         return logits, weights
 
     def logits(self, u: torch.Tensor, i: torch.Tensor, ctx: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -120,7 +126,7 @@ class AMAEModule(nn.Module):
         """
         first = torch.zeros_like(unique).scatter_(0, inverse, torch.arange(len(inverse), device=inverse.device))
         codes = self.codes(u[first], ctx)
-        rows = {m: [z[inverse] for z in zs] for m, zs in codes.items()}
+        rows = {m: z[inverse] for m, z in codes.items()}
         p, q = self.backbone.pair(u, i)
         return self.predict(p, q[:, None, :], rows)[0][:, 0]
 
@@ -144,31 +150,33 @@ class AMAEModule(nn.Module):
         decoders = {id(p) for p in self.decoder_parameters()}
         dense = [p for p in list(self.aes.parameters()) + list(self.attention.parameters())
                  if p.requires_grad and id(p) not in decoders]
-        extra = sum(p.pow(2).sum() for p in dense) / max(len(u), 1) if dense else 0.0
+        # one concatenation and one reduction instead of two kernels per parameter tensor
+        extra = torch.cat([p.reshape(-1) for p in dense]).pow(2).sum() / max(len(u), 1) if dense else 0.0
         return self.backbone.penalty(u, i) + extra
 
 
 class RecordContext:
     """Standardised contextual inputs of fit records, read from the content store per batch.
 
-    Nothing is precomputed per record: a batch of record indices becomes the (user, time) of each
-    record and one range read of the store (DESIGN section 10), so memory does not grow with the
-    number of records.
+    Each record's window is kept as a post range per modality (two integers, found once), and a
+    batch of record indices becomes one range read of the store (DESIGN section 10): nothing of
+    feature width is held per record.
     """
-
-    def __init__(self, encoder: ContextEncoder, users: np.ndarray, times: np.ndarray, device: torch.device) -> None:
-        self.encoder = encoder
-        self.users = np.asarray(users, dtype=np.int64)
-        self.times = np.asarray(times, dtype=np.int64)
-        self.device = device
 
     #: batches between releases of the memory-mapped pages an epoch has touched
     RELEASE_EVERY = 1024
 
+    def __init__(self, encoder: ContextEncoder, users: np.ndarray, times: np.ndarray, device: torch.device) -> None:
+        self.encoder = encoder
+        self.users = np.asarray(users, dtype=np.int64)
+        self.ranges = encoder.windows(self.users, np.asarray(times, dtype=np.int64))
+        self.device = device
+        self.calls = 0
+
     def __call__(self, records: torch.Tensor) -> dict[str, torch.Tensor]:
         idx = records.cpu().numpy()
-        ctx, _ = self.encoder.contextual(self.users[idx], self.times[idx])
-        self.calls = getattr(self, "calls", 0) + 1
+        ctx = self.encoder.from_ranges(self.users[idx], {m: (lo[idx], hi[idx]) for m, (lo, hi) in self.ranges.items()})
+        self.calls += 1
         if self.calls % self.RELEASE_EVERY == 0:
             for store in self.encoder.posts.values():
                 release_pages(store.features)

@@ -23,12 +23,16 @@ class ContextAttention(nn.Module):
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def forward(self, codes: list[torch.Tensor], p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        """``codes``: C tensors (n, d); ``p`` (n, du); ``q`` (n, k, dq) -> weights (n, k, C)."""
+    def forward(self, codes: list[torch.Tensor] | torch.Tensor, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """``codes``: (n, C, d) (or C tensors (n, d)); ``p`` (n, du); ``q`` (n, k, dq) -> weights (n, k, C).
+
+        All contexts at once: a handful of kernels per call whatever C, which is what a training
+        step of small batches spends its time on.
+        """
+        z = torch.stack(list(codes), dim=1) if isinstance(codes, list | tuple) else codes
         w = self.proj.weight
         a, b = self.latent, self.latent + self.user_dim
-        wz, wp, wq = w[:, :a], w[:, a:b], w[:, b:]
-        item_part = q @ wq.T + self.proj.bias  # (n, k, h)
-        user_part = p @ wp.T  # (n, h)
-        betas = [self.out(torch.relu(item_part + (z @ wz.T + user_part)[:, None, :])).squeeze(-1) for z in codes]
-        return torch.softmax(torch.stack(betas, dim=-1), dim=-1)
+        item_part = q @ w[:, b:].T + self.proj.bias  # (n, k, h)
+        case_part = z @ w[:, :a].T + (p @ w[:, a:b].T)[:, None, :]  # (n, C, h)
+        hidden = torch.relu(item_part[:, :, None, :] + case_part[:, None, :, :])  # (n, k, C, h)
+        return torch.softmax(self.out(hidden).squeeze(-1), dim=-1)

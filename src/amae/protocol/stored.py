@@ -12,7 +12,8 @@ import numpy as np
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError
-from amae.protocol.split import Split
+from amae.data.provenance import read_manifest
+from amae.protocol.split import SPLIT_VERSIONS, Split, split_digest
 
 
 def load_split(workspace: Path) -> Split:
@@ -20,6 +21,10 @@ def load_split(workspace: Path) -> Split:
     folder = Path(workspace) / "split"
     if not (folder / "split.json").exists():
         raise DataError(f"{workspace}: no split yet (run 'amae split {workspace}' first)")
+    saved = read_manifest(folder)
+    if saved is None or split_digest(folder) is None or saved.versions != SPLIT_VERSIONS:
+        raise DataError(f"{workspace}/split: incomplete or made by an older amae (format {saved and saved.versions}, "
+                        f"this one writes {SPLIT_VERSIONS}); run 'amae split {workspace}' again")
     return Split.load(folder)
 
 
