@@ -49,6 +49,7 @@ from amae.models.base import TrainData  # noqa: E402
 from amae.models.mf import MF  # noqa: E402
 from amae.protocol.metrics import full_ranks, sampled_ranks  # noqa: E402
 from amae.protocol.split import split_interactions  # noqa: E402
+from amae.training import fit  # noqa: E402
 
 PAPER = {"users": 163_329, "tracks": 34_140, "interactions": 17_826_932, "posts": 45_276_160}
 SPAN_DAYS = 365
@@ -123,9 +124,9 @@ def build_store(world: dict, split, folder: Path, n_users: int, dtype: str) -> C
                                     dtype=dtype)
         del feats
     inter = world["inter"]
-    fit = split.fit_rows
+    fit_rows = split.fit_rows
     encoder = ContextEncoder(posts, n_users, global_cutoffs(split.train_end, "train"))
-    encoder.fit_standardizers(inter["user_idx"].to_numpy()[fit], inter["timestamp"].to_numpy()[fit])
+    encoder.fit_standardizers(inter["user_idx"].to_numpy()[fit_rows], inter["timestamp"].to_numpy()[fit_rows])
     return encoder
 
 
@@ -133,8 +134,8 @@ def fit_fraction(model_cls, world: dict, split, encoder: ContextEncoder | None, 
                  n_users: int, n_items: int, seed: int):  # noqa: ANN201
     """One epoch over a seeded ``fraction`` of the fit records (validation off)."""
     rng = np.random.default_rng(seed)
-    fit = split.fit_rows
-    rows = np.sort(rng.choice(fit, size=max(1, int(len(fit) * fraction)), replace=False))
+    fit_rows = split.fit_rows
+    rows = np.sort(rng.choice(fit_rows, size=max(1, int(len(fit_rows) * fraction)), replace=False))
     inter = world["inter"]
     data = TrainData(n_users, n_items, inter["user_idx"].to_numpy()[rows], inter["item_idx"].to_numpy()[rows],
                      inter["timestamp"].to_numpy()[rows], rows=rows, seed=seed,
