@@ -283,6 +283,28 @@ def test_prepare_content_from_workspace(world: SimpleNamespace, tmp_path: Path) 
                                   model.score(v.users, v.candidates(), v.times))
 
 
+def test_pca_reduced_store_depends_on_the_split_and_reloads(world: SimpleNamespace, tmp_path: Path) -> None:
+    """``pca_dim`` projects the deep group (fitted on training posts), so the store follows the split."""
+    ws = _fake_workspace(tmp_path / "ws", world)
+    dataset = SimpleNamespace(n_users=world.n_users, interactions=pd.DataFrame(
+        {"user_idx": world.users, "item_idx": world.items, "timestamp": world.times}))
+    split = SimpleNamespace(fit_rows=world.fit_rows, train_end=world.train_end)
+    full = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"]})
+    reduced = MFAMAE.prepare_content(ws, dataset, split, {"modalities": ["text"], "pca_dim": 2})
+    assert full.encoder.dims() == {"text": 6} and reduced.encoder.dims() == {"text": 3 + 2}
+    assert reduced.source["store"] != full.source["store"]
+    earlier = SimpleNamespace(fit_rows=world.fit_rows, train_end=world.train_end - DAY)
+    other = MFAMAE.prepare_content(ws, dataset, earlier, {"modalities": ["text"], "pca_dim": 2})
+    assert other.source["store"] != reduced.source["store"]  # a new split refits the reduction
+    data = TrainData(world.n_users, world.n_items, world.users[world.fit_rows], world.items[world.fit_rows],
+                     world.times[world.fit_rows], valid=world.valid, rows=world.fit_rows, content=reduced)
+    model = fit(MFAMAE(**FAST, modalities=["text"], pca_dim=2), data)
+    model.save(tmp_path / "model")
+    v = world.valid
+    np.testing.assert_array_equal(MFAMAE.load(tmp_path / "model").score(v.users, v.candidates(), v.times),
+                                  model.score(v.users, v.candidates(), v.times))
+
+
 def test_decoders_are_not_in_stage2(world: SimpleNamespace) -> None:
     model, s1, final = _fit_recording_stage1(MFAMAE, world)
     decoders = [k for k in s1 if ".decoder." in k]

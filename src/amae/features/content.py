@@ -12,6 +12,7 @@ training records' contextual vectors only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -23,14 +24,16 @@ import numpy as np
 import pandas as pd
 
 from amae.data.io import DataError, read_json, write_json
-from amae.data.provenance import Manifest, check, seal, short, upstream
+from amae.data.provenance import Manifest, check, read_manifest, seal, short, upstream
 from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
 from amae.features.modalities import GROUP_KINDS, POST_MODALITIES
 from amae.features.standardize import Standardizer
 from amae.features.store import (
     CONTROLS,
     STORE_FORMAT,
+    FixedPCA,
     ModalityPosts,
+    Projected,
     fill_noise,
     finite_rows,
     open_modality,
@@ -39,7 +42,7 @@ from amae.features.store import (
     write_modality,
 )
 from amae.features.user_content import UserContent, register_content
-from amae.protocol.split import training_until
+from amae.protocol.split import in_training_period, training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
 __all__ = ["CONTROLS", "ContextEncoder", "ModalityPosts", "PostContent", "fill_noise", "load_posts", "noise_like",
@@ -232,7 +235,7 @@ class PostContent(UserContent):
     @classmethod
     def build(cls, workspace: Path, dataset: Any, split: Any, *, modalities: list[str], groups: list[str],
               control: str = "none", noise_seed: int = 0, window: int = DEFAULT_WINDOW_SECONDS,
-              global_window: str = "train") -> PostContent:
+              global_window: str = "train", pca_dim: int = 0) -> PostContent:
         """Open the store of the switched-on groups, fit the standardisers on the fit records.
 
         A requested feature group that was never extracted is an error naming the command that
@@ -248,14 +251,17 @@ class PostContent(UserContent):
                 if g not in have:
                     raise DataError(f"{workspace}/features: feature group '{g}' is missing (run 'amae features "
                                     f"{workspace} --modality {m}', or leave {m} out with -p modalities=...)")
-        posts = load_posts(Path(workspace), wanted, control=control, noise_seed=int(noise_seed))
+        options = StoreOptions(control, int(noise_seed), "float32", int(pca_dim), split.train_end if pca_dim else None)
+        folder = store_folder(Path(workspace), wanted, options)
+        posts = open_store(folder, wanted)
         absent = {m: POST_MODALITIES[m].absent_reason for m in wanted if m not in posts}
         if not posts:
             raise DataError(f"{workspace}: no post carries any of the modalities {sorted(wanted)} "
                             f"({'; '.join(f'{m}: {r}' for m, r in absent.items())})")
         kept = {m: g for m, g in wanted.items() if m in posts}
         source = {"workspace": str(Path(workspace).resolve()), "groups": kept, "absent_modalities": absent,
-                  "control": control, "noise_seed": int(noise_seed)}
+                  "control": control, "noise_seed": int(noise_seed), "pca_dim": int(pca_dim),
+                  "store": str(folder.resolve())}
         inter = dataset.interactions
         rows = np.asarray(split.fit_rows, dtype=np.int64)
         return build_content(posts, dataset.n_users, inter["user_idx"].to_numpy(np.int64)[rows],
@@ -267,6 +273,12 @@ def reopen_posts(source: dict[str, Any]) -> dict[str, ModalityPosts]:
     """The store a saved model was trained on, from its ``source`` (empty when the workspace is gone)."""
     if not source.get("workspace") or not Path(source["workspace"]).exists():
         return {}
+    store = Path(source.get("store", ""))
+    if source.get("pca_dim"):  # a reduced store depends on the split: reopen exactly the one trained on
+        if not (store / "modalities.json").exists() or read_manifest(store) is None:
+            raise DataError(f"{store}: the reduced content store this model was trained on is gone "
+                            "(train the model again)")
+        return open_store(store, source["groups"])
     control = source.get("control") or ("noise" if source.get("noise_features") else "none")
     return load_posts(Path(source["workspace"]), source["groups"], control=control,
                       noise_seed=int(source.get("noise_seed", 0)))
@@ -298,59 +310,101 @@ def usable_posts(workspace: Path) -> dict[str, int]:
     return out
 
 
-def store_manifest(workspace: Path, modalities: dict[str, list[str]], control: str, noise_seed: int,
-                   dtype: str) -> Manifest:
-    """What a content store is made from: the posts, the feature groups, the control and its seed."""
+@dataclass(frozen=True)
+class StoreOptions:
+    """How a content store is made beyond its inputs: the control, the dtype, the reduction.
+
+    ``pca_dim`` > 0 projects each *deep* group to that many dimensions with a :class:`FixedPCA`
+    fitted on training-period posts (``train_end`` per user, so the store then depends on the
+    split) **[choice]**, off (0) by default: at small scale the full features fit and nothing is
+    lost; at the paper's counts it is what fits on one disk (DESIGN section 10).
+    """
+
+    control: str = "none"
+    noise_seed: int = 0
+    dtype: str = "float32"
+    pca_dim: int = 0
+    train_end: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def config(self) -> dict[str, Any]:
+        """The manifest's view: every choice that shapes the stored numbers."""
+        seed = self.noise_seed if self.control != "none" else None
+        out: dict[str, Any] = {"control": self.control, "noise_seed": seed, "dtype": self.dtype,
+                               "pca_dim": self.pca_dim}
+        if self.pca_dim > 0:
+            if self.train_end is None:
+                raise ValueError("pca_dim needs the split's train_end (the reduction is fitted on training posts)")
+            ends = np.asarray(self.train_end, np.int64).tobytes()
+            out["train_end"] = hashlib.blake2b(ends, digest_size=16).hexdigest()
+        return out
+
+
+def store_manifest(workspace: Path, modalities: dict[str, list[str]], options: StoreOptions) -> Manifest:
+    """What a content store is made from: the posts, the feature groups, and :class:`StoreOptions`."""
     ws = Path(workspace)
     inputs = {"data": upstream(ws / "data"), **{f"features/{m}": upstream(ws / "features" / m) for m in modalities}}
-    seed = noise_seed if control != "none" else None
-    return Manifest("content", inputs, {"groups": modalities, "control": control, "noise_seed": seed, "dtype": dtype},
-                    {"store_format": STORE_FORMAT})
+    return Manifest("content", inputs, {"groups": modalities, **options.config()}, {"store_format": STORE_FORMAT})
 
 
 def load_posts(workspace: Path, modalities: dict[str, list[str]], noise_features: bool = False,
-               noise_seed: int = 0, control: str | None = None, dtype: str = "float32") -> dict[str, ModalityPosts]:
+               noise_seed: int = 0, control: str | None = None, dtype: str = "float32", pca_dim: int = 0,
+               train_end: np.ndarray | None = None) -> dict[str, ModalityPosts]:
     """The workspace's content store per modality: groups concatenated, posts lacking it dropped.
 
     Built once into ``workspace/content/<digest>/`` and reused while its manifest (the posts, the
-    feature groups, the control) is unchanged; features are memory-mapped from there. ``control``
+    feature groups, the options) is unchanged; features are memory-mapped from there. ``control``
     (``noise`` or ``shuffle``, see :data:`CONTROLS`) makes the content uninformative in a seeded
-    way (``noise_seed``); ``noise_features=True`` is the same as ``control="noise"``. A modality
-    with no usable post is absent from the result.
+    way (``noise_seed``); ``noise_features=True`` is the same as ``control="noise"``; ``pca_dim``
+    reduces the deep groups (see :class:`StoreOptions`). A modality with no usable post is absent.
     """
-    control = control or ("noise" if noise_features else "none")
-    manifest = store_manifest(workspace, modalities, control, int(noise_seed), dtype)
+    options = StoreOptions(control or ("noise" if noise_features else "none"), int(noise_seed), dtype, int(pca_dim),
+                           train_end)
+    return open_store(store_folder(workspace, modalities, options), modalities)
+
+
+def store_folder(workspace: Path, modalities: dict[str, list[str]], options: StoreOptions) -> Path:
+    """The store's folder, built first when no complete store of the same manifest exists."""
+    manifest = store_manifest(workspace, modalities, options)
     folder = Path(workspace) / "content" / short(manifest.digest(), 12)
     if check(folder, manifest):
-        _build_store(Path(workspace), folder, manifest, modalities, control, int(noise_seed), dtype)
-    present = read_json(folder / "modalities.json")["present"]
-    return {m: open_modality(folder, m) for m in modalities if m in present}
+        _build_store(Path(workspace), folder, manifest, modalities, options)
+    return folder
+
+
+def open_store(folder: Path, modalities: dict[str, list[str]] | list[str]) -> dict[str, ModalityPosts]:
+    """The modalities of a complete store folder, memory-mapped."""
+    present = read_json(Path(folder) / "modalities.json")["present"]
+    return {m: open_modality(Path(folder), m) for m in modalities if m in present}
 
 
 def _build_store(workspace: Path, folder: Path, manifest: Manifest, modalities: dict[str, list[str]],
-                 control: str, noise_seed: int, dtype: str) -> None:
+                 options: StoreOptions) -> None:
     """Write the store into a fresh temporary folder, seal it, then move it into place (atomic)."""
     meta = pd.read_parquet(workspace / "data" / "posts.parquet", columns=["post_idx", "user_idx", "timestamp"])
     meta = meta.sort_values("post_idx")
     post_idx = meta["post_idx"].to_numpy(np.int64)
     user = meta["user_idx"].to_numpy(np.int64)
-    if control == "shuffle":
-        user = shuffle_post_users(user, noise_seed)
+    if options.control == "shuffle":
+        user = shuffle_post_users(user, options.noise_seed)
     time = meta["timestamp"].to_numpy(np.int64)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         present: list[str] = []
+        reductions: dict[str, float] = {}
         for mod, names in modalities.items():
             blocks = _group_blocks(workspace, names, post_idx)
             keep = ~_missing(workspace, mod, post_idx)
             keep[keep] &= finite_rows(blocks, post_idx[keep])
             if not keep.any():
                 continue  # a modality without data is absent, not a block of zeros
-            seed = noise_seed + len(present) if control == "noise" else None
-            write_modality(tmp, mod, user[keep], time[keep], blocks, post_idx[keep], dtype=dtype, noise_seed=seed)
+            if options.pca_dim > 0:
+                blocks = _reduced(mod, names, blocks, post_idx[keep], user[keep], time[keep], options, reductions)
+            seed = options.noise_seed + len(present) if options.control == "noise" else None
+            write_modality(tmp, mod, user[keep], time[keep], blocks, post_idx[keep], dtype=options.dtype,
+                           noise_seed=seed)
             present.append(mod)
-        write_json(tmp / "modalities.json", {"present": present})
+        write_json(tmp / "modalities.json", {"present": present, "explained_variance": reductions})
         seal(tmp, manifest)
         shutil.rmtree(folder, ignore_errors=True)  # an unfinished or stale store of the same name
         try:
@@ -360,6 +414,23 @@ def _build_store(workspace: Path, folder: Path, manifest: Manifest, modalities: 
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _reduced(mod: str, names: list[str], blocks: list[np.ndarray], rows: np.ndarray, user: np.ndarray,
+             time: np.ndarray, options: StoreOptions, explained: dict[str, float]) -> list[Any]:
+    """The deep group of ``mod`` seen through a PCA fitted on its training-period posts (others as they are)."""
+    deep = POST_MODALITIES[mod].groups.get("deep")
+    assert options.train_end is not None
+    training = rows[in_training_period(user, time, options.train_end)]
+    out: list[Any] = []
+    for name, block in zip(names, blocks, strict=True):
+        if name == deep and block.shape[1] > options.pca_dim and len(training):
+            pca = FixedPCA.fit(block, training, options.pca_dim)
+            explained[name] = pca.explained
+            out.append(Projected(block, pca))
+        else:
+            out.append(block)
+    return out
 
 
 def _group_blocks(workspace: Path, names: list[str], post_idx: np.ndarray) -> list[np.ndarray]:

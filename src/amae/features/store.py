@@ -307,3 +307,64 @@ def write_modality(folder: Path, mod: str, user: np.ndarray, time: np.ndarray, b
 def open_modality(folder: Path, mod: str) -> ModalityPosts:
     """A stored modality, its features memory-mapped (read-only)."""
     return ModalityPosts(np.load(folder / f"{mod}.keys.npy"), np.load(folder / f"{mod}.features.npy", mmap_mode="r"))
+
+
+# -- optional fixed reduction of deep features ------------------------------------------------------
+#: posts sampled (seeded) to fit a reduction: the covariance of 200k rows pins the leading components
+PCA_SAMPLE = 200_000
+
+
+@dataclass
+class FixedPCA:
+    """A principal-component projection fitted once on training-period posts, then fixed.
+
+    Why (DESIGN section 10, **[choice]**): at the paper's counts, 45M posts x (200 + 2048) deep
+    dimensions do not fit on one disk; projecting the deep groups to ``k`` dimensions does, and a
+    projection fitted on training-period posts only cannot leak test-period content.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray  # (k, D)
+    explained: float  # share of the fitted rows' variance the k components keep
+
+    @classmethod
+    def fit(cls, x: np.ndarray, rows: np.ndarray, k: int, seed: int = 0) -> FixedPCA:
+        """Fit on ``x[rows]`` (a seeded sample of at most :data:`PCA_SAMPLE` of them), streamed."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) > PCA_SAMPLE:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, PCA_SAMPLE, replace=False))
+        dim = x.shape[1]
+        s1, s2 = np.zeros(dim), np.zeros((dim, dim))
+        for a in range(0, len(rows), 1 << 16):
+            block = gather_rows(x, rows[a : a + (1 << 16)]).astype(np.float64)
+            s1 += block.sum(axis=0)
+            s2 += block.T @ block
+        n = max(len(rows), 1)
+        mean = s1 / n
+        cov = s2 / n - np.outer(mean, mean)
+        values, vectors = np.linalg.eigh(cov)  # ascending
+        order = np.argsort(values)[::-1][: min(k, dim)]
+        total = float(np.clip(values, 0, None).sum())
+        kept = float(np.clip(values[order], 0, None).sum())
+        # a deterministic sign per component (eigh's is arbitrary): the largest loading is positive
+        comps = vectors[:, order].T
+        comps *= np.sign(comps[np.arange(len(order)), np.abs(comps).argmax(axis=1)])[:, None]
+        return cls(mean, comps, kept / total if total > 0 else 1.0)
+
+    def transform(self, block: np.ndarray) -> np.ndarray:
+        return ((np.asarray(block, dtype=np.float64) - self.mean) @ self.components.T).astype(np.float32)
+
+
+class Projected:
+    """A feature group seen through a :class:`FixedPCA`: rows are projected as they are read."""
+
+    def __init__(self, base: np.ndarray, pca: FixedPCA) -> None:
+        self.base, self.pca = base, pca
+        self.shape = (base.shape[0], pca.components.shape[0])
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+        if isinstance(rows, slice):
+            return self.pca.transform(read_rows(self.base, rows.start or 0, rows.stop or self.base.shape[0]))
+        return self.pca.transform(gather_rows(self.base, np.asarray(rows, dtype=np.int64)))

@@ -195,7 +195,7 @@ class AMAEBase(TorchRecommender):
         "no_reconstruction": False, "no_cross_modal": False, "no_finetune": False, "no_attention": False,
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
-        "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False,
+        "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
         "lr": 3e-3, "epochs": 60, "patience": 6, "min_epochs": 8, "code_dropout": 0.7, "group_records": True,
     }
 
@@ -221,7 +221,7 @@ class AMAEBase(TorchRecommender):
         p = {**cls.default_params, **params}
         return {"modalities": list(p["modalities"]), "groups": list(p["groups"]), "control": resolve_control(p),
                 "noise_seed": int(p["noise_seed"]), "window": int(p["window"]),
-                "global_window": str(p["global_window"])}
+                "global_window": str(p["global_window"]), "pca_dim": int(p["pca_dim"])}
 
     # -- building ---------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
