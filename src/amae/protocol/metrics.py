@@ -49,16 +49,21 @@ FULL_BLOCK_CELLS = 1 << 22
 
 
 def sampled_ranks(score_fn: ScoreFn, cases: EvalCases, batch_size: int | None = None) -> np.ndarray:
-    """Rank of each positive among its fixed negatives, scored in (batch x 100) blocks."""
-    cand = cases.candidates()
-    batch_size = batch_size or max(1, BLOCK_CELLS // max(cand.shape[1], 1))
-    padded = cand < 0  # adapters pad dropped negatives with -1 (e.g. NCF files with duplicates)
+    """Rank of each positive among its fixed negatives, scored in (batch x 100) blocks.
+
+    Each block's candidates are assembled as it is scored, so millions of cases never hold a
+    second (n, 100) matrix beside their negatives.
+    """
+    width = 1 + cases.negatives.shape[1]
+    batch_size = batch_size or max(1, BLOCK_CELLS // width)
     ranks = np.empty(len(cases), dtype=np.int64)
     for s in range(0, len(cases), batch_size):
         sl = slice(s, s + batch_size)
-        block = np.where(padded[sl], 0, cand[sl])
+        cand = np.concatenate([cases.items[sl, None], cases.negatives[sl]], axis=1)
+        padded = cand < 0  # adapters pad dropped negatives with -1 (e.g. NCF files with duplicates)
+        block = np.where(padded, 0, cand)
         scores = np.asarray(score_fn(cases.users[sl], block, cases.times[sl]), dtype=np.float64)
-        scores[padded[sl]] = -np.inf
+        scores[padded] = -np.inf
         ranks[sl] = pessimistic_rank(scores)
     return ranks
 
