@@ -30,6 +30,10 @@ def serving_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Workspace with text features and trained ``mf`` and ``mf+amae`` (seed 0)."""
     ws = text_workspace(tmp_path_factory.mktemp("serving"), n_users=30, n_days=10)
     dataset, split = load_workspace(ws), load_split(ws)
-    for name in ("mf", "mf+amae"):
-        run_cell(ws, dataset, split, name, 0, dict(SERVING_FAST))
+    from amae.models import REGISTRY
+    from amae.models.base import known_params
+
+    for name in ("mf", "mf+amae"):  # each model gets the settings it takes (MF has no stage 1)
+        known = known_params(REGISTRY[name])
+        run_cell(ws, dataset, split, name, 0, {k: v for k, v in SERVING_FAST.items() if k in known})
     return ws

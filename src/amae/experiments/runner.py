@@ -40,6 +40,8 @@ from amae.experiments.plan import (
 from amae.experiments.runs import run_cell
 from amae.experiments.summary import PROTOCOLS, bootstrap_vs_reference, seed_summary
 from amae.features.modalities import POST_MODALITIES
+from amae.models import REGISTRY
+from amae.models.base import known_params
 from amae.protocol.given import ingest
 from amae.protocol.split import Split, split_workspace
 
@@ -165,9 +167,19 @@ def plan_rows(wanted: list[str], methods: list[str] | None) -> tuple[dict[str, l
     return table_plan, unique
 
 
+def shared_params(ctx: Context, model: str) -> dict[str, Any]:
+    """The preset and the experiment-wide params, restricted to what ``model`` takes.
+
+    They are set for every model at once (``epochs`` means nothing to ItemPop), so each model gets
+    the ones it knows; per-model and row params are passed as they are and checked strictly.
+    """
+    known = known_params(REGISTRY[model]) if model in REGISTRY else {}
+    return {k: v for k, v in {**PRESETS[ctx.preset], **ctx.params}.items() if k in known}
+
+
 def effective_params(ctx: Context, row: Row) -> dict[str, Any]:
     """Preset, then experiment params, then tuned values, then per-model params, then the row's switches."""
-    return {**PRESETS[ctx.preset], **ctx.params, **ctx.tuned.get(row.model, {}),
+    return {**shared_params(ctx, row.model), **ctx.tuned.get(row.model, {}),
             **ctx.model_params.get(row.model, {}), **row.params}
 
 
@@ -214,7 +226,7 @@ def tune_methods(ctx: Context, unique: dict[str, Row], n_trials: int) -> dict[st
             continue
         if ctx.not_applicable(row) is not None:
             continue
-        base = {**PRESETS[ctx.preset], **ctx.params, **ctx.model_params.get(row.model, {}), "progress": False}
+        base = {**shared_params(ctx, row.model), **ctx.model_params.get(row.model, {}), "progress": False}
         t0 = time.perf_counter()
         try:
             records[row.model] = tune(ctx.ws, ctx.dataset, ctx.split, row.model, base, n_trials, ctx.device, ctx.log)

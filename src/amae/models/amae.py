@@ -49,10 +49,14 @@ CONTEXTS = ("global", "contextual")
 class AMAEModule(nn.Module):
     """Backbone + one autoencoder per modality + attention; global vectors kept as buffers."""
 
-    def __init__(self, backbone: nn.Module, dims: dict[str, int], n_users: int, cfg: dict[str, Any]) -> None:
+    def __init__(self, backbone: nn.Module, dims: dict[str, int], n_users: int, cfg: dict[str, Any],
+                 n_items: int = 0) -> None:
         super().__init__()
         d = int(cfg["dim"])
         self.backbone = backbone
+        self.n_items = int(n_items)
+        #: item-only parts of every catalogue item while evaluating (weights cannot change then)
+        self._item_cache: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None
         self.modalities = list(dims)
         self.contexts = [c for c in CONTEXTS if c in cfg["contexts"]]
         self.use_attention = not cfg["no_attention"] and len(self.contexts) > 1
@@ -69,6 +73,31 @@ class AMAEModule(nn.Module):
 
     def global_vectors(self, m: str) -> torch.Tensor:
         return getattr(self, f"global_{m}")
+
+    def train(self, mode: bool = True) -> AMAEModule:
+        self._item_cache = None  # weights may change from here on
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        self._item_cache = None
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def item_side(self, items: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+        """``q_m`` of the items and, for attention, their item-only hidden part per modality.
+
+        While evaluating both are computed once for the whole catalogue and gathered per batch:
+        a scoring batch of 4,096 cases x 100 candidates would otherwise recompute them for
+        400k (case, candidate) cells, most of them the same few thousand items.
+        """
+        if self.training or self.n_items <= 0:
+            return self.backbone.items(items), None
+        if self._item_cache is None:
+            with torch.no_grad():
+                q_all = self.backbone.items(torch.arange(self.n_items, device=items.device))
+                parts = {m: att.item_part(q_all) for m, att in self.attention.items()}
+            self._item_cache = (q_all, parts)
+        q_all, parts = self._item_cache
+        return q_all[items], {m: x[items] for m, x in parts.items()}
 
     def codes(self, u: torch.Tensor, ctx: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per modality the ``(n, C, d)`` codes of the switched-on contexts, in ``CONTEXTS`` order.
@@ -89,8 +118,8 @@ class AMAEModule(nn.Module):
             out[m] = z.view(len(xs), n, -1).transpose(0, 1)
         return out
 
-    def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, torch.Tensor]
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, torch.Tensor],
+                item_parts: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Eq. 13 for ``p`` (n, d), ``q`` (n, k, dq), codes (n, C, d): logits (n, k), attention (n, k, C)."""
         d = self.dim
         logits = torch.einsum("nd,nkd->nk", p, q[..., :d])
@@ -99,7 +128,7 @@ class AMAEModule(nn.Module):
         for m in self.modalities:
             z = codes[m]
             if self.use_attention:
-                alpha = self.attention[m](z, p, q)
+                alpha = self.attention[m](z, p, q, None if item_parts is None else item_parts[m])
                 # z^A . q = sum_c alpha_c (z^c . q): no (n, k, d) mixture is built.
                 dots = torch.einsum("ncd,nkd->nkc", z, q[..., at : at + d])
                 logits = logits + (alpha * dots).sum(-1)
@@ -132,7 +161,8 @@ class AMAEModule(nn.Module):
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: dict[str, torch.Tensor]
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.predict(self.backbone.users(users), self.backbone.items(items), self.codes(users, ctx))
+        q, parts = self.item_side(items)
+        return self.predict(self.backbone.users(users), q, self.codes(users, ctx), parts)
 
     def content_parameters(self) -> list[nn.Parameter]:
         """Everything stage 1 trains: encoders and decoders."""
@@ -236,7 +266,7 @@ class AMAEBase(TorchRecommender):
         n_ctx = len([c for c in CONTEXTS if c in cfg["contexts"]])
         per_mod = cfg["dim"] * (n_ctx if cfg["no_attention"] else 1)
         item_dim = cfg["dim"] + per_mod * len(state["dims"])
-        return AMAEModule(self._backbone(state, item_dim), state["dims"], state["n_users"], cfg)
+        return AMAEModule(self._backbone(state, item_dim), state["dims"], state["n_users"], cfg, state["n_items"])
 
     def build(self, data: TrainData) -> nn.Module:
         content = data.content

@@ -23,16 +23,23 @@ class ContextAttention(nn.Module):
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def forward(self, codes: list[torch.Tensor] | torch.Tensor, p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    def item_part(self, q: torch.Tensor) -> torch.Tensor:
+        """The item's share ``W_q q + b`` of the hidden layer: item-only, so an evaluation computes it
+        once per catalogue item and gathers it (see ``AMAEModule.item_side``)."""
+        return q @ self.proj.weight[:, self.latent + self.user_dim :].T + self.proj.bias
+
+    def forward(self, codes: list[torch.Tensor] | torch.Tensor, p: torch.Tensor, q: torch.Tensor,
+                item_part: torch.Tensor | None = None) -> torch.Tensor:
         """``codes``: (n, C, d) (or C tensors (n, d)); ``p`` (n, du); ``q`` (n, k, dq) -> weights (n, k, C).
 
         All contexts at once: a handful of kernels per call whatever C, which is what a training
-        step of small batches spends its time on.
+        step of small batches spends its time on. ``item_part`` (n, k, h), when given, is
+        :meth:`item_part` of ``q`` computed beforehand.
         """
         z = torch.stack(list(codes), dim=1) if isinstance(codes, list | tuple) else codes
         w = self.proj.weight
         a, b = self.latent, self.latent + self.user_dim
-        item_part = q @ w[:, b:].T + self.proj.bias  # (n, k, h)
+        items = self.item_part(q) if item_part is None else item_part  # (n, k, h)
         case_part = z @ w[:, :a].T + (p @ w[:, a:b].T)[:, None, :]  # (n, C, h)
-        hidden = torch.relu(item_part[:, :, None, :] + case_part[:, None, :, :])  # (n, k, C, h)
+        hidden = torch.relu(items[:, :, None, :] + case_part[:, None, :, :])  # (n, k, C, h)
         return torch.softmax(self.out(hidden).squeeze(-1), dim=-1)

@@ -60,6 +60,9 @@ class Recommender(ABC):
         cls.needs_content = cls.content_kind is not None
 
     def __init__(self, **params: Any) -> None:
+        unknown = [msg for msg in check_params(type(self), params) if msg.startswith("unknown parameter")]
+        if unknown:  # a mistyped switch must not be silently ignored (e.g. control= on a model without one)
+            raise ValueError("; ".join(unknown))
         self.params = params
         self.history: list[dict] = []
         #: how training ended (best epoch, epochs run, stop reason; see amae.training.trainer.FitOutcome)

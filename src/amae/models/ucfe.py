@@ -97,7 +97,7 @@ class UCFE(Recommender):
                                                 "emotion_floor": 0.1, "score_budget_mb": 256}
 
     def __init__(self, **params: Any) -> None:
-        merged = {**self.default_params, **{k: v for k, v in params.items() if k in self.default_params}}
+        merged = {**self.default_params, **params}
         super().__init__(**merged)
         floor = float(merged["emotion_floor"])
         if not 0.0 <= floor <= 1.0:
