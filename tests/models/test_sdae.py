@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from amae.features.text.bag import user_bag_of_words
 from amae.models.sdae import sdae_inputs
-from amae.training.fit import fit_sdae
+from amae.training.fitting import fit_sdae
 
 
 def test_bag_of_words_counts_users_tokens_and_caps_vocabulary() -> None:

@@ -212,9 +212,16 @@ class _ContextRows:
         self.encoder, self.mod, self.users, self.times = encoder, mod, users, times
         self.shape = (len(users), encoder.posts[mod].dim)
 
+    #: records read between releases of the mapped pages (see ``amae.models.amae.RecordContext``)
+    RELEASE_RECORDS = 1024
+
     def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
-        out = self.encoder.raw_contextual(self.mod, self.users[rows], self.times[rows])[0]
-        release_pages(self.encoder.posts[self.mod].features)  # a bulk pass: keep resident memory flat
+        users, times = self.users[rows], self.times[rows]
+        out = np.empty((len(users), self.shape[1]), dtype=np.float32)
+        for a in range(0, len(users), self.RELEASE_RECORDS):  # a bulk pass: keep resident memory flat
+            b = a + self.RELEASE_RECORDS
+            out[a:b] = self.encoder.raw_contextual(self.mod, users[a:b], times[a:b])[0]
+            release_pages(self.encoder.posts[self.mod].features)
         return out
 
 

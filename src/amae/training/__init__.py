@@ -1,5 +1,5 @@
 """Training: the shared loops (``trainer``), the sampler, and ``fit(model, data)`` for every model."""
 
-from amae.training.fit import fit
+from amae.training.fitting import fit
 
 __all__ = ["fit"]
