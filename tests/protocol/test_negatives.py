@@ -23,7 +23,7 @@ def random_world(n_users: int = 300, n_items: int = 2_000, seed: int = 0) -> tup
 
 def assert_valid(negs: np.ndarray, users: np.ndarray, inter: tuple[np.ndarray, np.ndarray], n_items: int,
                  k: int) -> None:
-    assert negs.shape == (len(users), k) and negs.dtype == np.int64
+    assert negs.shape == (len(users), k) and negs.dtype == (np.int32 if n_items < 2**31 else np.int64)
     assert ((negs >= 0) & (negs < n_items)).all()
     srt = np.sort(negs, axis=1)
     assert not (srt[:, 1:] == srt[:, :-1]).any(), "an item repeats within a case"

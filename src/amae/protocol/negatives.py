@@ -38,7 +38,8 @@ def sample_negatives(users: np.ndarray, n_items: int, interacted: tuple[np.ndarr
     rng = np.random.default_rng(seed)
     users = np.asarray(users, dtype=np.int64)
     n = len(users)
-    out = np.empty((n, k), dtype=np.int64)
+    # int32 where the catalogue allows: 3.5M test cases x 99 negatives are 1.4 GB instead of 2.8
+    out = np.empty((n, k), dtype=np.int32 if n_items < 2**31 else np.int64)
     if n == 0 or k == 0:
         return out
     inter_u = np.asarray(interacted[0], dtype=np.int64)

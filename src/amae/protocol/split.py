@@ -47,7 +47,7 @@ class EvalCases:
         write_parquet(folder / f"{name}_cases.parquet", pd.DataFrame(
             {"user_idx": self.users, "item_idx": self.items, "timestamp": self.times,
              "new_pair": self.new_pair}))
-        write_npy(folder / f"{name}_negatives.npy", self.negatives.astype(np.int64))
+        write_npy(folder / f"{name}_negatives.npy", self.negatives)  # int32 when the catalogue allows
 
     @classmethod
     def load(cls, folder: Path, name: str) -> EvalCases:
@@ -93,7 +93,8 @@ class Split:
 
 
 #: what shapes a saved split besides its data and settings: the file layout (2: ``fit_rows.npy``, was
-#: ``train_rows.npy``) and the negative sampler (2: rejection sampling), so an older split is redrawn
+#: ``train_rows.npy``; negatives int32 where the catalogue allows) and the negative sampler (2:
+#: rejection sampling), so an older split is redrawn
 SPLIT_VERSIONS = {"split_format": 2, "negative_sampler": 2}
 #: the files of a saved split
 SPLIT_FILES = ("fit_rows.npy", "valid_rows.npy", "test_rows.npy", "train_end.npy", "valid_cases.parquet",
