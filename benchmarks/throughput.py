@@ -156,6 +156,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--sparse", default="true", choices=["true", "false", "auto"],
+                    help="MF's embedding tables: sparse (SparseAdam, the default) or dense (fused Adam, as the floor)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     ds, sp = load_workspace(args.workspace), load_split(args.workspace)
@@ -164,7 +166,9 @@ def main() -> None:
                                                     "eval_floor")}
     has_posts = ds.has_content and (args.workspace / "features" / "text" / "manifest.json").exists()
     for r in range(args.rounds):
-        mf_rate, mf_model = amae_epoch("mf", args.workspace, {"batch_size": args.batch_size}, args.device)
+        sparse = {"true": True, "false": False}.get(args.sparse, args.sparse)
+        mf_rate, mf_model = amae_epoch("mf", args.workspace, {"batch_size": args.batch_size, "sparse": sparse},
+                                       args.device)
         rows["mf"].append(mf_rate)
         rows["floor"].append(floor_epoch(data.users, data.items, ds.n_users, ds.n_items, 16, args.batch_size,
                                          args.device))
@@ -189,7 +193,8 @@ def main() -> None:
         ratios["mf+amae / mf"] = med["mf+amae"] / med["mf"]
     for k, v in ratios.items():
         print(f"{k}: {v:.2f}x")
-    write_results("throughput", {"workspace": str(args.workspace), "batch_size": args.batch_size,
+    write_results(f"throughput_sparse_{args.sparse}", {"workspace": str(args.workspace), "batch_size": args.batch_size,
+                                 "mf_sparse": args.sparse,
                                  "device": args.device, "median": med, "rounds": rows, "ratios": ratios,
                                  "peak_rss_mb": peak_rss_mb()})
 
