@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from amae.data.io import DataError
+from amae.data.ranges import expand_ranges
 
 MAX_CELLS = 20_000_000  # cases x items per chunk of the key sampler: bounds its key matrix to ~160 MB
 #: cases x (k + draws) per chunk of the rejection sampler: its int64 working arrays stay ~32 MB each
@@ -142,11 +143,7 @@ def _sample_keys(users: np.ndarray, n_items: int, forbidden: np.ndarray, k: int,
     for start in range(0, n, chunk):
         cu = users[start:start + chunk]
         keys = rng.random((len(cu), n_items))
-        lo = np.searchsorted(su, cu, side="left")
-        hi = np.searchsorted(su, cu, side="right")
-        lens = hi - lo
-        rows = np.repeat(np.arange(len(cu)), lens)
-        idx = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(lens.sum())
+        idx, rows = expand_ranges(np.searchsorted(su, cu, side="left"), np.searchsorted(su, cu, side="right"))
         keys[rows, si[idx]] = np.inf
         part = np.argpartition(keys, k - 1, axis=1)[:, :k]
         # Sort the chosen k by key so the order is part of the seeded draw, not of argpartition.
