@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from amae.models.stages import MinibatchStage, StepFn, TrainConfig
 from amae.protocol.metrics import sampled_ranks, summarise
 from amae.protocol.split import EvalCases
+from amae.training.optim import LazyAdam
 from amae.training.samplers import pointwise_epoch
 
 #: a best epoch at or below this is reported as suspicious (near-initial weights)
@@ -111,7 +112,7 @@ ScoreFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 def make_optimisers(module: torch.nn.Module, lr: float,
                     params: list[torch.nn.Parameter] | None = None) -> list[torch.optim.Optimizer]:
-    """Adam for dense parameters, SparseAdam for sparse embedding tables.
+    """Adam for dense parameters, lazy (SparseAdam's rule) Adam for sparse embedding tables.
 
     Sparse tables make a step cost proportional to the rows a batch touches rather than to the
     number of users and items, which is what keeps paper-scale catalogues trainable on a CPU.
@@ -130,7 +131,7 @@ def make_optimisers(module: torch.nn.Module, lr: float,
     if dense:
         out.append(torch.optim.Adam(dense, lr=lr, fused=True))
     if sparse:
-        out.append(torch.optim.SparseAdam(sparse, lr=lr))
+        out.append(LazyAdam(sparse, lr=lr))  # SparseAdam's rule in fewer kernels (amae.training.optim)
     return out
 
 
