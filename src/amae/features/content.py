@@ -212,7 +212,7 @@ class _ContextRows:
         self.encoder, self.mod, self.users, self.times = encoder, mod, users, times
         self.shape = (len(users), encoder.posts[mod].dim)
 
-    #: records read between releases of the mapped pages (see ``amae.models.amae.RecordContext``)
+    #: records read between releases of the mapped pages (fault-around maps far more than the rows read)
     RELEASE_RECORDS = 1024
 
     def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:

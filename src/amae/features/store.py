@@ -142,12 +142,9 @@ class ModalityPosts:
                  since: int | None = None, until: int | None = None) -> ModalityPosts:
         """Only ``user``'s posts (those in ``[since, until)`` when given) plus extra ones (a serving
         request): two binary searches and a copy of the posts kept, whatever the store's size."""
-        lo_t = 0 if since is None else since
-        hi_t = int(_TIME_MASK) if until is None else until
-        lo, hi = (int(x[0]) for x in (self.position(np.asarray([user]), np.asarray([lo_t])),
-                                      self.position(np.asarray([user]), np.asarray([hi_t]))))
-        if until is None:
-            hi = int(self.user_range(np.asarray([user]))[1][0])
+        u = np.asarray([user])
+        lo = int(self.position(u, np.asarray([0 if since is None else since]))[0])
+        hi = int((self.user_range(u)[1] if until is None else self.position(u, np.asarray([until])))[0])
         extra_time = np.asarray(extra_time, dtype=np.int64)
         keys = np.concatenate([self.keys[lo:hi], post_keys(np.full(len(extra_time), user), extra_time)])
         feats = np.concatenate([np.asarray(self.features[lo:hi], dtype=np.float32),
@@ -226,8 +223,9 @@ def noise_chunks(x: np.ndarray, seed: int) -> Iterator[tuple[int, np.ndarray]]:
 
 
 def fill_noise(x: np.ndarray, seed: int) -> None:
-    """Overwrite the in-memory array ``x`` with :func:`noise_chunks` of itself."""
-    for a, block in list(noise_chunks(x, seed)):
+    """Overwrite the in-memory array ``x`` with :func:`noise_chunks` of itself (the moments are taken
+    before the first chunk is written, so the chunks can be written as they come)."""
+    for a, block in noise_chunks(x, seed):
         x[a : a + len(block)] = block
 
 

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from amae.data.io import atomic_path, read_json, write_json
 from amae.models.base import Recommender, TrainData, as_2d
-from amae.models.stages import PointwiseStage, Stage, TrainConfig
+from amae.models.stages import PointwiseStage, Stage, StepFn, TrainConfig
 
 
 def shares_candidates(items: np.ndarray) -> bool:
@@ -58,7 +58,7 @@ class TorchRecommender(Recommender):
         pointwise stage with BCE + ``l2 * module.penalty``."""
         return [PointwiseStage(self.pointwise_step())]
 
-    def pointwise_step(self) -> Any:
+    def pointwise_step(self) -> StepFn:
         """BCE on the module's logits plus its L2 penalty: the loss every pointwise model shares."""
         module = self.module
         assert module is not None
