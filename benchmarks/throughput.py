@@ -161,7 +161,7 @@ def eval_rates(model: object, cases: object, device: str) -> tuple[float, float]
     for _ in range(2):  # the second, warm pass is the one timed
         t0 = time.perf_counter()
         with torch.inference_mode():
-            scores = torch.einsum("nd,nkd->nk", mod.user(users), mod.item(cand)).masked_fill(padded, -torch.inf)
+            scores = torch.einsum("nd,nkd->nk", mod.users(users), mod.items(cand)).masked_fill(padded, -torch.inf)
             floor_ranks = 1 + (scores[:, 1:] >= scores[:, :1]).sum(1)
     floor_rate = len(floor_ranks) / (time.perf_counter() - t0)
     assert np.array_equal(floor_ranks.cpu().numpy(), ranks), "the floor must rank exactly like amae"

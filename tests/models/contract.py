@@ -207,7 +207,7 @@ def cold_itempop(model: Any, planted: Planted, cases: Cases, scores: np.ndarray)
 def cold_mf(model: Any, planted: Planted, cases: Cases, scores: np.ndarray) -> None:
     """MF: a user never in a batch keeps the initial embedding (SparseAdam moves only batch rows),
     so the scores are the init-scale p_u . q_m: tiny next to a trained user's."""
-    table = model.module.user.weight
+    table = model.module.user_weights
     init_scale(table[cold_rows(model, planted)], table[warm_rows(model, planted)], model.params["init_std"])
     warm = model.score(*as_block(planted.warm))
     assert np.abs(scores).mean() < 0.1 * np.abs(warm).mean(), "cold scores are not at the init scale"
@@ -243,7 +243,7 @@ def cold_pmf_s(model: Any, planted: Planted, cases: Cases, scores: np.ndarray) -
 
 def cold_mf_amae(model: Any, planted: Planted, cases: Cases, scores: np.ndarray) -> None:
     """MF+AMAE: p_u stays at its initialisation; the content codes of the user's posts rank."""
-    table = model.module.backbone.user.weight
+    table = model.module.backbone.user_weights
     init_scale(table[cold_rows(model, planted)], table[warm_rows(model, planted)], model.params["init_std"])
     user_specific(model, cases)
 

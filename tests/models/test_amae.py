@@ -160,11 +160,11 @@ def test_context_changes_scores(world: SimpleNamespace) -> None:
 def test_switches_change_the_architecture(world: SimpleNamespace) -> None:
     d = 16
     base = fit(MFAMAE(**FAST), train_data(world)).module
-    assert base.backbone.item.weight.shape[1] == d * 3 and len(base.attention) == 2
+    assert base.backbone.item_weights.shape[1] == d * 3 and len(base.attention) == 2
     assert all(ae.decoder is not None for ae in base.aes.values())
 
     no_att = fit(MFAMAE(**FAST, no_attention=True), train_data(world))
-    assert no_att.module.backbone.item.weight.shape[1] == d * 5 and len(no_att.module.attention) == 0
+    assert no_att.module.backbone.item_weights.shape[1] == d * 5 and len(no_att.module.attention) == 0
     with pytest.raises(ValueError, match="no attention"):
         no_att.explain(world.valid.users, world.valid.items, world.valid.times)
 

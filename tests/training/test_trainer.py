@@ -80,7 +80,7 @@ def _fit_probe(curve: list[float], **cfg: int) -> tuple[_EpochProbe, list[dict],
         out[:, 1:] = np.arange(9, 0, -1)[None, :] - 0.5
         return out
 
-    def sgd(module: torch.nn.Module, lr: float, params: Any = None) -> list[torch.optim.Optimizer]:
+    def sgd(module: torch.nn.Module, lr: float, *args: Any) -> list[torch.optim.Optimizer]:
         return [torch.optim.SGD(module.parameters(), lr=1.0)]
 
     config = trainer.TrainConfig(**{"batch_size": 10**6, "progress": False, **cfg})

@@ -44,7 +44,8 @@ def cell_manifest(workspace: Path, model_name: str, params: dict, seed: int) -> 
     if model_name in REGISTRY and REGISTRY[model_name].needs_content:
         for mod in ("text", "visual"):
             inputs[f"features/{mod}"] = upstream(ws / "features" / mod)
-    return Manifest("cell", inputs, {"model": model_name, "params": settings_of(params), "seed": int(seed)})
+    versions = {"model": REGISTRY[model_name].version} if model_name in REGISTRY else {}
+    return Manifest("cell", inputs, {"model": model_name, "params": settings_of(params), "seed": int(seed)}, versions)
 
 
 def model_class(name: str) -> type[Recommender]:

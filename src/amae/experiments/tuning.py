@@ -64,7 +64,7 @@ def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_
     # What the search was run on: the same inputs as the model's cells, plus the budget and space.
     cell = cell_manifest(workspace, model_name, base_params, TUNING_SEED)
     manifest = Manifest("tuning", cell.inputs, {"model": model_name, "n_trials": int(n_trials), "seed": TUNING_SEED,
-                                                "base_params": cell.config["params"], "space": space})
+                                                "base_params": cell.config["params"], "space": space}, cell.versions)
     folder = Path(workspace) / "tuning" / model_name
     if not check(folder, manifest) and (folder / "record.json").exists():
         return {**read_json(folder / "record.json"), "reused": True}

@@ -14,6 +14,7 @@ Switches (model params, so they travel through config and ``--param``): ``modali
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +44,30 @@ from amae.models.stages import MinibatchStage, PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
 
 CONTEXTS = ("global", "contextual")
+
+
+@dataclass
+class WindowRows:
+    """One modality's contextual inputs of a batch: the standardised window means of the cases at
+    ``index`` (those whose window holds posts). Every other case's contextual input is its global
+    vector (the paper's padding), so its contextual code *is* its global code: it is not gathered,
+    standardised or encoded a second time (88% of the demo world's visual windows are empty)."""
+
+    index: torch.Tensor  # (k,) int64 case positions
+    rows: torch.Tensor  # (k, D)
+
+    def dense(self, global_rows: torch.Tensor) -> torch.Tensor:
+        """The (n, D) contextual inputs: ``global_rows`` with the windowed cases' rows in place."""
+        return global_rows.index_copy(0, self.index, self.rows)
+
+    @classmethod
+    def of(cls, parts: dict[str, tuple[np.ndarray, np.ndarray]], device: torch.device) -> dict[str, WindowRows]:
+        """From :meth:`ContextEncoder.window_rows` arrays."""
+        return {m: cls(torch.from_numpy(idx).to(device), torch.from_numpy(x).to(device))
+                for m, (idx, x) in parts.items()}
+
+
+ContextBatch = dict[str, WindowRows]
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -99,23 +124,28 @@ class AMAEModule(nn.Module):
         q_all, parts = self._item_cache
         return q_all[items], {m: x[items] for m, x in parts.items()}
 
-    def codes(self, u: torch.Tensor, ctx: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def codes(self, u: torch.Tensor, ctx: ContextBatch) -> dict[str, torch.Tensor]:
         """Per modality the ``(n, C, d)`` codes of the switched-on contexts, in ``CONTEXTS`` order.
 
-        The contexts go through the autoencoder stacked as one batch (one kernel per layer, not
-        one per context).
+        The global inputs and the non-empty windows go through the autoencoder as one batch (one
+        kernel per layer); an empty window's contextual code is its global code (see
+        :class:`WindowRows`; a modality missing from ``ctx`` has every window empty).
         """
         out = {}
         n = len(u)
         for m in self.modalities:
-            x = {"global": self.global_vectors(m)[u], "contextual": ctx.get(m)}
-            xs = [x[c] for c in self.contexts]
-            z = self.aes[m](torch.cat(xs) if len(xs) > 1 else xs[0])
+            g = self.global_vectors(m)[u]
+            window = ctx.get(m)
+            has_rows = window is not None and len(window.index) > 0
+            z_all = self.aes[m](torch.cat([g, window.rows]) if has_rows else g)
+            z_g = z_all[:n]
+            by_context = {"global": z_g, "contextual": z_g.index_copy(0, window.index, z_all[n:]) if has_rows else z_g}
+            z = torch.stack([by_context[c] for c in self.contexts], dim=1)
             if self.training and self.code_dropout > 0:
                 # Dropout on the codes in stage 2: content that does not predict listening is
                 # shrunk instead of memorised record by record (the noise-feature check).
                 z = F.dropout(z, self.code_dropout)
-            out[m] = z.view(len(xs), n, -1).transpose(0, 1)
+            out[m] = z
         return out
 
     def predict(self, p: torch.Tensor, q: torch.Tensor, codes: dict[str, torch.Tensor],
@@ -140,12 +170,12 @@ class AMAEModule(nn.Module):
                 at += width
         return logits, weights
 
-    def logits(self, u: torch.Tensor, i: torch.Tensor, ctx: dict[str, torch.Tensor]) -> torch.Tensor:
+    def logits(self, u: torch.Tensor, i: torch.Tensor, ctx: ContextBatch) -> torch.Tensor:
         p, q = self.backbone.pair(u, i)
         return self.predict(p, q[:, None, :], self.codes(u, ctx))[0][:, 0]
 
     def record_logits(self, unique: torch.Tensor, inverse: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
-                      ctx: dict[str, torch.Tensor]) -> torch.Tensor:
+                      ctx: ContextBatch) -> torch.Tensor:
         """Training rows' logits with each record's codes computed once for all its rows.
 
         A positive and its negatives share the record's (user, time) content, so its autoencoder
@@ -159,7 +189,7 @@ class AMAEModule(nn.Module):
         p, q = self.backbone.pair(u, i)
         return self.predict(p, q[:, None, :], rows)[0][:, 0]
 
-    def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: dict[str, torch.Tensor]
+    def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: ContextBatch
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         q, parts = self.item_side(items)
         return self.predict(self.backbone.users(users), q, self.codes(users, ctx), parts)
@@ -177,12 +207,16 @@ class AMAEModule(nn.Module):
         return [p for p in self.parameters() if p.requires_grad and id(p) not in decoders]
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        """The backbone's per-row L2; the dense weights' L2 is weight decay (:meth:`decayed_parameters`)."""
+        return self.backbone.penalty(u, i)
+
+    def decayed_parameters(self) -> list[nn.Parameter]:
+        """Encoders, attention and the backbone's dense layers, L2-penalised as Adam's weight decay
+        (``PointwiseStage.decayed``); decoders take no part in stage 2."""
         decoders = {id(p) for p in self.decoder_parameters()}
-        dense = [p for p in list(self.aes.parameters()) + list(self.attention.parameters())
-                 if p.requires_grad and id(p) not in decoders]
-        # one concatenation and one reduction instead of two kernels per parameter tensor
-        extra = torch.cat([p.reshape(-1) for p in dense]).pow(2).sum() / max(len(u), 1) if dense else 0.0
-        return self.backbone.penalty(u, i) + extra
+        backbone = getattr(self.backbone, "decayed_parameters", list)()
+        return [p for p in [*self.aes.parameters(), *self.attention.parameters(), *backbone]
+                if p.requires_grad and id(p) not in decoders]
 
 
 class RecordContext:
@@ -199,15 +233,15 @@ class RecordContext:
         self.ranges = encoder.windows(self.users, np.asarray(times, dtype=np.int64))
         self.device = device
 
-    def __call__(self, records: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, records: torch.Tensor) -> ContextBatch:
         idx = records.cpu().numpy()
-        ctx = self.encoder.from_ranges(self.users[idx], {m: (lo[idx], hi[idx]) for m, (lo, hi) in self.ranges.items()})
+        parts = self.encoder.window_rows({m: (lo[idx], hi[idx]) for m, (lo, hi) in self.ranges.items()})
         # Release after every batch: a random read maps its page and the kernel's fault-around
         # neighbours, so even a 4,096-record interval left 1.1 GB of a 1.4 GB store mapped; a
         # release costs microseconds (the pages stay cached) and the samples/s stayed the same.
         for store in self.encoder.posts.values():
             release_pages(store.features)
-        return {m: torch.from_numpy(x).to(self.device) for m, x in ctx.items()}
+        return WindowRows.of(parts, self.device)
 
 
 class AMAEBase(TorchRecommender):
@@ -215,6 +249,7 @@ class AMAEBase(TorchRecommender):
 
     content_kind: ClassVar[str | None] = "posts"
     backbone_name: ClassVar[str] = ""
+    version = 2  # 2: empty windows encoded once, dense weights' L2 as weight decay
     default_params: dict[str, Any] = {
         "dim": 16, "init_std": 0.01, "ae_hidden": 32,
         "modalities": ["text", "visual"], "groups": ["handcrafted", "deep"], "contexts": list(CONTEXTS),
@@ -316,7 +351,8 @@ class AMAEBase(TorchRecommender):
 
         def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             unique, inverse = torch.unique(record, return_inverse=True)
-            logits = module.record_logits(unique, inverse, u, i, records(unique))
+            ctx = records(unique) if "contextual" in module.contexts else {}
+            logits = module.record_logits(unique, inverse, u, i, ctx)
             return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
 
         def freeze(flag: bool) -> None:
@@ -324,7 +360,7 @@ class AMAEBase(TorchRecommender):
                 p.requires_grad_(flag)
 
         no_finetune = bool(self.params["no_finetune"])
-        out.append(PointwiseStage(step, params=module.stage2_parameters,
+        out.append(PointwiseStage(step, params=module.stage2_parameters, decayed=module.decayed_parameters,
                                   start=(lambda: freeze(False)) if no_finetune else None,
                                   finish=(lambda: freeze(True)) if no_finetune else None))
         return out
@@ -348,7 +384,8 @@ class AMAEBase(TorchRecommender):
             for m in module.modalities:
                 ae = module.aes[m]
                 # Only the switched-on contexts: a G-only or C-only row is never pretrained on the other.
-                xs = {c: module.global_vectors(m)[u] if c == "global" else ctx[m] for c in module.contexts}
+                g = module.global_vectors(m)[u]
+                xs = {c: g if c == "global" else ctx[m].dense(g) for c in module.contexts}
                 codes[m] = {c: ae(x) for c, x in xs.items()}
                 if recon:
                     total = total + w_rec * sum(ae.reconstruction_loss(xs[c], codes[m][c]) for c in xs)
@@ -366,14 +403,13 @@ class AMAEBase(TorchRecommender):
                               float(self.params["stage1_lr"]), self.train_config.batch_size, seed, finish=keep)
 
     # -- scoring ----------------------------------------------------------------------------------
-    def _context(self, users: np.ndarray, times: np.ndarray | None) -> dict[str, torch.Tensor]:
-        """Standardised contextual vectors; without times (or posts) the global vector stands in."""
-        module: AMAEModule = self.module  # type: ignore[assignment]
+    def _context(self, users: np.ndarray, times: np.ndarray | None) -> ContextBatch:
+        """The cases' non-empty windows; without times (or posts) every window is empty, so the
+        global vector stands in for all of them."""
         if times is None or self.encoder is None:
-            u = torch.as_tensor(users, device=self.device)
-            return {m: module.global_vectors(m)[u] for m in module.modalities}
-        ctx, _ = self.encoder.contextual(users, np.asarray(times, dtype=np.int64))
-        return {m: torch.as_tensor(x, device=self.device) for m, x in ctx.items()}
+            return {}
+        ranges = self.encoder.windows(np.asarray(users, dtype=np.int64), np.asarray(times, dtype=np.int64))
+        return WindowRows.of(self.encoder.window_rows(ranges), self.device)
 
     @torch.inference_mode()
     def _score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None

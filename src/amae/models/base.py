@@ -54,6 +54,11 @@ class Recommender(ABC):
     search_space: ClassVar[dict[str, tuple]] = {}
     #: True when ``score`` returns logits (so ``sigmoid(score)`` is the predicted probability of a play)
     score_is_logit: ClassVar[bool] = False
+    #: The model's training and format version: bumped when the same data, parameters and seed
+    #: would give other numbers, or the saved weights change layout. It is part of every cell's
+    #: and tuning record's manifest, so a result of another version is recomputed, never reused,
+    #: and a saved model of another version is refused on load (retrain it).
+    version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

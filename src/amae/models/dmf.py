@@ -156,11 +156,15 @@ class DMFModule(nn.Module):
     def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
         return self._combine(*self.pair(u, i))
 
-    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        # Weights of the tower layers after the first; the first layer's scale is tied to the
-        # outputs through the 1/sqrt(length) weighting.
-        rest = [p for n, p in self.named_parameters() if "first" not in n]
-        return sum(p.pow(2).sum() for p in rest) / max(len(u), 1)
+    def penalty(self, u: torch.Tensor, i: torch.Tensor) -> float:
+        """No per-row term: the towers' L2 is weight decay (:meth:`decayed_parameters`)."""
+        return 0.0
+
+    def decayed_parameters(self) -> list[nn.Parameter]:
+        """The tower layers after the first, L2-penalised as Adam's weight decay
+        (``PointwiseStage.decayed``); the first layer's scale is tied to the outputs through the
+        1/sqrt(length) weighting."""
+        return [p for n, p in self.named_parameters() if "first" not in n and p.requires_grad]
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         return self._combine(self.users(users)[:, None, :], self.items(items))
@@ -169,6 +173,7 @@ class DMFModule(nn.Module):
 @register
 class DMF(TorchRecommender):
     name = "dmf"
+    version = 2  # 2: the towers' L2 as weight decay
     default_params = {"dim": 16, "hidden": 64, "init_std": 0.01, "cosine": False, "hide_target": True}
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "hidden": ("categorical", [32, 64, 128])}
 

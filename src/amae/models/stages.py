@@ -71,10 +71,16 @@ class PointwiseStage:
     ``params`` (called when the stage starts, after ``start``) lists what the optimiser moves
     (None: every parameter that requires a gradient); ``finish`` runs after the best weights are
     restored.
+
+    ``decayed`` (called after ``start`` too) lists dense weights whose L2 penalty
+    ``l2 * sum(w ** 2) / batch_size`` is not in ``step``'s loss but is Adam's weight decay
+    ``2 * l2 / batch_size``: the same gradient, added inside the fused optimiser kernel, instead of
+    a pow, a sum and their backward per weight tensor in every step (0.4 ms of MF+AMAE's 8 ms).
     """
 
     step: StepFn
     params: Callable[[], list[nn.Parameter]] | None = None
+    decayed: Callable[[], list[nn.Parameter]] | None = None
     start: Callable[[], None] | None = None
     finish: Callable[[], None] | None = None
 

@@ -32,7 +32,8 @@ TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 class TorchRecommender(Recommender):
     """Subclasses implement ``build(data)`` -> nn.Module with ``logits(users, items, record)`` and
-    ``score_block(users (n,), items (n, k), times)`` -> (n, k) tensor; and ``penalty(...)``."""
+    ``score_block(users (n,), items (n, k), times)`` -> (n, k) tensor; ``penalty(...)`` (the per-row L2) and
+    optionally ``decayed_parameters()`` (dense weights whose L2 is weight decay)."""
 
     default_params: dict[str, Any] = {}
     score_is_logit = True  # every torch model here ends in sigmoid(logit) (Eq. 13, BCE)
@@ -55,8 +56,9 @@ class TorchRecommender(Recommender):
 
     def stages(self, data: TrainData) -> list[Stage]:
         """What ``amae.training.fit`` runs, in order, once ``self.module`` is built: by default the
-        pointwise stage with BCE + ``l2 * module.penalty``."""
-        return [PointwiseStage(self.pointwise_step())]
+        pointwise stage with BCE + ``l2 * module.penalty`` and, where the module has
+        ``decayed_parameters``, those weights' L2 as weight decay."""
+        return [PointwiseStage(self.pointwise_step(), decayed=getattr(self.module, "decayed_parameters", None))]
 
     def pointwise_step(self) -> StepFn:
         """BCE on the module's logits plus its L2 penalty: the loss every pointwise model shares."""
@@ -105,7 +107,7 @@ class TorchRecommender(Recommender):
         state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
         with atomic_path(folder / "weights.safetensors") as tmp:
             save_file(state, str(tmp))
-        write_json(folder / "model.json", {"name": self.name, "params": self.params,
+        write_json(folder / "model.json", {"name": self.name, "version": self.version, "params": self.params,
                                            "train_config": asdict(self.train_config),
                                            "state": self.extra_state(), "history": self.history,
                                            "fit_outcome": self.fit_outcome})
@@ -114,6 +116,10 @@ class TorchRecommender(Recommender):
     def load(cls, folder: Path) -> TorchRecommender:
         folder = Path(folder)
         meta = read_json(folder / "model.json")
+        saved = int(meta.get("version", 1))
+        if saved != cls.version:
+            raise ValueError(f"saved by {cls.name} version {saved}, and this amae's {cls.name} is version "
+                             f"{cls.version} (other weights layout or numbers): train it again")
         model = cls(**meta["params"])
         model.module = model.rebuild(meta["state"])
         model.module.load_state_dict(load_file(str(folder / "weights.safetensors")))

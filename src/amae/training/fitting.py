@@ -50,9 +50,10 @@ def run_stage(model: TorchRecommender, stage: Stage, data: TrainData) -> None:
         stage.start()
     assert model.module is not None
     params = stage.params() if stage.params is not None else None
+    decayed = stage.decayed() if stage.decayed is not None else []
     model.history, outcome = fit_pointwise(model.module, stage.step, model.score, data.users, data.items,
                                            data.n_items, data.valid, model.train_config, data.seed, model.device,
-                                           label=model.name, params=params)
+                                           label=model.name, params=params, decayed=decayed)
     model.fit_outcome = outcome.to_dict()
     if stage.finish is not None:
         stage.finish()
