@@ -138,6 +138,30 @@ def test_round_trip_gives_identical_scores(world: SimpleNamespace, cls: type, tm
         np.testing.assert_array_equal(loaded.explain(users, items[:, 0], times)[m], w)
 
 
+def test_record_grouped_rows_score_as_flat_rows(world: SimpleNamespace) -> None:
+    """Stage 2 on whole records (codes and attention per record, MF) gives the per-row logits and
+    penalty of the flat path, which encodes unique records and copies their codes to every row."""
+    from amae.models.amae import RecordContext
+
+    model = fit(MFAMAE(**{**FAST, "code_dropout": 0.0}), train_data(world))
+    module = model.module
+    r = world.fit_rows
+    records = RecordContext(model.encoder, world.users[r], world.times[r], torch.device("cpu"))
+    rng = np.random.default_rng(3)
+    picked = torch.as_tensor(rng.choice(len(r), 24, replace=False))
+    users = torch.as_tensor(world.users[r])[picked]
+    items = torch.as_tensor(rng.integers(0, world.n_items, (24, 4)))
+    module.train()
+    with torch.no_grad():
+        grouped, penalty = module.grouped_logits(users, items, records(picked))
+        flat_u, flat_i = users.repeat_interleave(4), items.reshape(-1)
+        unique, inverse = torch.unique(picked.repeat_interleave(4), return_inverse=True)
+        flat = module.record_logits(unique, inverse, flat_u, flat_i, records(unique))
+        torch.testing.assert_close(grouped.reshape(-1), flat, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(penalty, module.penalty(flat_u, flat_i), rtol=1e-5, atol=1e-7)
+    module.eval()
+
+
 def test_explain_weights_are_a_distribution(world: SimpleNamespace) -> None:
     model = fit(MFAMAE(**FAST), train_data(world))
     weights = model.explain(world.valid.users, world.valid.items, world.valid.times)

@@ -40,7 +40,7 @@ from amae.models.autoencoder import Autoencoder, cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
 from amae.models.dmf import DMFModule, csr, placeholder_csr
 from amae.models.mf import MFModule
-from amae.models.stages import MinibatchStage, PointwiseStage, Stage
+from amae.models.stages import MinibatchStage, PointwiseStage, Stage, StepFn
 from amae.models.torch_base import TorchRecommender
 
 CONTEXTS = ("global", "contextual")
@@ -189,6 +189,18 @@ class AMAEModule(nn.Module):
         p, q = self.backbone.pair(u, i)
         return self.predict(p, q[:, None, :], rows)[0][:, 0]
 
+    def grouped_logits(self, users: torch.Tensor, items: torch.Tensor, ctx: ContextBatch
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (n, g) of n records' g rows each (users (n,), items (n, g)) and the backbone's L2.
+
+        A record's rows share its user and content, so the codes and the attention's case part are
+        computed per record and meet the g items as an evaluation's candidates do: no per-row copy
+        of the codes. Only for backbones whose ``p_u`` does not depend on the row (``grouped``:
+        MF; DMF hides each training pair from its own towers, so its user vector does).
+        """
+        p, q, penalty = self.backbone.grouped(users, items)
+        return self.predict(p, q, self.codes(users, ctx))[0], penalty
+
     def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: ContextBatch
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         q, parts = self.item_side(items)
@@ -227,20 +239,33 @@ class RecordContext:
     feature width is held per record.
     """
 
+    #: bytes a random read of one post row may leave mapped: its page and the kernel's fault-around
+    #: neighbours (16 pages of 4 KiB)
+    MAPPED_PER_ROW = 64 << 10
+    #: mapped bytes per modality after which the store's pages are released (see ``__call__``)
+    RELEASE_BYTES = 256 << 20
+
     def __init__(self, encoder: ContextEncoder, users: np.ndarray, times: np.ndarray, device: torch.device) -> None:
         self.encoder = encoder
         self.users = np.asarray(users, dtype=np.int64)
         self.ranges = encoder.windows(self.users, np.asarray(times, dtype=np.int64))
         self.device = device
+        self._mapped = dict.fromkeys(self.ranges, 0)
 
     def __call__(self, records: torch.Tensor) -> ContextBatch:
         idx = records.cpu().numpy()
-        parts = self.encoder.window_rows({m: (lo[idx], hi[idx]) for m, (lo, hi) in self.ranges.items()})
-        # Release after every batch: a random read maps its page and the kernel's fault-around
-        # neighbours, so even a 4,096-record interval left 1.1 GB of a 1.4 GB store mapped; a
-        # release costs microseconds (the pages stay cached) and the samples/s stayed the same.
-        for store in self.encoder.posts.values():
-            release_pages(store.features)
+        batch = {m: (lo[idx], hi[idx]) for m, (lo, hi) in self.ranges.items()}
+        parts = self.encoder.window_rows(batch)
+        # A memory-mapped store's pages stay mapped (and count in the RSS) until released: even a
+        # 4,096-record interval had left 1.1 GB of a 1.4 GB paper-scale store mapped. Releasing is
+        # cheap but re-mapping is not (each batch then faults its pages in again: 0.2 ms per
+        # modality on the demo world), so the pages go once a modality may have mapped
+        # RELEASE_BYTES, which bounds what a training pass leaves resident per modality.
+        for m, (lo, hi) in batch.items():
+            self._mapped[m] += int(np.maximum(hi - lo, 0).sum()) * self.MAPPED_PER_ROW
+            if self._mapped[m] >= self.RELEASE_BYTES:
+                release_pages(self.encoder.posts[m].features)
+                self._mapped[m] = 0
         return WindowRows.of(parts, self.device)
 
 
@@ -347,13 +372,7 @@ class AMAEBase(TorchRecommender):
             out.append(stage1)
         self.stage1_history = []
         content_params = module.content_parameters()
-        l2 = self.train_config.l2
-
-        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            unique, inverse = torch.unique(record, return_inverse=True)
-            ctx = records(unique) if "contextual" in module.contexts else {}
-            logits = module.record_logits(unique, inverse, u, i, ctx)
-            return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
+        step = self._stage2_step(module, records)
 
         def freeze(flag: bool) -> None:
             for p in content_params:
@@ -364,6 +383,27 @@ class AMAEBase(TorchRecommender):
                                   start=(lambda: freeze(False)) if no_finetune else None,
                                   finish=(lambda: freeze(True)) if no_finetune else None))
         return out
+
+    def _stage2_step(self, module: AMAEModule, records: RecordContext) -> StepFn:
+        """Stage 2's loss on a batch: BCE + L2, per record where the batch holds whole records."""
+        l2 = self.train_config.l2
+        contextual = "contextual" in module.contexts
+        group = 1 + int(self.train_config.n_negatives)
+        by_record = bool(self.train_config.group_records) and hasattr(module.backbone, "grouped")
+
+        def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            if by_record and len(record) % group == 0:
+                rec = record.view(-1, group)
+                if bool((rec == rec[:, :1]).all()):  # whole records (the batch size is a multiple of g)
+                    ctx = records(rec[:, 0]) if contextual else {}
+                    logits, penalty = module.grouped_logits(u.view(-1, group)[:, 0], i.view(-1, group), ctx)
+                    return F.binary_cross_entropy_with_logits(logits, y.view(-1, group)) + l2 * penalty
+            unique, inverse = torch.unique(record, return_inverse=True)
+            ctx = records(unique) if contextual else {}
+            logits = module.record_logits(unique, inverse, u, i, ctx)
+            return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
+
+        return step
 
     def _stage1(self, module: AMAEModule, users: torch.Tensor, records: RecordContext,
                 seed: int) -> MinibatchStage | None:

@@ -88,6 +88,13 @@ class MFModule(nn.Module):
         self._rows = None
         return (p.pow(2).sum(-1) + q.pow(2).sum(-1)).mean()
 
+    def grouped(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``p`` (n, d) of n users and ``q`` (n, g, dq) of g items each (a record's positive and its
+        negatives), and the penalty :meth:`penalty` gives the n * g rows: ``p_u`` is the same for
+        a record's rows, so MF+AMAE works per record, not per row."""
+        p, q = self.users(users), self.items(items)
+        return p, q, p.pow(2).sum(-1).mean() + q.pow(2).sum(-1).mean()
+
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         return torch.einsum("nd,nkd->nk", self.users(users), self.items(items))
 
