@@ -12,6 +12,7 @@ import pytest
 from amae.data.workspace import ingest
 from amae.experiments.runner import resolve_source, run_experiment
 from amae.experiments.runs import find_cells
+from amae.models import REGISTRY
 from amae.protocol.split import split_interactions
 
 FAST = {"epochs": 1, "patience": 1}
@@ -41,7 +42,8 @@ def _mtimes(ws: Path) -> dict[str, int]:
     return {str(p): p.stat().st_mtime_ns for p in sorted((ws / "models").glob("*/metrics.json"))}
 
 
-def test_no_posts_collaborative_rows_run_content_rows_not_applicable(no_posts_world: Path, tmp_path: Path) -> None:
+def test_no_posts_collaborative_rows_run_content_rows_not_applicable(no_posts_world: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "report"
     res = run_experiment(no_posts_world, out, "II,case", [0, 1], "cpu", params=FAST,
                          methods=["itempop", "mf", "mf+amae", "ucfe"], n_negatives=NEG)
@@ -79,6 +81,10 @@ def test_no_posts_collaborative_rows_run_content_rows_not_applicable(no_posts_wo
     # changed parameters: the stale cell is recomputed, not silently reused
     third = run_experiment(no_posts_world, out, "II", [0], "cpu", params={**FAST, "dim": 4}, methods=["mf"])
     assert third["trained_cells"] == 1
+    # a new version of the model (other numbers for the same seed): its cells are recomputed too
+    monkeypatch.setattr(REGISTRY["mf"], "version", REGISTRY["mf"].version + 1)
+    fourth = run_experiment(no_posts_world, out, "II", [0], "cpu", params=FAST, methods=["mf"])
+    assert fourth["trained_cells"] == 1
 
 
 def test_case_study_and_reference_mf_always_run(content_workspace: Path, tmp_path: Path) -> None:

@@ -70,3 +70,12 @@ def test_literal_relu_and_no_decoder() -> None:
     assert bare.decoder is None
     with pytest.raises(RuntimeError, match="no decoder"):
         bare.reconstruction_loss(torch.zeros(1, 10), torch.zeros(1, 16))
+
+
+@pytest.mark.parametrize("literal_relu", [False, True])
+def test_encode_rows_is_the_code_of_the_stacked_inputs(literal_relu: bool) -> None:
+    torch.manual_seed(0)
+    ae = Autoencoder(12, 8, 4, literal_relu=literal_relu)
+    a, b = torch.randn(5, 12), torch.randn(3, 12)
+    torch.testing.assert_close(ae.encode_rows(a, b), ae(torch.cat([a, b])))
+    torch.testing.assert_close(ae.encode_rows(a), ae(a))

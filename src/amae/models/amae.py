@@ -137,7 +137,7 @@ class AMAEModule(nn.Module):
             g = self.global_vectors(m)[u]
             window = ctx.get(m)
             has_rows = window is not None and len(window.index) > 0
-            z_all = self.aes[m](torch.cat([g, window.rows]) if has_rows else g)
+            z_all = self.aes[m].encode_rows(g, window.rows) if has_rows else self.aes[m](g)
             z_g = z_all[:n]
             by_context = {"global": z_g, "contextual": z_g.index_copy(0, window.index, z_all[n:]) if has_rows else z_g}
             z = torch.stack([by_context[c] for c in self.contexts], dim=1)

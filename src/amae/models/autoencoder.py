@@ -37,6 +37,13 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
+    def encode_rows(self, *xs: torch.Tensor) -> torch.Tensor:
+        """The codes of the rows of several inputs, stacked in order: the same as
+        ``self(torch.cat(xs))``, but the first layer meets each input where it is, so wide inputs
+        (1,305 dims in the demo world) are not copied into one matrix first."""
+        first, rest = self.encoder[0], self.encoder[1:]
+        return rest(torch.cat([first(x) for x in xs]) if len(xs) > 1 else first(xs[0]))
+
     def reconstruction_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Mean squared error per input dimension (Eq. 4), so wide and narrow modalities weigh alike."""
         if self.decoder is None:
