@@ -10,11 +10,13 @@ from torch import nn
 from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.torch_base import TorchRecommender
 
-#: up to this many embedding weights, dense tables with fused Adam beat sparse ones with SparseAdam
-#: (whose per-step coalesce dominates small tables): on lastfm (d = 64) dense trained 1.3x faster but
-#: lost 0.005 HR@10 over 2 seeds (dense Adam also moves rows a batch does not touch), so the
-#: default stays sparse and ``sparse="auto"`` is an option
-DENSE_MAX_WEIGHTS = 4_000_000
+#: up to this many embedding weights (users + items, times d) a dense table with fused Adam steps
+#: faster than a sparse one with LazyAdam; past it the dense step, which updates every weight, loses
+#: fast. Measured (``benchmarks/mf_tables.py``, batch 512): dense 1.23x at 32k weights (d = 16) and
+#: 1.10x at 128k (d = 64); 0.93x at 128k (d = 16), 0.72x at 512k (d = 64) and 0.12x at 2M (d = 16).
+#: Dense Adam also moves rows a batch does not touch, and on lastfm (70k weights) it lost 0.007
+#: HR@10 over 3 seeds, so the default stays sparse and ``sparse="auto"`` is an option.
+DENSE_MAX_WEIGHTS = 100_000
 
 
 def use_sparse(sparse: bool | str, n_rows: int, dim: int) -> bool:
@@ -30,8 +32,9 @@ class MFModule(nn.Module):
 
     Where ``p_u`` and ``q_m`` have the same width (MF) they are the two halves of one table (users,
     then items), looked up together: a step then builds one sparse gradient and runs one lazy Adam
-    update instead of two, which took MF on lastfm from 0.85x to (see the README) of a plain
-    dense-embedding loop. MF+AMAE's widths differ, so it keeps two tables.
+    update instead of two, which took MF on lastfm from 0.85x to 0.93x the samples/s of a plain
+    dense-embedding loop (``benchmarks/throughput.py``). The initial rows are the same draws as
+    two tables'. MF+AMAE's widths differ, so it keeps two tables.
     """
 
     def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, sparse: bool = True,
