@@ -239,9 +239,10 @@ class RecordContext:
     feature width is held per record.
     """
 
-    #: bytes a random read of one post row may leave mapped: its page and the kernel's fault-around
-    #: neighbours (16 pages of 4 KiB)
-    MAPPED_PER_ROW = 64 << 10
+    #: bytes a random read of one post row may leave mapped: the page-cache folio it falls in, up to
+    #: 2 MiB on current kernels. (64 KiB, the classic fault-around, kept 2.6 GB more resident on the
+    #: scale-1 run of ``benchmarks/paper_scale.py`` than releasing after every batch.)
+    MAPPED_PER_ROW = 2 << 20
     #: mapped bytes per modality after which the store's pages are released (see ``__call__``)
     RELEASE_BYTES = 256 << 20
 
@@ -260,11 +261,14 @@ class RecordContext:
         # 4,096-record interval had left 1.1 GB of a 1.4 GB paper-scale store mapped. Releasing is
         # cheap but re-mapping is not (each batch then faults its pages in again: 0.2 ms per
         # modality on the demo world), so the pages go once a modality may have mapped
-        # RELEASE_BYTES, which bounds what a training pass leaves resident per modality.
+        # RELEASE_BYTES: never for a store smaller than that (the demo world's), after about every
+        # batch for a paper-scale one. That bounds what a training pass leaves resident per modality.
         for m, (lo, hi) in batch.items():
-            self._mapped[m] += int(np.maximum(hi - lo, 0).sum()) * self.MAPPED_PER_ROW
+            features = self.encoder.posts[m].features
+            rows = int(np.maximum(hi - lo, 0).sum())
+            self._mapped[m] = min(self._mapped[m] + rows * self.MAPPED_PER_ROW, features.nbytes)
             if self._mapped[m] >= self.RELEASE_BYTES:
-                release_pages(self.encoder.posts[m].features)
+                release_pages(features)
                 self._mapped[m] = 0
         return WindowRows.of(parts, self.device)
 
