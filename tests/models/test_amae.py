@@ -162,6 +162,27 @@ def test_record_grouped_rows_score_as_flat_rows(world: SimpleNamespace) -> None:
     module.eval()
 
 
+def test_store_pages_are_released_by_mapped_bytes(world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store smaller than the release budget is never released; past the budget, every batch that
+    may have mapped that much releases its modality's pages."""
+    import amae.models.amae as amae_module
+
+    released: list[int] = []
+    monkeypatch.setattr(amae_module, "release_pages", lambda x: released.append(id(x)))
+    content = content_of(world)
+    r = world.fit_rows
+    records = amae_module.RecordContext(content.encoder, world.users[r], world.times[r], torch.device("cpu"))
+    batches = [torch.arange(s, min(s + 8, len(r))) for s in range(0, len(r), 8)]
+    for b in batches:
+        records(b)
+    assert released == []  # the whole store is a few KiB
+    monkeypatch.setattr(amae_module.RecordContext, "RELEASE_BYTES", 1)
+    for b in batches:
+        records(b)
+    text = id(content.encoder.posts["text"].features)
+    assert released.count(text) == len(batches)  # every batch here reads at least one text post
+
+
 def test_explain_weights_are_a_distribution(world: SimpleNamespace) -> None:
     model = fit(MFAMAE(**FAST), train_data(world))
     weights = model.explain(world.valid.users, world.valid.items, world.valid.times)
