@@ -136,8 +136,7 @@ def test_content_rows_get_controls_verdicts_stop_reasons_and_forest_plot(content
                                                                           tmp_path: Path) -> None:
     out = tmp_path / "rep"
     params = {"epochs": 2, "patience": 1, "stage1_epochs": 1}
-    res = run_experiment(content_workspace, out, "II", [0, 1], "cpu", params=params, methods=["mf", "mf+amae"],
-                         n_boot=200)
+    res = run_experiment(content_workspace, out, "II", [0, 1], "cpu", params=params, methods=["mf", "mf+amae"])
     rows = {r["label"]: r for r in res["tables"]["II"]["rows"]}
     amae = rows["mf+amae"]
     assert amae["status"] == "ok" and set(amae["controls"]) == {"noise", "shuffle"}
@@ -157,8 +156,8 @@ def test_content_rows_get_controls_verdicts_stop_reasons_and_forest_plot(content
         assert all(o["stop_reason"] == "cap" for o in r["training"]["per_seed"].values())
         assert any("epoch cap" in w for w in r["training"]["warnings"])
     md = (out / "report.md").read_text()
-    for text in ("noise control", "shuffled", "hierarchical bootstrap", "No tuning", "Warnings", "epoch cap",
-                 "forest plot", "cap×2"):
+    for text in ("noise control", "shuffled", "Welch-Satterthwaite", "MDE", "discovery", "No tuning", "Warnings",
+                 "epoch cap", "forest plot", "cap×2"):
         assert text in md, text
     assert (out / "forest_II.png").read_bytes()[:4] == b"\x89PNG"
     assert md.count("![forest plot") == 1

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from amae.data.io import write_json, write_parquet
+from amae.data.io import read_json, write_json, write_parquet
 
 MOODS = ("happiness", "sadness", "anger", "fear")
 DAY = 86_400
@@ -118,6 +118,75 @@ class _Latents:
     mood: np.ndarray  # (n_users, n_days)
 
 
+@dataclass
+class WorldTruth:
+    """What a world's listening was drawn from, kept in ``_world_truth.json`` beside the data.
+
+    Listening is a softmax choice (Gumbel-max) over items with :meth:`logits`; this is the one
+    implementation of that formula, used by the generator and by the Bayes ceilings
+    (:mod:`amae.experiments.ceilings`), so a ceiling ranks by exactly the probability the data
+    were drawn from. Indices are the generator's own (user ``u0007`` is 7, track ``t0012`` is 12).
+    """
+
+    item_genre: np.ndarray
+    item_mood: np.ndarray
+    item_pop: np.ndarray
+    user_taste: np.ndarray
+    mood: np.ndarray  # (n_users, n_days), the daily mood the posts reveal
+    taste_strength: float
+    mood_strength: float
+    start: int = START
+    day_seconds: int = DAY
+
+    @classmethod
+    def of(cls, latents: _Latents, cfg: WorldConfig) -> WorldTruth:
+        return cls(latents.item_genre, latents.item_mood, latents.item_pop, latents.user_taste, latents.mood,
+                   float(cfg.taste_strength), float(cfg.mood_strength))
+
+    def _taste(self, users: np.ndarray) -> np.ndarray:
+        return self.taste_strength * np.log(self.user_taste[np.asarray(users, dtype=np.int64)][:, self.item_genre]
+                                            + 1e-3)
+
+    def base_logits(self, users: np.ndarray) -> np.ndarray:
+        """(n, n_items): taste and popularity, the part of a listen's logit that never changes."""
+        return self._taste(users) + self.item_pop[None, :]
+
+    def mood_match(self, moods: np.ndarray) -> np.ndarray:
+        """(n, n_items): 1 where an item's mood is the row's mood."""
+        return (self.item_mood[None, :] == np.asarray(moods, dtype=np.int64)[:, None]).astype(np.float64)
+
+    def logits(self, users: np.ndarray, moods: np.ndarray) -> np.ndarray:
+        """(n, n_items) listening logits of ``users`` in ``moods`` (one mood per row), summed in the
+        generator's historical order so that a seed keeps making the same world."""
+        return self._taste(users) + self.mood_strength * self.mood_match(moods) + self.item_pop[None, :]
+
+    def day_of(self, times: np.ndarray) -> np.ndarray:
+        """Day index of unix ``times`` (clipped to the world's days)."""
+        day = (np.asarray(times, dtype=np.int64) - self.start) // self.day_seconds
+        return np.clip(day, 0, self.mood.shape[1] - 1)
+
+    def to_json(self) -> dict:
+        return {"item_genre": self.item_genre.tolist(), "item_mood": self.item_mood.tolist(),
+                "item_pop": self.item_pop.tolist(), "user_taste": self.user_taste.tolist(),
+                "mood": self.mood.tolist(), "taste_strength": self.taste_strength,
+                "mood_strength": self.mood_strength, "start": self.start, "day_seconds": self.day_seconds,
+                "moods": list(MOODS)}
+
+    @classmethod
+    def load(cls, folder: Path) -> WorldTruth | None:
+        """The truth of a folder written by :func:`generate_world`, or None (not a world, or an old one)."""
+        path = Path(folder) / "_world_truth.json"
+        if not path.exists():
+            return None
+        raw = read_json(path)
+        if "user_taste" not in raw:
+            return None  # written before the truth was kept in full
+        return cls(np.asarray(raw["item_genre"], dtype=np.int64), np.asarray(raw["item_mood"], dtype=np.int64),
+                   np.asarray(raw["item_pop"], dtype=np.float64), np.asarray(raw["user_taste"], dtype=np.float64),
+                   np.asarray(raw["mood"], dtype=np.int64), float(raw["taste_strength"]),
+                   float(raw["mood_strength"]), int(raw["start"]), int(raw["day_seconds"]))
+
+
 # The helpers below draw from one shared generator in a fixed order (latents, moods, posts, media,
 # listens): reordering any draw changes the world a seed makes.
 
@@ -178,13 +247,11 @@ def _write_post_media(rng: np.random.Generator, cfg: WorldConfig, folder: Path, 
     return texts, media, has_image, video_posts
 
 
-def _draw_listens(rng: np.random.Generator, cfg: WorldConfig, latents: _Latents
+def _draw_listens(rng: np.random.Generator, cfg: WorldConfig, truth: WorldTruth
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user, item, time) of listens in 12-24 h; items by taste + the day's mood + popularity (Gumbel-max)."""
     inter_user, inter_day, inter_time = _per_day_events(rng, cfg.listens_per_day, cfg, (12, 24))
-    logits = (cfg.taste_strength * np.log(latents.user_taste[inter_user][:, latents.item_genre] + 1e-3)
-              + cfg.mood_strength * (latents.item_mood[None, :] == latents.mood[inter_user, inter_day][:, None])
-              + latents.item_pop[None, :])
+    logits = truth.logits(inter_user, truth.mood[inter_user, inter_day])
     gumbel = rng.gumbel(size=logits.shape)
     return inter_user, np.argmax(logits + gumbel, axis=1), inter_time
 
@@ -204,7 +271,8 @@ def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
     post_user, post_day, post_time = _per_day_events(rng, cfg.posts_per_day, cfg, (6, 12))
     texts, media, has_image, video_posts = _write_post_media(rng, cfg, folder, post_user,
                                                              latents.mood[post_user, post_day], latents)
-    inter_user, inter_item, inter_time = _draw_listens(rng, cfg, latents)
+    truth = WorldTruth.of(latents, cfg)
+    inter_user, inter_item, inter_time = _draw_listens(rng, cfg, truth)
 
     interactions = pd.DataFrame({"user_id": [f"u{u:04d}" for u in inter_user],
                                  "item_id": [f"t{i:04d}" for i in inter_item],
@@ -219,7 +287,7 @@ def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:
     write_parquet(folder / "posts.parquet", posts)
     write_parquet(folder / "items.parquet", items)
     # The planted truth, kept out of the contract tables so no model can read it by accident.
-    write_json(folder / "_world_truth.json", {"item_mood": latents.item_mood.tolist(), "moods": list(MOODS)})
+    write_json(folder / "_world_truth.json", truth.to_json())
     summary = {"config": asdict(cfg), "n_interactions": len(interactions), "n_posts": len(posts),
                "n_media": int(has_image.sum()), "n_videos": len(video_posts)}
     write_json(folder / "_world.json", summary)

@@ -38,7 +38,8 @@ from amae.experiments.plan import (
     table_rows,
 )
 from amae.experiments.runs import run_cell
-from amae.experiments.summary import PROTOCOLS, bootstrap_vs_reference, seed_summary
+from amae.experiments.summary import PROTOCOLS, differences_vs_reference, seed_summary
+from amae.experiments.verdict import DISCOVERY_METRIC, VERDICT_METRIC, verdict
 from amae.features.modalities import POST_MODALITIES
 from amae.models import REGISTRY
 from amae.models.base import known_params
@@ -55,9 +56,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"epochs": 8, "patience": 3, "min_epochs": 4, "stage1_epochs": 3},
 }
 MODALITIES = tuple(POST_MODALITIES)
-#: the metric a content row's verdict is read on [choice]: full ranking is not reordered by
-#: negative sampling (Krichene & Rendle 2020); the sampled figures stand beside it
-VERDICT_METRIC = ("full", "NDCG@10")
 Log = Callable[[str], None]
 
 
@@ -136,7 +134,6 @@ class Context:
     params: dict[str, Any]
     model_params: dict[str, dict[str, Any]]
     progress: bool
-    n_boot: int
     log: Log
     groups: list[str] = field(default_factory=list)
     usable: dict[str, int] | None = None
@@ -281,40 +278,13 @@ def differences(ctx: Context, entry: dict[str, Any], reference: dict[str, Any]) 
     def dirs(e: dict[str, Any]) -> dict[int, Path]:
         return {sd: ctx.ws / "models" / m["cell"] for sd, m in e["runs"].items()}
 
-    return bootstrap_vs_reference(dirs(entry), dirs(reference), ctx.split.test.new_pair, n_boot=ctx.n_boot)
-
-
-#: the differences to MF a verdict looks at when it says a gain over MF is not content
-MF_VIEWS = (("sampled", "HR@10"), ("sampled", "NDCG@10"), ("full", "NDCG@10"))
-
-
-def verdict(row: dict[str, Any]) -> str:
-    """What a content row may claim, read on :data:`VERDICT_METRIC` with its seed-aware intervals.
-
-    A content gain is called a gain only when the row beats its noise control. A row that beats MF
-    on any reported view while its noise control does as well is told so in words: its gain over
-    MF is capacity or schedule, not content.
-    """
-    proto, metric = VERDICT_METRIC
-    noise = row.get("vs_noise", {}).get(proto, {}).get(metric)
-    if noise is None:
-        return "no noise control: not judged"
-    mf = row.get("vs_mf", {}).get(proto, {}).get(metric)
-    beats_noise, beats_mf = noise[1] > 0, bool(mf) and mf[1] > 0
-    over_mf = [f"{m} {p}" for p, m in MF_VIEWS if (row.get("vs_mf", {}).get(p, {}).get(m) or [0, 0])[1] > 0]
-    if beats_noise and beats_mf:
-        return "content gain (beats MF and its noise control)"
-    if beats_noise:
-        return "beats its noise control, not MF"
-    if over_mf:
-        return f"no content gain: beats MF ({', '.join(over_mf)}), but its noise control does as well"
-    if noise[2] < 0:
-        return "below its noise control"
-    return "no content gain"
+    return differences_vs_reference(dirs(entry), dirs(reference), ctx.split.test.new_pair)
 
 
 def attach_controls(ctx: Context, rows: list[Row], cells: dict[str, dict], summaries: dict[str, dict]) -> None:
     """For every controlled row: its controls' numbers, its difference to each, and its verdict."""
+    proto, metric = VERDICT_METRIC
+    reference = (summaries.get(REFERENCE_LABEL, {}).get("metrics", {}).get(proto, {}).get(metric) or [None])[0]
     for r in rows:
         s = summaries[r.label]
         if not r.controlled or s["status"] != "ok" or "controls" in s:
@@ -325,9 +295,12 @@ def attach_controls(ctx: Context, rows: list[Row], cells: dict[str, dict], summa
             if cs is None:
                 continue
             s["controls"][name] = {k: cs.get(k) for k in ("status", "reason", "metrics", "seeds", "training")}
+            s["controls"][name]["vs_mf_mean"] = (cs.get("vs_mf", {}).get(proto, {}).get(metric) or [None])[0]
             if cs["status"] == "ok":
                 s[f"vs_{name}"] = differences(ctx, cells[r.label], cells[c.label])
-        s["verdict"] = verdict(s)
+        s["verdict"] = verdict(s, reference)
+        s["discovery"] = (s.get("vs_noise", {}).get("stats", {}).get(DISCOVERY_METRIC[0], {})
+                          .get(DISCOVERY_METRIC[1]))
 
 
 def build_tables(ctx: Context, table_plan: dict[str, list[Row]], cells: dict[str, dict],
@@ -409,6 +382,29 @@ def _tune_and_run_cells(ctx: Context, unique: dict[str, Row], tune: int, timings
     return tuning, cells
 
 
+def add_ceilings(ctx: Context, kind: str, source: Path, tables_out: dict, timings: dict) -> dict | None:
+    """On a folder written by ``amae world``: the Bayes ceilings, and beside every content row the
+    share of the available content gain it captured (None on other data)."""
+    from amae.experiments.ceilings import captured_shares, world_ceilings, world_folder
+
+    folder = world_folder(kind, source, ctx.ws)
+    if folder is None:
+        return None
+    t0 = time.perf_counter()
+    ceilings = world_ceilings(folder, ctx.dataset, ctx.split)
+    timings["ceilings"] = time.perf_counter() - t0
+    if ceilings is None:
+        return None
+    for table in tables_out.values():
+        for row in table["rows"]:
+            if row.get("controlled") and row.get("vs_mf"):
+                row["captured"] = captured_shares(row["vs_mf"], ceilings)
+    ctx.log("Bayes ceilings (full NDCG@10, all / new pairs): " + ", ".join(
+        f"{c} {ceilings[c]['full']['NDCG@10']:.4f} / {ceilings[c]['full_new_pairs']['NDCG@10']:.4f}"
+        for c in ("collaborative", "observable", "omniscient")))
+    return ceilings
+
+
 def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] | str = ("II", "III", "IV", "case"),
                    seeds: list[int] = (0, 1, 2), device: str = "auto", *, workspace: Path | None = None,
                    preset: str = "default", params: dict[str, Any] | None = None,
@@ -416,7 +412,7 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
                    tune: int = 0, split_method: str = "temporal", split_seed: int = 0, n_negatives: int = 99,
                    feature_settings: dict | None = None,
                    feature_jobs: int = 2, feature_batch_sizes: dict[str, int] | None = None,
-                   case_tracks: list[str] | None = None, n_case_tracks: int = 5, n_boot: int = 1000,
+                   case_tracks: list[str] | None = None, n_case_tracks: int = 5,
                    progress: bool = False, log: Log | None = None) -> dict:
     """Run the paper's Tables II-IV (and the Fig. 3 case study) on a dataset; write the report.
 
@@ -446,7 +442,7 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     kind, source, ws = resolve_source(Path(dataset_or_workspace), workspace, Path(out_dir))
     dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log, n_negatives)
     ctx = Context(ws, dataset, split, list(seeds), device, preset, dict(params or {}), dict(model_params or {}),
-                  progress, n_boot, log)
+                  progress, log)
     table_plan, unique = plan_rows(wanted, methods)
     feature_reports = prepare_content(ctx, wanted, unique, feature_settings, feature_jobs, feature_batch_sizes,
                                       timings)
@@ -458,9 +454,11 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
         t0 = time.perf_counter()
         case = run_case_study(ctx, Path(out_dir), case_tracks, n_case_tracks)
         timings["case study"] = time.perf_counter() - t0
+    ceilings = add_ceilings(ctx, kind, source, tables_out, timings)
     timings["total"] = time.perf_counter() - t_start
     results = assemble_results(ctx, kind, source, wanted, methods, tables_out, case, feature_reports, timings,
                                cells, budget_of(ctx, tune, tuning), feature_settings)
+    results["ceilings"] = ceilings
     from amae.experiments.report import write_report
 
     results["report"] = {k: str(v) for k, v in write_report(results, Path(out_dir)).items()}
@@ -480,8 +478,10 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
         "protocols": PROTOCOLS,
         "config": {"tables": wanted, "seeds": list(ctx.seeds), "device": ctx.device, "preset": ctx.preset,
                    "preset_params": PRESETS[ctx.preset], "params": ctx.params, "model_params": ctx.model_params,
-                   "methods": methods, "split": ctx.split.info, "n_boot": ctx.n_boot,
+                   "methods": methods, "split": ctx.split.info,
+                   "interval": "t, Welch-Satterthwaite (seed and case variance)",
                    "feature_settings": feature_settings or {}, "verdict_metric": list(VERDICT_METRIC),
+                   "discovery_metric": list(DISCOVERY_METRIC),
                    "python": platform.python_version(), "machine": platform.machine()},
         "provenance": provenance_of(ctx.ws),
         "budget": budget, "tables": tables_out, "reference": REFERENCE_LABEL, "case_study": case,

@@ -1,20 +1,21 @@
-"""Numbers of a table row: mean and std over seeds, and bootstrap differences to other cells.
+"""Numbers of a table row: mean and std over seeds, and differences to other cells with intervals.
 
 The per-case HR@10/NDCG@10 are recomputed from the ranks each cell saved (``sampled_ranks.npy``,
-``full_ranks.npy``), so the bootstrap pairs exactly the same test cases: a method's seed ``k`` is
-paired with the reference's seed ``k`` (MF, or the row's own noise control). The interval is the
-two-level bootstrap of :func:`amae.protocol.significance.hierarchical_bootstrap` (seeds, then
-cases within each seed), so it includes the seed-to-seed variance of training.
+``full_ranks.npy``), so a difference pairs exactly the same test cases: a method's seed ``k`` is
+paired with the reference's seed ``k`` (MF, or the row's own noise control). The interval and the
+minimum detectable effect are :func:`amae.protocol.significance.paired_stats`: their standard
+error holds the seed-to-seed variance of training and the case-to-case variance of the test set.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from amae.protocol.metrics import hit_ndcg
-from amae.protocol.significance import hierarchical_bootstrap, mean_std
+from amae.protocol.significance import mean_std, paired_stats
 
 #: protocol key in metrics.json -> how reports name it
 PROTOCOLS = {
@@ -49,18 +50,19 @@ def per_case(ranks: np.ndarray) -> dict[str, np.ndarray]:
     return {"HR@10": hit, "NDCG@10": ndcg}
 
 
-def bootstrap_vs_reference(method_dirs: dict[int, Path], reference_dirs: dict[int, Path],
-                           new_pair: np.ndarray | None = None, n_boot: int = 1000,
-                           seed: int = 0) -> dict[str, dict[str, list[float]]]:
+def differences_vs_reference(method_dirs: dict[int, Path], reference_dirs: dict[int, Path],
+                             new_pair: np.ndarray | None = None) -> dict[str, Any]:
     """protocol -> metric -> [mean difference, low, high] (95%) of method minus reference.
 
     ``method_dirs``/``reference_dirs`` map a seed to its cell folder; only seeds present in both
     are paired (same seed, same case). Protocols whose rank files are missing are left out.
     ``new_pair`` (one bool per test case) adds the new-pairs-only views. Each view also carries
-    ``n_pairs`` (cases per seed) and ``n_seeds``.
+    ``n_pairs`` (cases per seed) and ``n_seeds``; ``stats`` holds, per view and metric, everything
+    :func:`paired_stats` measured (standard error, degrees of freedom, variance parts, MDE).
     """
     common = sorted(set(method_dirs) & set(reference_dirs))
-    out: dict[str, dict[str, list[float]]] = {}
+    out: dict[str, Any] = {}
+    every: dict[str, dict[str, dict[str, float]]] = {}
     for proto, fname in RANK_FILES.items():
         pairs = [(method_dirs[s] / fname, reference_dirs[s] / fname) for s in common]
         pairs = [(fa, fb) for fa, fb in pairs if fa.exists() and fb.exists()]
@@ -77,7 +79,10 @@ def bootstrap_vs_reference(method_dirs: dict[int, Path], reference_dirs: dict[in
             if not sel.any():
                 continue
             ca, cb = per_case(ra[:, sel]), per_case(rb[:, sel])
-            out[view] = {m: list(hierarchical_bootstrap(ca[m], cb[m], n_boot=n_boot, seed=seed)) for m in ca}
+            every[view] = {m: paired_stats(ca[m], cb[m]) for m in ca}
+            out[view] = {m: [st["mean"], st["low"], st["high"]] for m, st in every[view].items()}
             out[view]["n_pairs"] = [float(sel.sum()), 0.0, 0.0]
             out[view]["n_seeds"] = [float(len(pairs)), 0.0, 0.0]
+    if every:
+        out["stats"] = every
     return out

@@ -9,7 +9,15 @@ interval covers test-case noise alone; reports say so.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy import stats
+
+LEVEL = 0.95
+POWER = 0.80
+#: most seeds a verdict ever suggests
+MAX_SEEDS = 50
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -34,28 +42,55 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int
     return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def hierarchical_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                           level: float = 0.95, max_block: int = 20_000_000) -> tuple[float, float, float]:
-    """Mean difference ``a - b`` and its two-level bootstrap interval; ``a``, ``b``: (seeds, cases).
+def paired_stats(a: np.ndarray, b: np.ndarray, level: float = LEVEL, power: float = POWER) -> dict[str, float]:
+    """Mean difference of (seeds, cases) arrays ``a - b``, its t interval and what it could detect.
 
-    Row s of ``a`` and of ``b`` come from the same training seed and the same test cases. Each of
-    the ``n_boot`` resamples draws S seeds with replacement, then, for each drawn seed, n cases with
-    replacement, and averages the paired differences. Resamples are drawn in blocks of at most
-    ``max_block`` indices, so memory stays bounded whatever the number of test cases.
+    Row s of ``a`` and ``b``: the same training seed, the same test cases. Returns ``mean``,
+    ``low``, ``high``, ``se``, ``df``, ``mde`` and the two variance parts per unit
+    (``seed_var``: of a seed's mean difference; ``case_var``: of a case's seed-averaged difference)
+    with ``n_seeds`` and ``n_cases``, from which :func:`seeds_for` projects other designs.
     """
     a = np.atleast_2d(np.asarray(a, dtype=np.float64))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
     if a.shape != b.shape or a.size == 0:
-        raise ValueError(f"hierarchical bootstrap needs equal, non-empty (seeds, cases) arrays: {a.shape} vs {b.shape}")
+        raise ValueError(f"paired stats need equal, non-empty (seeds, cases) arrays: {a.shape} vs {b.shape}")
     diff = a - b
     n_seeds, n_cases = diff.shape
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot, dtype=np.float64)
-    block = max(1, max_block // max(n_seeds * n_cases, 1))
-    for start in range(0, n_boot, block):
-        m = min(block, n_boot - start)
-        seeds = rng.integers(0, n_seeds, (m, n_seeds, 1))
-        cases = rng.integers(0, n_cases, (m, n_seeds, n_cases))
-        means[start:start + m] = diff[seeds, cases].mean(axis=(1, 2))
-    tail = (1 - level) / 2
-    return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    seed_var = float(diff.mean(axis=1).var(ddof=1)) if n_seeds > 1 else 0.0
+    case_var = float(diff.mean(axis=0).var(ddof=1)) if n_cases > 1 else 0.0
+    out = {"mean": float(diff.mean()), "seed_var": seed_var, "case_var": case_var,
+           "n_seeds": float(n_seeds), "n_cases": float(n_cases)}
+    se, df = _se_df(seed_var, case_var, n_seeds, n_cases)
+    q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else math.inf
+    out.update(se=se, df=df, low=out["mean"] - q * se, high=out["mean"] + q * se,
+               mde=detectable(se, df, level, power))
+    return out
+
+
+def _se_df(seed_var: float, case_var: float, n_seeds: int, n_cases: int) -> tuple[float, float]:
+    """Standard error and Welch-Satterthwaite degrees of freedom of the two-part variance."""
+    a, b = seed_var / max(n_seeds, 1), case_var / max(n_cases, 1)
+    se2 = a + b
+    if se2 <= 0:
+        return 0.0, float(max(n_cases - 1, 1))
+    parts = (a * a / (n_seeds - 1) if n_seeds > 1 else 0.0) + (b * b / (n_cases - 1) if n_cases > 1 else 0.0)
+    df = se2 * se2 / parts if parts > 0 else float(max(n_cases - 1, 1))
+    return math.sqrt(se2), float(df)
+
+
+def detectable(se: float, df: float, level: float = LEVEL, power: float = POWER) -> float:
+    """The true difference a test at ``level`` detects with probability ``power``."""
+    if df <= 0:
+        return math.inf
+    return float((stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def seeds_for(st: dict[str, float], effect: float, level: float = LEVEL, power: float = POWER) -> int | None:
+    """Fewest seeds whose MDE is at most ``effect`` (variances as measured); None when more seeds
+    cannot get there (the test cases' own noise is larger) or it would take over :data:`MAX_SEEDS`."""
+    n_cases = int(st["n_cases"])
+    for seeds in range(max(int(st["n_seeds"]), 2), MAX_SEEDS + 1):
+        se, df = _se_df(st["seed_var"], st["case_var"], seeds, n_cases)
+        if detectable(se, df, level, power) <= effect:
+            return seeds
+    return None

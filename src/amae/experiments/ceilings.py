@@ -1,0 +1,198 @@
+"""Bayes ceilings on a synthetic world: what a perfect reader of the truth would score.
+
+A folder written by ``amae world`` keeps the truth its listening was drawn from
+(:class:`amae.data.synthetic.WorldTruth`). Ranking every test case's candidates by the true
+listening probability gives three reference rows, scored by the same protocol as every model
+(:func:`amae.protocol.metrics.evaluate`: the fixed negatives, full ranking, new pairs):
+
+- ``collaborative``: knows each user's taste and each track's popularity and genre, not the day's
+  mood (a mixture over moods with the chain's stationary, uniform prior). No model that reads
+  only the listening can be expected above it.
+- ``observable``: also knows the day's mood whenever the user wrote a post (with text or media)
+  in the model's context window before the listen; otherwise the same mixture. This is the most
+  that reading the window's posts perfectly can give.
+- ``omniscient``: knows every day's mood.
+
+All three also know the protocol: a test case's candidates are the tracks the user never played
+plus the positive, so a played track among them is the positive (a re-listen). Each ceiling
+ranks played tracks first (``history``), as a model that remembers plays can learn to.
+
+``observable - collaborative`` is the content gain the posts make available; a content row's
+gain over MF divided by it is the share it captured (:func:`captured_shares`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amae.data.contract import Dataset
+from amae.data.ids import IdMap
+from amae.data.io import read_json
+from amae.data.synthetic import WorldTruth
+from amae.protocol.metrics import evaluate
+from amae.protocol.split import Split
+from amae.protocol.stored import history_pairs
+
+CEILINGS = ("collaborative", "observable", "omniscient")
+#: the AMAE default context window (seconds) the observable ceiling reads
+WINDOW_SECONDS = 86_400
+#: users per block when computing normalisers over the whole catalogue
+_USER_BLOCK = 2048
+#: added to a played track's log-probability: above any unplayed one
+PLAYED_BONUS = 1e6
+
+
+def world_folder(kind: str, source: Path, workspace: Path) -> Path | None:
+    """The ``amae world`` folder an experiment reads, or None when its source is not one."""
+    if kind == "contract":
+        folder = Path(source)
+    elif kind == "workspace":
+        stats = Path(workspace) / "data" / "stats.json"
+        folder = Path(read_json(stats).get("source", "")) if stats.exists() else None
+    else:
+        folder = None
+    return folder if folder is not None and (folder / "_world_truth.json").exists() else None
+
+
+def _world_index(ids: IdMap, prefix: str, size: int) -> np.ndarray | None:
+    """Generator index of each dense id (``u0007`` -> 7); None when an id is not the generator's."""
+    pattern = re.compile(rf"^{prefix}(\d+)$")
+    out = np.empty(len(ids), dtype=np.int64)
+    for k, raw in enumerate(ids.ids):  # once per id at set-up, not per case
+        match = pattern.match(str(raw))
+        if match is None or int(match.group(1)) >= size:
+            return None
+        out[k] = int(match.group(1))
+    return out
+
+
+class TruthScorer:
+    """A score function (``users, items, times -> scores``) ranking by the true listening probability.
+
+    ``knows`` is ``"collaborative"``, ``"observable"`` or ``"omniscient"`` (see the module
+    docstring). Scores are log-probabilities of a mixture over moods, computed per case as
+    ``base(i) + v[mood(i)]`` so no (case, item, mood) array is ever built.
+    """
+
+    def __init__(self, truth: WorldTruth, users: np.ndarray, items: np.ndarray, knows: str,
+                 post_keys: np.ndarray | None = None, window: int = WINDOW_SECONDS,
+                 history: np.ndarray | None = None) -> None:
+        if knows not in CEILINGS:
+            raise ValueError(f"unknown ceiling '{knows}' (use {', '.join(CEILINGS)})")
+        self.truth, self.users, self.items, self.knows = truth, users, items, knows
+        self.post_keys, self.window = post_keys, int(window)
+        #: sorted ``dense user * n_dense_items + dense item`` of the training-period plays
+        self.history = np.zeros(0, dtype=np.int64) if history is None else np.asarray(history, dtype=np.int64)
+        self.n_moods = int(max(truth.item_mood.max(), truth.mood.max())) + 1
+        self.log_norm = self._log_normalisers()
+
+    def _log_normalisers(self) -> np.ndarray:
+        """(n_world_users, n_moods): log of the softmax denominator of each user in each mood."""
+        t = self.truth
+        n_users = t.user_taste.shape[0]
+        out = np.empty((n_users, self.n_moods), dtype=np.float64)
+        for s in range(0, n_users, _USER_BLOCK):
+            users = np.arange(s, min(s + _USER_BLOCK, n_users))
+            base = t.base_logits(users)
+            for k in range(self.n_moods):
+                z = base + t.mood_strength * (t.item_mood == k)[None, :]
+                top = z.max(axis=1, keepdims=True)
+                out[users, k] = top[:, 0] + np.log(np.exp(z - top).sum(axis=1))
+        return out
+
+    def has_post(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Whether each (world user, time) has a post in ``[time - window, time)``."""
+        if self.post_keys is None or len(self.post_keys) == 0:
+            return np.zeros(len(users), dtype=bool)
+        hi = np.searchsorted(self.post_keys, (users << 33) | times, side="left")
+        lo = np.searchsorted(self.post_keys, (users << 33) | np.maximum(times - self.window, 0), side="left")
+        return hi > lo
+
+    def mood_weights(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """(n, n_moods) what this reader believes about each case's mood."""
+        n = len(users)
+        weights = np.full((n, self.n_moods), 1.0 / self.n_moods)
+        known = np.ones(n, dtype=bool) if self.knows == "omniscient" else (
+            self.has_post(users, times) if self.knows == "observable" else np.zeros(n, dtype=bool))
+        true = self.truth.mood[users[known], self.truth.day_of(times[known])]
+        weights[known] = 0.0
+        weights[np.flatnonzero(known), true] = 1.0
+        return weights
+
+    def __call__(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+        wu = self.users[np.asarray(users, dtype=np.int64)]
+        t = np.asarray(times, dtype=np.int64)
+        with np.errstate(divide="ignore"):
+            c = np.log(self.mood_weights(wu, t)) - self.log_norm[wu]  # (n, moods)
+        eye = self.truth.mood_strength * np.eye(self.n_moods)
+        z = c[:, None, :] + eye[None, :, :]  # (n, item mood j, believed mood k)
+        top = z.max(axis=2, keepdims=True)
+        per_mood = top[..., 0] + np.log(np.exp(z - top).sum(axis=2))  # (n, item mood j)
+        dense = np.broadcast_to(np.asarray(items, dtype=np.int64), (len(wu), np.shape(items)[-1]))
+        rows = self.items[dense]
+        base = self.truth.base_logits(wu)
+        score = np.take_along_axis(base, rows, axis=1) + np.take_along_axis(per_mood, self.truth.item_mood[rows],
+                                                                             axis=1)
+        return score + PLAYED_BONUS * self._played(np.asarray(users, dtype=np.int64), dense)
+
+    def _played(self, users: np.ndarray, dense_items: np.ndarray) -> np.ndarray:
+        if len(self.history) == 0:
+            return np.zeros(dense_items.shape, dtype=bool)
+        keys = users[:, None] * len(self.items) + dense_items
+        pos = np.minimum(np.searchsorted(self.history, keys), len(self.history) - 1)
+        return self.history[pos] == keys
+
+
+def _informative_post_keys(dataset: Dataset, user_index: np.ndarray) -> np.ndarray:
+    """Sorted ``world user << 33 | time`` of the posts that carry text or media."""
+    posts = dataset.posts
+    if posts is None or len(posts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    text = posts["text"].fillna("").astype(str).str.strip().str.len().to_numpy() > 0
+    media = posts["media"].map(lambda m: m is not None and len(m) > 0).to_numpy(dtype=bool)
+    keep = text | media
+    users = user_index[posts["user_idx"].to_numpy(np.int64)[keep]]
+    return np.sort((users << 33) | posts["timestamp"].to_numpy(np.int64)[keep])
+
+
+def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = WINDOW_SECONDS
+                   ) -> dict[str, Any] | None:
+    """ceiling -> metrics (every protocol, as a cell's ``metrics.json`` has them); None when
+    ``folder`` holds no usable truth (not an ``amae world`` folder, or ids that are not its own)."""
+    truth = WorldTruth.load(folder)
+    if truth is None:
+        return None
+    users = _world_index(dataset.users, "u", truth.user_taste.shape[0])
+    items = _world_index(dataset.items, "t", len(truth.item_mood))
+    if users is None or items is None:
+        return None
+    keys = _informative_post_keys(dataset, users)
+    pairs = history_pairs(dataset, split)
+    history = np.unique(pairs[0] * dataset.n_items + pairs[1])
+    out: dict[str, Any] = {"window_seconds": int(window), "mood_strength": truth.mood_strength}
+    for knows in CEILINGS:
+        scorer = TruthScorer(truth, users, items, knows, keys, window, history)
+        result = evaluate(scorer, split.test, dataset.n_items, pairs)
+        out[knows] = {k: v for k, v in result.items() if not k.startswith("_")}
+    return out
+
+
+def captured_shares(row_vs_mf: dict[str, Any], ceilings: dict[str, Any],
+                    views: tuple[str, ...] = ("full", "full_new_pairs"), metric: str = "NDCG@10"
+                    ) -> dict[str, dict[str, float]]:
+    """view -> {available, gained, share}: a content row's gain over MF against the gain the posts
+    make available (observable - collaborative ceiling), on ``metric``."""
+    out: dict[str, dict[str, float]] = {}
+    for view in views:
+        gained = (row_vs_mf.get(view) or {}).get(metric)
+        obs, col = ((ceilings.get(c) or {}).get(view, {}).get(metric) for c in ("observable", "collaborative"))
+        if gained is None or obs is None or col is None:
+            continue
+        available = float(obs) - float(col)
+        out[view] = {"available": available, "gained": float(gained[0]),
+                     "share": float(gained[0]) / available if available > 1e-9 else float("nan")}
+    return out

@@ -1,0 +1,83 @@
+"""Bayes ceilings of a synthetic world: ordered as knowledge is, above any collaborative model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from amae.data.synthetic import WorldConfig, WorldTruth, generate_world
+from amae.data.workspace import ingest
+from amae.experiments.ceilings import CEILINGS, TruthScorer, captured_shares, world_ceilings, world_folder
+from amae.experiments.runs import run_cell
+from amae.protocol.split import split_workspace
+
+SMALL = {"n_users": 60, "n_items": 80, "n_days": 20, "image_share": 0.0, "n_videos": 0, "image_size": 16}
+
+
+def _world(root: Path, **cfg: float) -> tuple[Path, Path]:
+    world, ws = root / "world", root / "ws"
+    generate_world(world, WorldConfig(**{**SMALL, **cfg}))
+    return world, ws
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    world, ws = _world(tmp_path_factory.mktemp("planted"), seed=3)
+    ds = ingest(world, ws)
+    split, _ = split_workspace(ws, ds, seed=0, n_negatives=20)
+    return world, ws, ds, split, world_ceilings(world, ds, split)
+
+
+def test_ceilings_are_ordered_by_what_they_know(planted: tuple) -> None:
+    *_, c = planted
+    for view in ("full", "full_new_pairs", "sampled"):
+        col, obs, omni = (c[k][view]["NDCG@10"] for k in CEILINGS)
+        assert col < obs <= omni + 1e-12, (view, col, obs, omni)
+    # the planted mood is worth a lot on new pairs (e^2.5 on a quarter of the catalogue)
+    assert c["observable"]["full_new_pairs"]["NDCG@10"] - c["collaborative"]["full_new_pairs"]["NDCG@10"] > 0.05
+
+
+def test_itempop_is_below_the_collaborative_ceiling(planted: tuple) -> None:
+    _, ws, ds, split, c = planted
+    pop = run_cell(ws, ds, split, "itempop", 0)
+    for view in ("full", "full_new_pairs", "sampled"):
+        assert pop[view]["NDCG@10"] < c["collaborative"][view]["NDCG@10"], view
+
+
+def test_a_null_world_makes_the_posts_worth_nothing(tmp_path: Path) -> None:
+    world, ws = _world(tmp_path, mood_strength=0.0, seed=4)
+    ds = ingest(world, ws)
+    split, _ = split_workspace(ws, ds, seed=0, n_negatives=20)
+    c = world_ceilings(world, ds, split)
+    for view in ("full", "full_new_pairs"):
+        assert c["observable"][view]["NDCG@10"] == pytest.approx(c["collaborative"][view]["NDCG@10"], abs=1e-12)
+
+
+def test_the_scorer_ranks_by_the_generators_own_probability(planted: tuple) -> None:
+    world, _, ds, split, _ = planted
+    truth = WorldTruth.load(world)
+    users = np.array([int(u[1:]) for u in ds.users.ids])
+    items = np.array([int(i[1:]) for i in ds.items.ids])
+    scorer = TruthScorer(truth, users, items, "omniscient")
+    case = split.test.subset(np.arange(len(split.test)) < 5)
+    cand = np.arange(ds.n_items)[None, :]
+    got = scorer(case.users, cand, case.times)
+    wu = users[case.users]
+    logits = truth.logits(wu, truth.mood[wu, truth.day_of(case.times)])[:, items]
+    logp = logits - np.log(np.exp(truth.logits(wu, truth.mood[wu, truth.day_of(case.times)])).sum(1, keepdims=True))
+    assert np.allclose(got, logp)
+
+
+def test_only_world_folders_have_ceilings(planted: tuple, tmp_path: Path) -> None:
+    world, ws, *_ = planted
+    assert world_folder("contract", world, ws) == world
+    assert world_folder("workspace", Path("elsewhere"), ws) == world.resolve()
+    assert world_folder("contract", tmp_path, ws) is None and world_folder("ncf", world, ws) is None
+
+
+def test_captured_share_is_the_gain_over_the_available_gain() -> None:
+    ceilings = {"observable": {"full": {"NDCG@10": 0.5}}, "collaborative": {"full": {"NDCG@10": 0.4}}}
+    out = captured_shares({"full": {"NDCG@10": [0.08, 0.05, 0.11]}}, ceilings)
+    assert out["full"]["share"] == pytest.approx(0.8) and out["full"]["available"] == pytest.approx(0.1)
