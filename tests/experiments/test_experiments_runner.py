@@ -85,6 +85,10 @@ def test_no_posts_collaborative_rows_run_content_rows_not_applicable(no_posts_wo
     monkeypatch.setattr(REGISTRY["mf"], "version", REGISTRY["mf"].version + 1)
     fourth = run_experiment(no_posts_world, out, "II", [0], "cpu", params=FAST, methods=["mf"])
     assert fourth["trained_cells"] == 1
+    # a changed default the cell relied on (not passed as a parameter): recomputed, not reused
+    monkeypatch.setattr(REGISTRY["mf"], "train_defaults", {**REGISTRY["mf"].train_defaults, "l2": 3e-6})
+    fifth = run_experiment(no_posts_world, out, "II", [0], "cpu", params=FAST, methods=["mf"])
+    assert fifth["trained_cells"] == 1
 
 
 def test_case_study_and_reference_mf_always_run(content_workspace: Path, tmp_path: Path) -> None:

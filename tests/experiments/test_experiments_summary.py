@@ -91,9 +91,9 @@ def _row(mf: tuple[float, float, float], noise: tuple[float, float, float] | Non
          control_mf: float | None = 0.0) -> dict:
     """A content row as the runner hands it to the verdict: (mean, low, high) differences and MDE."""
     def st(m: tuple[float, float, float]) -> dict:
-        return {"stats": {"full": {"NDCG@10": {"mean": m[0], "low": m[1], "high": m[2], "mde": mde, "n_seeds": 3.0,
-                                                "n_cases": 2000.0, "seed_var": (mde / 4) ** 2 * 3,
-                                                "case_var": 0.01}}}}
+        st = {"mean": m[0], "low": m[1], "high": m[2], "mde": mde, "n_seeds": 3.0, "n_cases": 2000.0,
+              "seed_var": (mde / 4) ** 2 * 3, "case_var": 0.01}
+        return {"stats": {"full_new_pairs": {"NDCG@10": st}}}
     r: dict = {"vs_mf": st(mf), "controls": {"noise": {"vs_mf_mean": control_mf}}}
     if noise is not None:
         r["vs_noise"] = st(noise)
@@ -118,9 +118,9 @@ def test_verdict_calls_a_gain_a_gain_only_against_its_noise_control() -> None:
 def test_verdict_states_what_it_could_have_detected() -> None:
     from amae.experiments.verdict import verdict
 
-    # MDE 0.01 <= 5% of 0.5: a "no" that would have seen an effect of 0.01
+    # MDE 0.01 <= a tenth of 0.5: a "no" that would have seen an effect of 0.01
     v = verdict(_row((0.0, -0.02, 0.02), (0.0, -0.005, 0.005), mde=0.01), 0.5)
     assert v.startswith("no content gain detected: an effect of 0.0100 or more would have been seen")
-    # MDE 0.06 > 0.025: inconclusive, and the seeds that would make it conclusive
+    # MDE 0.06 > 0.05: inconclusive, and the seeds that would make it conclusive
     v = verdict(_row((0.0, -0.02, 0.02), (0.01, -0.02, 0.04), mde=0.06), 0.5)
     assert v.startswith("inconclusive: effects below 0.0600 cannot be seen with 3 seed(s)") and "--seeds" in v

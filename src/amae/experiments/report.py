@@ -101,27 +101,34 @@ def _captured(row: dict, view: str) -> str:
     return DASH if not c or c["share"] != c["share"] else f"{c['share']:.0%} of {c['available']:+.4f}"
 
 
+def _view(proto: str) -> str:
+    return proto.replace("_new_pairs", ", new pairs").replace("full", "full ranking")
+
+
 def verdict_blocks(table: dict, results: dict) -> list[Block]:
-    """Each content row's verdict on the primary metric, its power, discovery and captured share."""
-    proto, metric = results["config"].get("verdict_metric", ["full", "NDCG@10"])
-    dproto, dmetric = results["config"].get("discovery_metric", ["full_new_pairs", "NDCG@10"])
+    """Each content row's verdict on the primary metric, its power, the all-pairs view and captured share."""
+    proto, metric = results["config"].get("verdict_metric", ["full_new_pairs", "NDCG@10"])
+    aproto, ametric = results["config"].get("all_pairs_metric", ["full", "NDCG@10"])
     rows = [r for r in table["rows"] if r["status"] == "ok" and r.get("controlled")]
     if not rows:
         return []
     ceilings = results.get("ceilings") is not None
-    head = ["content row", f"Δ vs noise control, {metric} {proto} (primary)", "MDE",
-            f"Δ vs noise control, {dmetric} {dproto.replace('_', ' ')} (discovery)", "MDE (discovery)", "verdict"]
-    head += ["captured, all pairs", "captured, new pairs"] if ceilings else []
+    head = ["content row", f"Δ vs noise control, {metric} {_view(proto)} (primary)", "MDE", "Δ vs MF (primary)",
+            f"Δ vs noise control, {ametric} {_view(aproto)}", "MDE (all pairs)", "verdict"]
+    head += ["captured, new pairs", "captured, all pairs"] if ceilings else []
     body = [[r["name"], _ci(_delta(r, proto, metric, "vs_noise")), _mde(r, "vs_noise", proto, metric),
-             _ci(_delta(r, dproto, dmetric, "vs_noise")), _mde(r, "vs_noise", dproto, dmetric), r.get("verdict", DASH)]
-            + ([_captured(r, "full"), _captured(r, "full_new_pairs")] if ceilings else []) for r in rows]
-    text = (f"The primary metric, fixed before any run, is {metric} with {proto} ranking on all test pairs; "
-            "the same difference on new (user, track) pairs stands beside it as *discovery* (content should "
-            "matter most for tracks the user never played), but the verdict is read on the primary one. "
-            "A verdict's MDE is the smallest true gain over the noise control it would have seen with 80% power.")
+             _ci(_delta(r, proto, metric)), _ci(_delta(r, aproto, ametric, "vs_noise")),
+             _mde(r, "vs_noise", aproto, ametric), r.get("verdict", DASH)]
+            + ([_captured(r, "full_new_pairs"), _captured(r, "full")] if ceilings else []) for r in rows]
+    text = (f"The primary metric, fixed before any run, is {metric} with {_view(proto)}: discovery, the tracks a "
+            "user had never played, where posts can change what is recommended. A re-listen is ranked against "
+            "unplayed tracks only, so on all pairs a model that remembers plays scores high whatever the posts "
+            "say; that view stands beside it. A content gain is called only when the row beats its noise control "
+            "and MF on the primary metric. A verdict's MDE (minimum detectable effect) is the smallest true gain "
+            "over the noise control it would have seen with 80% power at the 5% level.")
     if ceilings:
         text += (" *Captured* = the row's gain over MF divided by the content gain the posts make available "
-                 "(observable minus collaborative Bayes ceiling, below).")
+                 "(observable minus collaborative Bayes ceiling, above).")
     return [("h3", "Verdicts, with what each could have detected"), ("p", text), ("table", (head, body))]
 
 
@@ -148,7 +155,7 @@ def ceiling_blocks(results: dict) -> list[Block]:
 def table_blocks(table: dict, results: dict, images: dict[str, Path], key: str) -> list[Block]:
     """Main table, differences (to MF and to the controls), controls, new pairs, forest plot, warnings."""
     notes: list[str] = []
-    proto, metric = results["config"].get("verdict_metric", ["full", "NDCG@10"])
+    proto, metric = results["config"].get("verdict_metric", ["full_new_pairs", "NDCG@10"])
     head = ["method", "status", "HR@10 sampled", "NDCG@10 sampled", "HR@10 full", "NDCG@10 full", "MRR full",
             "best/run epochs, stop", "verdict", "paper HR@10†", "paper NDCG@10†"]
     rows = [[r["name"], _status(r, notes), _fmt(_metric(r, "sampled", "HR@10")),
@@ -160,7 +167,7 @@ def table_blocks(table: dict, results: dict, images: dict[str, Path], key: str) 
         ("h2", table["title"]),
         ("p", "Mean ± standard deviation over seeds. *sampled* = the positive ranked against its 99 fixed "
               "negatives; *full* = ranked against every track not in the user's training history. The verdict "
-              f"of a content row is read on {metric} ({proto} ranking): a content gain is called a gain only "
+              f"of a content row is read on {metric} ({_view(proto)}): a content gain is called a gain only "
               "when the row beats its **noise control** (same model and schedule, post features replaced by "
               "seeded noise of the same per-dimension mean and std). † " + PROVENANCE + "."),
         ("table", (head, rows))]
@@ -430,9 +437,10 @@ def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
         images["case"] = Path(case["figure"])
     from amae.experiments.forest import forest_plot
 
+    proto, metric = results.get("config", {}).get("verdict_metric", ["full_new_pairs", "NDCG@10"])
     for key, table in results.get("tables", {}).items():
         png = forest_plot([r for r in table["rows"] if r["status"] == "ok"], out_dir / f"forest_{key}.png",
-                          table["title"].split(":")[0])
+                          table["title"].split(":")[0], proto, metric)
         if png is not None:
             images[key] = png
     blocks = build_blocks(results, images)

@@ -39,7 +39,7 @@ from amae.experiments.plan import (
 )
 from amae.experiments.runs import run_cell
 from amae.experiments.summary import PROTOCOLS, differences_vs_reference, seed_summary
-from amae.experiments.verdict import DISCOVERY_METRIC, VERDICT_METRIC, verdict
+from amae.experiments.verdict import ALL_PAIRS_METRIC, VERDICT_METRIC, verdict
 from amae.features.modalities import POST_MODALITIES
 from amae.models import REGISTRY
 from amae.models.base import known_params
@@ -299,8 +299,6 @@ def attach_controls(ctx: Context, rows: list[Row], cells: dict[str, dict], summa
             if cs["status"] == "ok":
                 s[f"vs_{name}"] = differences(ctx, cells[r.label], cells[c.label])
         s["verdict"] = verdict(s, reference)
-        s["discovery"] = (s.get("vs_noise", {}).get("stats", {}).get(DISCOVERY_METRIC[0], {})
-                          .get(DISCOVERY_METRIC[1]))
 
 
 def build_tables(ctx: Context, table_plan: dict[str, list[Row]], cells: dict[str, dict],
@@ -481,7 +479,7 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
                    "methods": methods, "split": ctx.split.info,
                    "interval": "t, Welch-Satterthwaite (seed and case variance)",
                    "feature_settings": feature_settings or {}, "verdict_metric": list(VERDICT_METRIC),
-                   "discovery_metric": list(DISCOVERY_METRIC),
+                   "all_pairs_metric": list(ALL_PAIRS_METRIC),
                    "python": platform.python_version(), "machine": platform.machine()},
         "provenance": provenance_of(ctx.ws),
         "budget": budget, "tables": tables_out, "reference": REFERENCE_LABEL, "case_study": case,

@@ -19,7 +19,7 @@ from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json, write_json, write_npy
 from amae.data.provenance import Manifest, changed_inputs, check, seal, unseal, upstream
 from amae.models import REGISTRY, Recommender, TrainData
-from amae.models.base import did_you_mean
+from amae.models.base import did_you_mean, known_params
 from amae.protocol.metrics import evaluate
 from amae.protocol.split import Split, split_digest
 
@@ -38,14 +38,20 @@ def train_data(dataset: Dataset, split: Split, seed: int, device: str) -> TrainD
 
 
 def cell_manifest(workspace: Path, model_name: str, params: dict, seed: int) -> Manifest:
-    """A cell's manifest: the data, the split, the features a content model reads, model, params, seed."""
+    """A cell's manifest: the data, the split, the features a content model reads, model, params, seed.
+
+    The model's defaults are in it too, so a changed default (a patience, a learning rate) makes
+    every cell that relied on it stale instead of silently reused.
+    """
     ws = Path(workspace)
     inputs: dict[str, str | None] = {"data": upstream(ws / "data"), "split": split_digest(ws / "split")}
     if model_name in REGISTRY and REGISTRY[model_name].needs_content:
         for mod in ("text", "visual"):
             inputs[f"features/{mod}"] = upstream(ws / "features" / mod)
     versions = {"model": REGISTRY[model_name].version} if model_name in REGISTRY else {}
-    return Manifest("cell", inputs, {"model": model_name, "params": settings_of(params), "seed": int(seed)}, versions)
+    defaults = settings_of(known_params(REGISTRY[model_name])) if model_name in REGISTRY else {}
+    return Manifest("cell", inputs, {"model": model_name, "params": settings_of(params), "defaults": defaults,
+                                     "seed": int(seed)}, versions)
 
 
 def model_class(name: str) -> type[Recommender]:

@@ -63,8 +63,9 @@ def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_
     space = REGISTRY[model_name].search_space
     # What the search was run on: the same inputs as the model's cells, plus the budget and space.
     cell = cell_manifest(workspace, model_name, base_params, TUNING_SEED)
-    manifest = Manifest("tuning", cell.inputs, {"model": model_name, "n_trials": int(n_trials), "seed": TUNING_SEED,
-                                                "base_params": cell.config["params"], "space": space}, cell.versions)
+    config = {"model": model_name, "n_trials": int(n_trials), "seed": TUNING_SEED,
+              "base_params": cell.config["params"], "defaults": cell.config["defaults"], "space": space}
+    manifest = Manifest("tuning", cell.inputs, config, cell.versions)
     folder = Path(workspace) / "tuning" / model_name
     if not check(folder, manifest) and (folder / "record.json").exists():
         return {**read_json(folder / "record.json"), "reused": True}
