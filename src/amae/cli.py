@@ -223,6 +223,9 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
                track: Annotated[list[str] | None, typer.Option("--track", help="case-study track id")] = None,
                workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] = None,
                jobs: Annotated[int, typer.Option("--jobs", "-j", help="feature worker processes")] = 2,
+               control: Annotated[list[str] | None, typer.Option(
+                   "--control", help="controls beside each content row (default: noise and shuffle; the verdict "
+                                     "reads noise)")] = None,
                device: DeviceOpt = "auto") -> None:
     """The paper's Tables II-IV and the Fig. 3 case study as a report (resumable)."""
     from amae.experiments.runner import run_experiment
@@ -234,7 +237,8 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
     _check_shared_params(params or {})
     result = run_experiment(dataset, out_dir, tables, list(range(seeds)), device, workspace=workspace, preset=preset,
                             params=params, methods=method, case_tracks=track, tune=tune,
-                            feature_jobs=jobs, log=lambda msg: console.print(msg, markup=False, highlight=False))
+                            controls=tuple(control or ("noise", "shuffle")), feature_jobs=jobs,
+                            log=lambda msg: console.print(msg, markup=False, highlight=False))
     report = result.get("report", {})
     out.print(f"trained {result.get('trained_cells', 0)} cells, reused {result.get('reused_cells', 0)}; "
               f"report -> {report.get('html', out_dir / 'report.html')}")
@@ -247,17 +251,47 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
           days: Annotated[int, typer.Option(help="days of posts and listening")] = 40,
           mood_strength: Annotated[float, typer.Option(help="how much the day's mood drives listening; 0 gives the "
                                                       "null world (posts carry mood, listening ignores it)")] = 2.5,
+          like: Annotated[Path | None, typer.Option(
+              "--like", help="a workspace whose shape to copy (users, tracks, span, listens, post coverage, media, "
+                             "re-listens); --users and --days are then taken from it")] = None,
+          effect: Annotated[float | None, typer.Option(
+              help="with --like: the planted effect (mood strength; 0: a null world of that shape)")] = None,
+          relisten: Annotated[float, typer.Option(help="chance a listen re-plays an earlier one")] = 0.0,
           seed: Annotated[int, typer.Option(help="generator seed")] = 0) -> None:
-    """Write the synthetic world (the demo's generator) as a dataset folder."""
+    """Write the synthetic world (the demo's generator) as a dataset folder, with the truth it was drawn from."""
     from amae.data.synthetic import WorldConfig, generate_world
 
-    if users < 2 or days < 2:
-        raise DataError(f"--users and --days must be at least 2 (got {users} users, {days} days)")
-    if not mood_strength >= 0:
-        raise DataError(f"--mood-strength must be 0 or more, got {mood_strength}")
-    summary = generate_world(out_dir, WorldConfig(n_users=users, n_days=days, mood_strength=mood_strength, seed=seed))
-    out.print(f"synthetic world (mood strength {mood_strength}, seed {seed}): {summary['n_interactions']} "
+    if effect is not None and like is None:
+        raise DataError("--effect is the planted effect of a world made --like a workspace; without --like use "
+                        "--mood-strength")
+    strength = mood_strength if effect is None else effect
+    if not strength >= 0:
+        raise DataError(f"--mood-strength must be 0 or more, got {strength}")
+    if not 0 <= relisten < 1:
+        raise DataError(f"--relisten must be at least 0 and below 1, got {relisten}")
+    if like is not None:
+        cfg = _like_config(like, strength, seed)
+    else:
+        if users < 2 or days < 2:
+            raise DataError(f"--users and --days must be at least 2 (got {users} users, {days} days)")
+        cfg = WorldConfig(n_users=users, n_days=days, mood_strength=strength, relisten=relisten, seed=seed)
+    summary = generate_world(out_dir, cfg)
+    out.print(f"synthetic world (mood strength {strength}, seed {seed}): {summary['n_interactions']} "
               f"interactions, {summary['n_posts']} posts, {summary['n_media']} media -> {out_dir}")
+
+
+def _like_config(workspace: Path, effect: float, seed: int) -> Any:
+    """The world configuration shaped like ``workspace``, printed beside the shape it copies."""
+    from amae.data.workspace import load_workspace
+    from amae.data.world_like import describe, like_config, measure_shape
+
+    shape = measure_shape(load_workspace(workspace))
+    cfg = like_config(shape, effect, seed)
+    out.print(f"shape of {workspace}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                                   for k, v in shape.items()))
+    out.print("world: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                    for k, v in describe(cfg).items()))
+    return cfg
 
 
 def _check_shared_params(params: dict[str, Any]) -> None:

@@ -67,6 +67,9 @@ class WorldConfig:
     mood_strength: float = 2.5
     taste_strength: float = 2.0
     mood_stay: float = 0.3
+    #: chance that a listen re-plays one of the user's earlier listens (a favourite is re-played in
+    #: proportion to its plays) instead of a fresh choice; real listening is mostly re-listening
+    relisten: float = 0.0
     seed: int = 0
 
 
@@ -247,13 +250,57 @@ def _write_post_media(rng: np.random.Generator, cfg: WorldConfig, folder: Path, 
     return texts, media, has_image, video_posts
 
 
+#: listens whose logits are drawn at once: (block, n_items) floats stay small for big catalogues
+_LISTEN_BLOCK = 8192
+
+
 def _draw_listens(rng: np.random.Generator, cfg: WorldConfig, truth: WorldTruth
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(user, item, time) of listens in 12-24 h; items by taste + the day's mood + popularity (Gumbel-max)."""
+    """(user, item, time) of listens in 12-24 h; items by taste + the day's mood + popularity (Gumbel-max),
+    then, with ``cfg.relisten``, some of them replaced by re-plays (:func:`_relisten`)."""
     inter_user, inter_day, inter_time = _per_day_events(rng, cfg.listens_per_day, cfg, (12, 24))
-    logits = truth.logits(inter_user, truth.mood[inter_user, inter_day])
-    gumbel = rng.gumbel(size=logits.shape)
-    return inter_user, np.argmax(logits + gumbel, axis=1), inter_time
+    items = np.empty(len(inter_user), dtype=np.int64)
+    for s in range(0, len(inter_user), _LISTEN_BLOCK):  # blocks draw the same Gumbel stream as one array
+        block = slice(s, s + _LISTEN_BLOCK)
+        logits = truth.logits(inter_user[block], truth.mood[inter_user[block], inter_day[block]])
+        items[block] = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+    if cfg.relisten > 0:
+        items = _relisten(rng, cfg.relisten, inter_user, inter_time, items)
+    return inter_user, items, inter_time
+
+
+def _relisten(rng: np.random.Generator, share: float, user: np.ndarray, time: np.ndarray,
+              items: np.ndarray) -> np.ndarray:
+    """Each listen but a user's first becomes, with probability ``share``, a copy of one of that
+    user's earlier listens drawn uniformly (so a track is re-played in proportion to its plays).
+
+    Vectorised: every listen points at its source (itself, or an earlier listen), and chains of
+    copies are resolved by pointer jumping, about log2(listens) passes.
+    """
+    order = np.lexsort((time, user))
+    u = user[order]
+    first = np.searchsorted(u, u, side="left")  # index of each listen's user's first listen (u is sorted)
+    pos = np.arange(len(u)) - first
+    copy = (rng.random(len(u)) < share) & (pos > 0)
+    src = np.arange(len(u))
+    src[copy] = first[copy] + (rng.random(int(copy.sum())) * pos[copy]).astype(np.int64)
+    while True:
+        nxt = src[src]
+        if np.array_equal(nxt, src):
+            break
+        src = nxt
+    out = np.empty_like(items)
+    out[order] = items[order][src]
+    return out
+
+
+def simulate_listening(cfg: WorldConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, item, time) of a world's listening alone, without writing posts or media: for
+    measuring what a configuration makes (e.g. its share of re-listens) cheaply. Statistically the
+    same as :func:`generate_world`'s listening, not draw for draw (posts are not drawn in between)."""
+    rng = np.random.default_rng(cfg.seed)
+    latents = _draw_latents(rng, cfg)
+    return _draw_listens(rng, cfg, WorldTruth.of(latents, cfg))
 
 
 def generate_world(folder: Path, config: WorldConfig | None = None) -> dict:

@@ -29,6 +29,7 @@ from amae.data.io import DataError, read_json
 from amae.data.provenance import changed_inputs
 from amae.data.workspace import load_workspace
 from amae.experiments.plan import (
+    CONTROLS,
     REFERENCE_LABEL,
     TABLE_TITLES,
     Row,
@@ -147,8 +148,10 @@ class Context:
         return applicability(row, REGISTRY, has, self.groups if has else None, self.usable)
 
 
-def plan_rows(wanted: list[str], methods: list[str] | None) -> tuple[dict[str, list[Row]], dict[str, Row]]:
-    """The rows of each wanted table, and every cell to train (MF, the rows, their controls) by label."""
+def plan_rows(wanted: list[str], methods: list[str] | None, controls: tuple[str, ...] = tuple(CONTROLS)
+              ) -> tuple[dict[str, list[Row]], dict[str, Row]]:
+    """The rows of each wanted table, and every cell to train (MF, the rows, the ``controls`` of
+    each content row) by label. A verdict needs the noise control; the shuffled one is context."""
     table_plan = {t: table_rows(t) for t in wanted if t != "case"}
     if methods:
         keep = set(methods)
@@ -159,8 +162,9 @@ def plan_rows(wanted: list[str], methods: list[str] | None) -> tuple[dict[str, l
     for rows in table_plan.values():
         for r in rows:
             unique.setdefault(r.label, r)
-            for c in control_rows(r).values():
-                unique.setdefault(c.label, c)
+            for name, c in control_rows(r).items():
+                if name in controls:
+                    unique.setdefault(c.label, c)
     return table_plan, unique
 
 
@@ -386,12 +390,11 @@ def add_ceilings(ctx: Context, kind: str, source: Path, tables_out: dict, timing
     from amae.experiments.ceilings import captured_shares, world_ceilings, world_folder
 
     folder = world_folder(kind, source, ctx.ws)
-    if folder is None:
-        return None
     t0 = time.perf_counter()
-    ceilings = world_ceilings(folder, ctx.dataset, ctx.split)
+    ceilings = None if folder is None else world_ceilings(folder, ctx.dataset, ctx.split)
     timings["ceilings"] = time.perf_counter() - t0
     if ceilings is None:
+        point_to_like(tables_out, ctx.ws)
         return None
     for table in tables_out.values():
         for row in table["rows"]:
@@ -403,12 +406,22 @@ def add_ceilings(ctx: Context, kind: str, source: Path, tables_out: dict, timing
     return ceilings
 
 
+def point_to_like(tables_out: dict, ws: Path) -> None:
+    """Beside an inconclusive verdict on data without a known truth: the command that shows what
+    data shaped like these can reveal (a planted effect in a world ``--like`` the workspace)."""
+    for table in tables_out.values():
+        for row in table["rows"]:
+            if str(row.get("verdict", "")).startswith("inconclusive"):
+                row["verdict"] += (f"; to see what data shaped like these can reveal, plant an effect: "
+                                   f"amae world W --like {ws} --effect 2.5, then amae experiment W")
+
+
 def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] | str = ("II", "III", "IV", "case"),
                    seeds: list[int] = (0, 1, 2), device: str = "auto", *, workspace: Path | None = None,
                    preset: str = "default", params: dict[str, Any] | None = None,
                    model_params: dict[str, dict[str, Any]] | None = None, methods: list[str] | None = None,
                    tune: int = 0, split_method: str = "temporal", split_seed: int = 0, n_negatives: int = 99,
-                   feature_settings: dict | None = None,
+                   feature_settings: dict | None = None, controls: tuple[str, ...] = tuple(CONTROLS),
                    feature_jobs: int = 2, feature_batch_sizes: dict[str, int] | None = None,
                    case_tracks: list[str] | None = None, n_case_tracks: int = 5,
                    progress: bool = False, log: Log | None = None) -> dict:
@@ -429,6 +442,8 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
         tune: Optuna trials per method on the validation records (0: every method on its defaults).
         split_method, split_seed, n_negatives: how to split when the workspace has no split yet.
         case_tracks: track ids for the case study (default: the ``n_case_tracks`` most played).
+        controls: which controls every content row runs beside it (``noise`` is what the verdict
+            reads; without it a row is "not judged").
     Returns:
         Everything written to ``results.json`` (plus ``report`` paths).
     """
@@ -441,7 +456,10 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log, n_negatives)
     ctx = Context(ws, dataset, split, list(seeds), device, preset, dict(params or {}), dict(model_params or {}),
                   progress, log)
-    table_plan, unique = plan_rows(wanted, methods)
+    unknown = sorted(set(controls) - set(CONTROLS))
+    if unknown:
+        raise DataError(f"unknown control(s) {unknown} (use any of {', '.join(CONTROLS)})")
+    table_plan, unique = plan_rows(wanted, methods, tuple(controls))
     feature_reports = prepare_content(ctx, wanted, unique, feature_settings, feature_jobs, feature_batch_sizes,
                                       timings)
     tuning, cells = _tune_and_run_cells(ctx, unique, tune, timings)
