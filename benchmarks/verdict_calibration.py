@@ -46,7 +46,8 @@ def run_world(root: Path, name: str, config: WorldConfig, methods: list[str], se
     from amae.data.synthetic import generate_world
     from amae.experiments.runner import run_experiment
 
-    done = root / "results" / f"{name}.json"
+    tag = "" if methods == ["mf+amae"] else "--" + "_".join(sorted(methods))
+    done = root / "results" / f"{name}{tag}.json"  # the experiment itself reuses the cells it shares
     if done.exists():
         return json.loads(done.read_text())
     world = root / "worlds" / name

@@ -79,5 +79,6 @@ def test_only_world_folders_have_ceilings(planted: tuple, tmp_path: Path) -> Non
 
 def test_captured_share_is_the_gain_over_the_available_gain() -> None:
     ceilings = {"observable": {"full": {"NDCG@10": 0.5}}, "collaborative": {"full": {"NDCG@10": 0.4}}}
-    out = captured_shares({"full": {"NDCG@10": [0.08, 0.05, 0.11]}}, ceilings)
+    out = captured_shares({"full": {"NDCG@10": [0.38, 0.01]}}, {"full": {"NDCG@10": [0.30, 0.02]}}, ceilings)
     assert out["full"]["share"] == pytest.approx(0.8) and out["full"]["available"] == pytest.approx(0.1)
+    assert out["full"]["gained"] == pytest.approx(0.08) and "full_new_pairs" not in out

@@ -148,6 +148,10 @@ def test_content_rows_get_controls_verdicts_stop_reasons_and_forest_plot(content
     for key in ("vs_mf", "vs_noise", "vs_shuffle"):
         assert len(amae[key]["full"]["NDCG@10"]) == 3 and amae[key]["full"]["n_seeds"][0] == 2
     assert amae["verdict"] and "verdict" not in rows["mf"]
+    # a folder written by amae world: the Bayes ceilings, and the share each content row captured
+    assert set(res["ceilings"]) >= {"collaborative", "observable", "omniscient"}
+    assert set(amae["captured"]) == {"full", "full_new_pairs", "over"} and amae["captured"]["over"] == "mf"
+    assert amae["vs_noise"]["stats"]["full_new_pairs"]["NDCG@10"]["mde"] > 0
     # the controls were trained as cells of their own, with the control switched on
     ws = content_workspace
     for c in ("noise", "shuffle"):
@@ -161,7 +165,7 @@ def test_content_rows_get_controls_verdicts_stop_reasons_and_forest_plot(content
         assert any("epoch cap" in w for w in r["training"]["warnings"])
     md = (out / "report.md").read_text()
     for text in ("noise control", "shuffled", "Welch-Satterthwaite", "MDE", "discovery", "No tuning", "Warnings",
-                 "epoch cap", "forest plot", "cap×2"):
+                 "epoch cap", "forest plot", "cap×2", "Bayes ceilings", "captured, new pairs"):
         assert text in md, text
     assert (out / "forest_II.png").read_bytes()[:4] == b"\x89PNG"
     assert md.count("![forest plot") == 1

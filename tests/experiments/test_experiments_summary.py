@@ -124,3 +124,12 @@ def test_verdict_states_what_it_could_have_detected() -> None:
     # MDE 0.06 > 0.05: inconclusive, and the seeds that would make it conclusive
     v = verdict(_row((0.0, -0.02, 0.02), (0.01, -0.02, 0.04), mde=0.06), 0.5)
     assert v.startswith("inconclusive: effects below 0.0600 cannot be seen with 3 seed(s)") and "--seeds" in v
+
+
+def test_an_inconclusive_verdict_on_real_data_names_the_world_like_it() -> None:
+    from amae.experiments.runner import point_to_like
+
+    tables = {"II": {"rows": [{"verdict": "inconclusive: effects below 0.06 ..."}, {"verdict": "content gain: ..."}]}}
+    point_to_like(tables, Path("my_ws"))
+    first, second = tables["II"]["rows"]
+    assert "amae world W --like my_ws" in first["verdict"] and "--like" not in second["verdict"]

@@ -18,7 +18,8 @@ plus the positive, so a played track among them is the positive (a re-listen). E
 ranks played tracks first (``history``), as a model that remembers plays can learn to.
 
 ``observable - collaborative`` is the content gain the posts make available; a content row's
-gain over MF divided by it is the share it captured (:func:`captured_shares`).
+gain over its own backbone (MF or DMF) divided by it is the share it captured
+(:func:`captured_shares`).
 """
 
 from __future__ import annotations
@@ -181,18 +182,20 @@ def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = W
     return out
 
 
-def captured_shares(row_vs_mf: dict[str, Any], ceilings: dict[str, Any],
+def captured_shares(row_metrics: dict[str, Any], backbone_metrics: dict[str, Any], ceilings: dict[str, Any],
                     views: tuple[str, ...] = ("full", "full_new_pairs"), metric: str = "NDCG@10"
-                    ) -> dict[str, dict[str, float]]:
-    """view -> {available, gained, share}: a content row's gain over MF against the gain the posts
-    make available (observable - collaborative ceiling), on ``metric``."""
-    out: dict[str, dict[str, float]] = {}
+                    ) -> dict[str, Any]:
+    """view -> {available, gained, share}: a content row's mean gain over its backbone (both as
+    seed summaries: metric -> [mean, std]) against the gain the posts make available (observable -
+    collaborative ceiling), on ``metric``."""
+    out: dict[str, Any] = {}
     for view in views:
-        gained = (row_vs_mf.get(view) or {}).get(metric)
+        row = (row_metrics.get(view) or {}).get(metric)
+        base = (backbone_metrics.get(view) or {}).get(metric)
         obs, col = ((ceilings.get(c) or {}).get(view, {}).get(metric) for c in ("observable", "collaborative"))
-        if gained is None or obs is None or col is None:
+        if row is None or base is None or obs is None or col is None:
             continue
-        available = float(obs) - float(col)
-        out[view] = {"available": available, "gained": float(gained[0]),
-                     "share": float(gained[0]) / available if available > 1e-9 else float("nan")}
+        available, gained = float(obs) - float(col), float(row[0]) - float(base[0])
+        out[view] = {"available": available, "gained": gained,
+                     "share": gained / available if available > 1e-9 else float("nan")}
     return out

@@ -98,7 +98,9 @@ def _mde(row: dict, key: str, proto: str, metric: str) -> str:
 
 def _captured(row: dict, view: str) -> str:
     c = (row.get("captured") or {}).get(view)
-    return DASH if not c or c["share"] != c["share"] else f"{c['share']:.0%} of {c['available']:+.4f}"
+    if not c or c["share"] != c["share"]:
+        return DASH
+    return f"{c['share']:.0%} of {c['available']:+.4f} (over {row['captured'].get('over', 'mf').upper()})"
 
 
 def _view(proto: str) -> str:
@@ -127,8 +129,8 @@ def verdict_blocks(table: dict, results: dict) -> list[Block]:
             "and MF on the primary metric. A verdict's MDE (minimum detectable effect) is the smallest true gain "
             "over the noise control it would have seen with 80% power at the 5% level.")
     if ceilings:
-        text += (" *Captured* = the row's gain over MF divided by the content gain the posts make available "
-                 "(observable minus collaborative Bayes ceiling, above).")
+        text += (" *Captured* = the row's gain over its own backbone (MF, or DMF when it ran) divided by the "
+                 "content gain the posts make available (observable minus collaborative Bayes ceiling, above).")
     return [("h3", "Verdicts, with what each could have detected"), ("p", text), ("table", (head, body))]
 
 

@@ -29,6 +29,7 @@ from amae.data.io import DataError, read_json
 from amae.data.provenance import changed_inputs
 from amae.data.workspace import load_workspace
 from amae.experiments.plan import (
+    BACKBONES,
     CONTROLS,
     REFERENCE_LABEL,
     TABLE_TITLES,
@@ -384,9 +385,11 @@ def _tune_and_run_cells(ctx: Context, unique: dict[str, Row], tune: int, timings
     return tuning, cells
 
 
-def add_ceilings(ctx: Context, kind: str, source: Path, tables_out: dict, timings: dict) -> dict | None:
+def add_ceilings(ctx: Context, kind: str, source: Path, tables_out: dict, summaries: dict[str, dict],
+                 timings: dict) -> dict | None:
     """On a folder written by ``amae world``: the Bayes ceilings, and beside every content row the
-    share of the available content gain it captured (None on other data)."""
+    share of the available content gain it captured over its own backbone (MF+AMAE over MF,
+    DMF+AMAE over DMF when DMF ran; None on other data)."""
     from amae.experiments.ceilings import captured_shares, world_ceilings, world_folder
 
     folder = world_folder(kind, source, ctx.ws)
@@ -398,8 +401,12 @@ def add_ceilings(ctx: Context, kind: str, source: Path, tables_out: dict, timing
         return None
     for table in tables_out.values():
         for row in table["rows"]:
-            if row.get("controlled") and row.get("vs_mf"):
-                row["captured"] = captured_shares(row["vs_mf"], ceilings)
+            if row.get("controlled") and row.get("metrics"):
+                plain = next((p for b, p, _ in BACKBONES if b == row.get("backbone")), REFERENCE_LABEL)
+                if not summaries.get(plain, {}).get("metrics"):
+                    plain = REFERENCE_LABEL  # the row's own backbone did not run: over MF, and said so
+                row["captured"] = {**captured_shares(row["metrics"], summaries[plain].get("metrics", {}), ceilings),
+                                   "over": plain}
     ctx.log("Bayes ceilings (full NDCG@10, all / new pairs): " + ", ".join(
         f"{c} {ceilings[c]['full']['NDCG@10']:.4f} / {ceilings[c]['full_new_pairs']['NDCG@10']:.4f}"
         for c in ("collaborative", "observable", "omniscient")))
@@ -470,7 +477,7 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
         t0 = time.perf_counter()
         case = run_case_study(ctx, Path(out_dir), case_tracks, n_case_tracks)
         timings["case study"] = time.perf_counter() - t0
-    ceilings = add_ceilings(ctx, kind, source, tables_out, timings)
+    ceilings = add_ceilings(ctx, kind, source, tables_out, summaries, timings)
     timings["total"] = time.perf_counter() - t_start
     results = assemble_results(ctx, kind, source, wanted, methods, tables_out, case, feature_reports, timings,
                                cells, budget_of(ctx, tune, tuning), feature_settings)
