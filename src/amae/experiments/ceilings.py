@@ -59,7 +59,7 @@ def world_folder(kind: str, source: Path, workspace: Path) -> Path | None:
     return folder if folder is not None and (folder / "_world_truth.json").exists() else None
 
 
-def _world_index(ids: IdMap, prefix: str, size: int) -> np.ndarray | None:
+def world_index(ids: IdMap, prefix: str, size: int) -> np.ndarray | None:
     """Generator index of each dense id (``u0007`` -> 7); None when an id is not the generator's."""
     pattern = re.compile(rf"^{prefix}(\d+)$")
     out = np.empty(len(ids), dtype=np.int64)
@@ -167,8 +167,8 @@ def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = W
     truth = WorldTruth.load(folder)
     if truth is None:
         return None
-    users = _world_index(dataset.users, "u", truth.user_taste.shape[0])
-    items = _world_index(dataset.items, "t", len(truth.item_mood))
+    users = world_index(dataset.users, "u", truth.user_taste.shape[0])
+    items = world_index(dataset.items, "t", len(truth.item_mood))
     if users is None or items is None:
         return None
     keys = _informative_post_keys(dataset, users)

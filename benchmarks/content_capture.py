@@ -1,0 +1,135 @@
+"""Where is the content signal lost? Capture of the available content gain, per configuration.
+
+On a folder written by `amae world` (which keeps its truth), the Bayes ceilings say how much
+NDCG@10 knowing the day's mood from the window's posts is worth (observable minus collaborative).
+This script trains MF and MF+AMAE / DMF+AMAE variants on the world and prints, per variant, the
+share of that gain each captured over its backbone, on new pairs and on all pairs, with seeds:
+
+- ``default``: the model as `amae experiment` runs it; ``paper``: the paper preset;
+- ``oracle``: the extracted features replaced by the world's true daily mood (a one-hot per post,
+  as text_h), so the loss of everything after the features is isolated;
+- stage ablations (``no_dropout``, ``no_attention``, ``contextual_only``, ``text_only``, ...).
+
+    python benchmarks/content_capture.py WORLD [--seeds 3] [--variant default --variant oracle ...]
+        [--backbone mf --backbone dmf] [--json out.json]
+
+Cells are reused from the workspace next to the world (``WORLD-capture-ws``), so a rerun is free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: variant -> (params over the defaults, uses the oracle workspace)
+VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
+    "default": ({}, False),
+    "paper": ({"dim": 16, "init_std": 0.01, "batch_size": 512, "n_negatives": 3, "code_dropout": 0.0,
+               "literal_relu": True}, False),
+    "no_dropout": ({"code_dropout": 0.0}, False),
+    "dropout_0.3": ({"code_dropout": 0.3}, False),
+    "no_attention": ({"no_attention": True}, False),
+    "contextual_only": ({"contexts": ["contextual"]}, False),
+    "text_only": ({"modalities": ["text"]}, False),
+    "text_h_only": ({"modalities": ["text"], "groups": ["handcrafted"]}, False),
+    "no_stage1": ({"stage1_epochs": 0}, False),
+    "oracle": ({"modalities": ["text"], "groups": ["handcrafted"]}, True),
+    "oracle_no_dropout": ({"modalities": ["text"], "groups": ["handcrafted"], "code_dropout": 0.0}, True),
+}
+
+
+def oracle_workspace(ws: Path, world: Path) -> Path:
+    """A sibling workspace whose only post feature is the true mood of each post's day (text_h)."""
+    from amae.data.synthetic import WorldTruth
+    from amae.data.workspace import load_workspace
+    from amae.experiments.ceilings import world_index
+
+    out = ws.parent / (ws.name + "-oracle")
+    if (out / "features" / "text" / "text_h.npy").exists():
+        return out
+    for part in ("data", "split"):
+        shutil.copytree(ws / part, out / part, dirs_exist_ok=True)
+    ds = load_workspace(out)
+    truth = WorldTruth.load(world)
+    users = world_index(ds.users, "u", truth.user_taste.shape[0])
+    posts = ds.posts.sort_values("post_idx")
+    mood = truth.mood[users[posts["user_idx"].to_numpy(np.int64)], truth.day_of(posts["timestamp"].to_numpy(np.int64))]
+    n_moods = int(truth.mood.max()) + 1
+    onehot = np.zeros((len(posts), n_moods), dtype=np.float32)
+    onehot[np.arange(len(posts)), mood] = 1.0
+    text = out / "features" / "text"
+    text.mkdir(parents=True, exist_ok=True)
+    np.save(text / "text_h.npy", onehot)
+    names = [f"oracle_mood_{k}" for k in range(n_moods)]
+    (text / "text_h.json").write_text(json.dumps({"names": names, "metadata": {"oracle": True}, "dim": n_moods}))
+    shutil.copy(ws / "features" / "text" / "flags.parquet", text / "flags.parquet")
+    (text / "report.json").write_text(json.dumps({"modality": "text", "n_posts": len(posts), "failures": 0,
+                                                 "groups": {"text_h": n_moods}, "seconds": 0.0}))
+    return out
+
+
+def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[int]) -> dict[str, Any]:
+    """Train the backbones and each variant on ``world``: the ceilings and one row per (backbone, variant)."""
+    from amae.data.workspace import load_workspace
+    from amae.experiments.ceilings import captured_shares, world_ceilings
+    from amae.experiments.runner import ensure_features, prepare_workspace
+    from amae.experiments.runs import run_cell
+    from amae.experiments.summary import seed_summary
+    from amae.protocol.stored import load_split
+
+    ws = world.parent / (world.name + "-capture-ws")
+    dataset, split, _ = prepare_workspace("contract", world, ws, "temporal", 0, print)
+    ensure_features(ws, {}, 2, {"visual": 512}, print)
+    ceilings = world_ceilings(world, dataset, split)
+    rows = []
+    for backbone in backbones:
+        base = seed_summary([run_cell(ws, dataset, split, backbone, s, {"progress": False}) for s in seeds])
+        for name in variants:
+            params, oracle = VARIANTS[name]
+            where = oracle_workspace(ws, world) if oracle else ws
+            split_here = load_split(where) if oracle else split
+            ds_here = load_workspace(where) if oracle else dataset
+            t0 = time.perf_counter()
+            cells = [run_cell(where, ds_here, split_here, f"{backbone}+amae", s, {**params, "progress": False},
+                              label=f"{backbone}+amae-{name}") for s in seeds]
+            summary = seed_summary(cells)
+            shares = captured_shares(summary, base, ceilings)
+            per_seed = [captured_shares(seed_summary([c]), base, ceilings) for c in cells]
+            rows.append({"backbone": backbone, "variant": name, "params": params, "seconds": time.perf_counter() - t0,
+                         "ndcg_new": summary["full_new_pairs"]["NDCG@10"], "ndcg_all": summary["full"]["NDCG@10"],
+                         "captured": shares, "captured_per_seed": per_seed})
+            print(_line(rows[-1]), flush=True)
+    return {"ceilings": {k: {v: ceilings[k][v]["NDCG@10"] for v in ("full", "full_new_pairs")}
+                         for k in ("collaborative", "observable", "omniscient")}, "rows": rows}
+
+
+def _line(r: dict[str, Any]) -> str:
+    c = r["captured"]
+    seeds = ", ".join(f"{s['full_new_pairs']['share']:.0%}" for s in r["captured_per_seed"])
+    return (f"{r['backbone']:4} {r['variant']:18} NDCG@10 new {r['ndcg_new'][0]:.4f} all {r['ndcg_all'][0]:.4f}  "
+            f"captured new pairs {c['full_new_pairs']['share']:6.0%} (seeds {seeds}), all pairs "
+            f"{c['full']['share']:6.0%}  ({r['seconds']:.0f}s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("world", type=Path)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    ap.add_argument("--backbone", action="append", choices=["mf", "dmf"])
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    out = capture(args.world.resolve(), args.variant or ["default", "oracle"], args.backbone or ["mf"],
+                  list(range(args.seeds)))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
