@@ -216,17 +216,18 @@ def budget_blocks(results: dict) -> list[Block]:
         return []
     if budget.get("tuned"):
         head = (f"Every method was tuned with the same budget: {budget['trials_per_method']} Optuna trials (TPE, "
-                "seeded), each a full fit on the fit records scored by validation NDCG@10 (sampled); the test cases "
-                "were never read while tuning. Table III/IV variants and the controls use their model's tuned "
-                "values; the values are reused across seeds.")
+                "seeded), each a full fit on the fit records scored by validation NDCG@10 (sampled) on the "
+                "validation cases of new pairs, the view the verdict is read on (the objective column says when "
+                "there were too few); the test cases were never read while tuning. Table III/IV variants and the "
+                "controls use their model's tuned values; the values are reused across seeds.")
     else:
         head = ("**No tuning**: every method ran on its defaults (and the preset); no method was tuned, so none "
                 "had more search than another. Use --tune N to give every method the same Optuna budget.")
     blocks: list[Block] = [("h2", "Budgets"), ("p", head)]
     tuning = budget.get("tuning") or {}
     if tuning:
-        blocks.append(("table", (["model", "trials", "best valid NDCG@10", "chosen values", "seconds"], [
-            [m, str(t.get("n_trials", 0)),
+        blocks.append(("table", (["model", "trials", "objective", "best value", "chosen values", "seconds"], [
+            [m, str(t.get("n_trials", 0)), t.get("objective", DASH),
              DASH if t.get("best_valid_NDCG@10") is None else f"{t['best_valid_NDCG@10']:.4f}",
              _plain(t.get("params") or t.get("note") or t.get("error", DASH)), f"{t.get('seconds', 0):.0f}"]
             for m, t in tuning.items()])))

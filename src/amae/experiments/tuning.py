@@ -2,7 +2,10 @@
 
 ``amae experiment --tune N`` gives each method the same budget: N trials, each one full fit on the
 fit records (early-stopped on the validation cases, as always) scored by its validation NDCG@10
-(sampled protocol). The test cases are never read here. The best parameters are saved under
+(sampled protocol) on the validation cases whose pair is new, the view the verdict is read on
+(all validation cases when fewer than :data:`MIN_NEW_PAIRS` are new). Tuning on all pairs had
+traded discovery for memorised re-listens (MF picked d = 64 and tuned MF+AMAE's new-pairs NDCG@10
+fell from 0.284 to 0.236 on the demo world). The test cases are never read here. The best parameters are saved under
 ``WS/tuning/<model>/record.json``, sealed by a manifest of what they were tuned on (the data, split
 and features the model's cells read, the trials, the seed, the base parameters, the space), and
 reused across seeds and re-runs only while all of that stays the same. Table III/IV variants and the controls
@@ -27,6 +30,8 @@ from amae.protocol.split import Split
 
 #: the sampler's seed; the trials of every method are drawn from it
 TUNING_SEED = 0
+#: fewest new-pair validation cases the objective is read on (else on every validation case)
+MIN_NEW_PAIRS = 50
 
 
 def suggest(trial: Any, space: dict[str, tuple]) -> dict[str, Any]:
@@ -45,9 +50,17 @@ def suggest(trial: Any, space: dict[str, tuple]) -> dict[str, Any]:
     return out
 
 
+def objective_cases(split: Split) -> tuple[Any, str]:
+    """The validation cases the objective reads, and what they are."""
+    valid = split.valid
+    if int(valid.new_pair.sum()) >= MIN_NEW_PAIRS:
+        return valid.subset(valid.new_pair), "validation NDCG@10 (sampled), new pairs"
+    return valid, "validation NDCG@10 (sampled), all pairs (too few new pairs)"
+
+
 def validation_ndcg(model: Any, split: Split) -> float:
-    """The objective: NDCG@10 on the validation cases (1 + their sampled negatives)."""
-    return float(summarise(sampled_ranks(model.score, split.valid))["NDCG@10"])
+    """The objective: NDCG@10 on :func:`objective_cases` (1 + their sampled negatives)."""
+    return float(summarise(sampled_ranks(model.score, objective_cases(split)[0]))["NDCG@10"])
 
 
 def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_params: dict[str, Any],
@@ -64,7 +77,8 @@ def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_
     # What the search was run on: the same inputs as the model's cells, plus the budget and space.
     cell = cell_manifest(workspace, model_name, base_params, TUNING_SEED)
     config = {"model": model_name, "n_trials": int(n_trials), "seed": TUNING_SEED,
-              "base_params": cell.config["params"], "defaults": cell.config["defaults"], "space": space}
+              "base_params": cell.config["params"], "defaults": cell.config["defaults"], "space": space,
+              "objective": objective_cases(split)[1]}
     manifest = Manifest("tuning", cell.inputs, config, cell.versions)
     folder = Path(workspace) / "tuning" / model_name
     if not check(folder, manifest) and (folder / "record.json").exists():
@@ -88,7 +102,7 @@ def tune(workspace: Path, dataset: Dataset, split: Split, model_name: str, base_
         return score
 
     study.optimize(objective, n_trials=int(n_trials))
-    record = {"params": dict(study.best_params), "n_trials": len(study.trials),
+    record = {"params": dict(study.best_params), "n_trials": len(study.trials), "objective": config["objective"],
               "best_valid_NDCG@10": float(study.best_value), "seconds": time.perf_counter() - t0,
               "trials": [{"params": t.params, "valid_NDCG@10": t.value} for t in study.trials]}
     write_json(folder / "record.json", record)
