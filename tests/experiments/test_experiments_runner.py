@@ -180,6 +180,7 @@ def test_tune_gives_every_method_the_same_budget_on_validation(content_workspace
     assert budget["tuned"] and budget["trials_per_method"] == 3
     assert budget["tuning"]["mf"]["n_trials"] == 3 and budget["tuning"]["dmf"]["n_trials"] == 3
     assert budget["tuning"]["itempop"]["n_trials"] == 0  # nothing to tune: its defaults, said so
+    assert budget["tuning"]["mf"]["objective"].startswith("validation NDCG@10")
     chosen = budget["tuning"]["mf"]["params"]
     assert set(chosen) == {"lr", "l2", "dim"}
     (folder,) = find_cells(content_workspace, "mf", 1)
@@ -227,3 +228,22 @@ def test_cells_retrain_when_the_split_changes(no_posts_world: Path, tmp_path: Pa
     assert again["trained_cells"] == 1 and again["reused_cells"] == 0
     assert again["provenance"]["split"] != first["provenance"]["split"]
     assert "Provenance" in (out / "report.md").read_text()
+
+
+def test_tuning_reads_new_pairs_when_there_are_enough() -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from amae.experiments.tuning import MIN_NEW_PAIRS, objective_cases
+    from amae.protocol.split import EvalCases
+
+    def cases(n_new: int) -> EvalCases:
+        n = 2 * MIN_NEW_PAIRS
+        new = np.arange(n) < n_new
+        return EvalCases(np.arange(n), np.arange(n), np.arange(n), np.zeros((n, 3), dtype=np.int64), new)
+
+    chosen, what = objective_cases(SimpleNamespace(valid=cases(MIN_NEW_PAIRS)))
+    assert len(chosen) == MIN_NEW_PAIRS and chosen.new_pair.all() and "new pairs" in what
+    chosen, what = objective_cases(SimpleNamespace(valid=cases(MIN_NEW_PAIRS - 1)))
+    assert len(chosen) == 2 * MIN_NEW_PAIRS and "all pairs" in what
