@@ -7,7 +7,7 @@ content row's verdict, its interval and MDE, and the share of the available gain
 Then it prints, per backbone, shape and strength, the share of worlds called "content gain" with a
 95% Wilson interval: on planted worlds that is the power, on null worlds (mood strength 0: the
 posts carry the mood, listening ignores it) the false-positive rate. It writes
-``OUT/calibration.json``; finished worlds are reused, so an interrupted run resumes.
+``OUT/calibration-<strengths, methods, shapes>.json``; finished worlds are reused, so an interrupted run resumes.
 
     python benchmarks/verdict_calibration.py --out /tmp/calib --planted 10 --null 10 -j 2
     python benchmarks/verdict_calibration.py --out /tmp/calib --planted 5 --null 0 --strength 1.0 \
@@ -158,7 +158,8 @@ def main() -> None:
               f"captured (new pairs) {s['mean_captured_new_pairs'] or float('nan'):.0%}")
     print(f"wall time {wall:.0f} s for {len(worlds)} worlds ({args.jobs} at once)")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "calibration.json").write_text(json.dumps(
+    tag = "_".join([*(f"s{x:g}" for x in args.strength), *sorted(methods), *args.shape])
+    (args.out / f"calibration-{tag}.json").write_text(json.dumps(
         {"summary": summary, "worlds": sorted(results, key=lambda r: r["name"]), "wall_seconds": wall,
          "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}, indent=1, default=str))
 
