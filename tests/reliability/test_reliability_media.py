@@ -3,6 +3,8 @@ and the ``visual_none`` flag, and the batch goes on; nothing raises, nothing dec
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +46,10 @@ HOSTILE_MEDIA: dict[str, tuple[Callable[[Path], str], str]] = {
     "zero-byte video": (lambda r: ((r / "v.mp4").write_bytes(b""), "v.mp4")[1], "empty"),
     "missing file": (lambda r: "nowhere.png", "missing"),
     "unsupported extension": (lambda r: ((r / "a.tiff").write_bytes(b"II*\x00"), "a.tiff")[1], "unsupported"),
+    "fifo named .png": (lambda r: (os.mkfifo(r / "pipe.png"), "pipe.png")[1], "not a regular file"),
+    "folder named .jpg": (lambda r: ((r / "dir.jpg").mkdir(), "dir.jpg")[1], "not a regular file"),
+    "symlink loop": (lambda r: ((r / "a.png").symlink_to(r / "b.png"), (r / "b.png").symlink_to(r / "a.png"),
+                                "a.png")[2], "cannot be resolved"),
 }
 
 
@@ -60,3 +66,21 @@ def test_hostile_medium_is_skipped_with_its_reason(case: str, tmp_path: Path) ->
     assert reason in result.failures[0]["reason"]
     assert result.flags["visual_none"].tolist() == [True, False]  # the bad post is flagged, the good one is not
     assert np.all(result.blocks["visual_h"][0] == 0) and np.any(result.blocks["visual_h"][1] != 0)
+
+
+def test_a_fifo_in_a_request_is_never_opened(tmp_path: Path) -> None:
+    """The request's cost check reads headers; a FIFO would block it forever, so it is refused first."""
+    from amae.serving.limits import ServeLimits, apply_media_budget
+
+    os.mkfifo(tmp_path / "pipe.png")
+    _good(tmp_path)
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(apply_media_budget(ServeLimits(), tmp_path,
+                                                                             [["pipe.png", "good.png"]])))
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # unblock the reader so the test process can exit, then fail
+        os.open(tmp_path / "pipe.png", os.O_WRONLY | os.O_NONBLOCK)
+        pytest.fail("the cost check blocked on a FIFO")
+    kept, note = done[0]
+    assert kept == [["pipe.png", "good.png"]] and note is None  # costless; the extractor skips it with its reason

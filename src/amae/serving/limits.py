@@ -47,13 +47,22 @@ class ServeLimits:
 
 
 def _cost(root: Path, rel: str) -> tuple[int, int]:
-    """(pixels, video frames) of one medium from its header; unreadable media cost nothing (skipped later)."""
+    """(pixels, video frames) of one medium from its header; unreadable media cost nothing (skipped later).
+
+    The path is checked first (inside the media root, a regular file), so a FIFO or a device named
+    in a request is never opened: reading one could block a worker before its time budget runs.
+    """
     import cv2
     from PIL import Image
 
     from amae.features.visual.config import VIDEO_EXTENSIONS
+    from amae.features.visual.decode import MediaError
+    from amae.features.visual.media import resolve_media_path
 
-    path = Path(root) / rel
+    try:
+        path = resolve_media_path(Path(root), rel)
+    except MediaError:
+        return 0, 0  # skipped by the extractor, with its reason
     try:
         if path.suffix.lower() in VIDEO_EXTENSIONS:
             cap = cv2.VideoCapture(str(path))

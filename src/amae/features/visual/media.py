@@ -24,12 +24,17 @@ def resolve_media_path(root: Path, rel: str) -> Path:
     parts = PurePosixPath(rel.replace("\\", "/")).parts
     if ".." in parts:
         raise MediaError("path with '..' refused: it would leave the dataset folder")
-    root_resolved = root.resolve()
-    path = (root_resolved / rel).resolve()
+    try:
+        root_resolved = root.resolve()
+        path = (root_resolved / rel).resolve()
+    except (RuntimeError, OSError):  # a symlink loop, a name too long
+        raise MediaError("path cannot be resolved (a symlink loop?)") from None
     if not path.is_relative_to(root_resolved):
         raise MediaError("path leaves the dataset folder through a symlink: refused")
-    if not path.is_file():
+    if not path.exists():
         raise MediaError("missing file")
+    if not path.is_file():  # a FIFO, a device or a folder: opening one could block or read forever
+        raise MediaError("not a regular file")
     return path
 
 
