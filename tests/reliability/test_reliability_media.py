@@ -75,12 +75,12 @@ def test_a_fifo_in_a_request_is_never_opened(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")
     _good(tmp_path)
     done: list = []
-    worker = threading.Thread(target=lambda: done.append(apply_media_budget(ServeLimits(), tmp_path,
+    worker = threading.Thread(daemon=True, target=lambda: done.append(apply_media_budget(ServeLimits(), tmp_path,
                                                                              [["pipe.png", "good.png"]])))
     worker.start()
     worker.join(timeout=10)
     if worker.is_alive():  # unblock the reader so the test process can exit, then fail
-        os.open(tmp_path / "pipe.png", os.O_WRONLY | os.O_NONBLOCK)
+        os.close(os.open(tmp_path / "pipe.png", os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail("the cost check blocked on a FIFO")
     kept, note = done[0]
     assert kept == [["pipe.png", "good.png"]] and note is None  # costless; the extractor skips it with its reason
