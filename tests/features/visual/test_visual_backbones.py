@@ -66,6 +66,43 @@ def test_preprocess_crops_any_shape() -> None:
         assert out.shape == (3, 224, 224) and out.dtype == np.float32
 
 
+def test_a_thin_image_is_cut_before_it_is_scaled_up() -> None:
+    """Cutting the centre first gives the pixels the scale-then-crop path gave, without its memory."""
+    import cv2
+
+    from amae.features.visual.backbones import CROP_FRACTION
+
+    spec = get_backbone_spec("efficientnet-lite0")
+    thin = np.random.default_rng(0).integers(0, 255, (3, 1500, 3), dtype=np.uint8)  # scaled long side 128k
+    size, short = spec.input_size, round(spec.input_size / CROP_FRACTION)
+    scale = short / 3
+    full = cv2.resize(thin, (round(1500 * scale), short), interpolation=cv2.INTER_LINEAR)
+    top, left = (short - size) // 2, (full.shape[1] - size) // 2
+    old = (full[top : top + size, left : left + size, ::-1].astype(np.float32) - np.float32(spec.mean[0])) / np.float32(
+        spec.std[0])
+    new = preprocess(thin, spec).transpose(1, 2, 0)
+    inner = slice(2 * int(scale), size - 2 * int(scale))  # the borders interpolate towards cut-off pixels
+    assert np.allclose(new[:, inner], old[:, inner], atol=1e-4)
+
+
+def _peak_rss_kb(shape: tuple[int, int]) -> int:
+    """Peak RSS of a fresh process that imports the backbones and preprocesses one image of ``shape``."""
+    import subprocess
+    import sys
+
+    code = ("import resource, numpy as np; from amae.features.visual.backbones import preprocess, get_backbone_spec;"
+            f"out = preprocess(np.full({shape + (3,)}, 7, np.uint8), get_backbone_spec('efficientnet-lite0'));"
+            "assert out.shape == (3, 224, 224); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              timeout=300).stdout.split()[-1])
+
+
+def test_a_60000_by_1_image_stays_small_in_memory() -> None:
+    # 60000 x 1 scaled by its short side would be 15.4M x 256 pixels: 12.9 GB at its peak before the cut
+    extra_kb = _peak_rss_kb((1, 60000)) - _peak_rss_kb((224, 224))
+    assert extra_kb < 100_000, f"{extra_kb / 1e3:.0f} MB more than a 224 x 224 image"
+
+
 def test_unknown_backbone() -> None:
     with pytest.raises(ValueError, match="unknown backbone 'vgg'"):
         VisualBatchExtractor(".", VisualFeatureConfig(backbone="vgg"))
