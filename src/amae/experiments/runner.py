@@ -153,6 +153,9 @@ def plan_rows(wanted: list[str], methods: list[str] | None, controls: tuple[str,
               ) -> tuple[dict[str, list[Row]], dict[str, Row]]:
     """The rows of each wanted table, and every cell to train (MF, the rows, the ``controls`` of
     each content row) by label. A verdict needs the noise control; the shuffled one is context."""
+    unknown = sorted(set(controls) - set(CONTROLS))
+    if unknown:
+        raise DataError(f"unknown control(s) {unknown} (use any of {', '.join(CONTROLS)})")
     table_plan = {t: table_rows(t) for t in wanted if t != "case"}
     if methods:
         keep = set(methods)
@@ -463,9 +466,6 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log, n_negatives)
     ctx = Context(ws, dataset, split, list(seeds), device, preset, dict(params or {}), dict(model_params or {}),
                   progress, log)
-    unknown = sorted(set(controls) - set(CONTROLS))
-    if unknown:
-        raise DataError(f"unknown control(s) {unknown} (use any of {', '.join(CONTROLS)})")
     table_plan, unique = plan_rows(wanted, methods, tuple(controls))
     feature_reports = prepare_content(ctx, wanted, unique, feature_settings, feature_jobs, feature_batch_sizes,
                                       timings)
