@@ -27,7 +27,7 @@ FULL_FEATURES: dict[str, Any] = {"modalities": ["text", "visual"], "groups": ["h
                                  "contexts": ["global", "contextual"]}
 BACKBONES = (("MF", "mf", "mf+amae"), ("DMF", "dmf", "dmf+amae"))
 TABLES = ("II", "III", "IV")
-#: The method every other is compared with (bootstrap of the difference).
+#: The method every other is compared with (paired difference with its interval).
 REFERENCE_LABEL = "mf"
 #: control name -> (label suffix, model params that make it)
 CONTROLS: dict[str, tuple[str, dict[str, Any]]] = {

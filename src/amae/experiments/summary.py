@@ -25,7 +25,7 @@ PROTOCOLS = {
     "full_new_pairs": "full ranking, new pairs only",
 }
 METRICS = ("HR@10", "NDCG@10", "MRR")
-#: (rank file, mask of the cases a protocol covers) for the bootstrap
+#: rank file of each protocol, read to pair the same test cases
 RANK_FILES = {"sampled": "sampled_ranks.npy", "full": "full_ranks.npy"}
 
 
