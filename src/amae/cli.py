@@ -287,10 +287,11 @@ def _like_config(workspace: Path, effect: float, seed: int) -> Any:
 
     shape = measure_shape(load_workspace(workspace))
     cfg = like_config(shape, effect, seed)
-    out.print(f"shape of {workspace}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                                                   for k, v in shape.items()))
-    out.print("world: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                                    for k, v in describe(cfg).items()))
+    def pairs(d: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in d.items())
+
+    out.print(f"shape of {workspace}: {pairs(shape)}")
+    out.print(f"world: {pairs(describe(cfg))}")
     return cfg
 
 

@@ -43,3 +43,20 @@ def build_csr(rows: np.ndarray, cols: np.ndarray, n_rows: int) -> tuple[np.ndarr
     width = int(cols.max()) + 1 if len(cols) else 1
     keys = np.unique(rows * width + cols)
     return csr_offsets(keys // width, n_rows), keys % width
+
+
+def window_counts(post_user: np.ndarray, post_time: np.ndarray, users: np.ndarray, times: np.ndarray,
+                  window: int) -> np.ndarray:
+    """Posts of ``users[i]`` with ``times[i] - window <= time < times[i]``, for every i."""
+    post_user = np.asarray(post_user, np.int64)
+    post_time = np.asarray(post_time, np.int64)
+    users = np.asarray(users, np.int64)
+    times = np.asarray(times, np.int64)
+    if len(post_user) == 0 or len(users) == 0:
+        return np.zeros(len(users), dtype=np.int64)
+    lo_t = min(int(post_time.min()), int(times.min()) - window)
+    span = max(int(post_time.max()), int(times.max())) - lo_t + 1
+    keys = np.sort(post_user * span + (post_time - lo_t))
+    hi = np.searchsorted(keys, users * span + (times - lo_t), side="left")
+    lo = np.searchsorted(keys, users * span + (times - window - lo_t), side="left")
+    return hi - lo

@@ -17,6 +17,7 @@ import numpy as np
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError
+from amae.data.ranges import window_counts
 from amae.data.synthetic import DAY, WorldConfig, simulate_listening
 
 #: the context window whose coverage the world copies (the AMAE default)
@@ -37,12 +38,9 @@ def relisten_share(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> f
 def window_coverage(users: np.ndarray, times: np.ndarray, post_users: np.ndarray, post_times: np.ndarray,
                     window: int = WINDOW_SECONDS) -> float:
     """Share of listens with a post of the same user in the ``window`` seconds before it."""
-    if len(users) == 0 or len(post_users) == 0:
+    if len(users) == 0:
         return 0.0
-    keys = np.sort((post_users.astype(np.int64) << 33) | post_times.astype(np.int64))
-    at = (users.astype(np.int64) << 33) | times.astype(np.int64)
-    lo = np.searchsorted(keys, (users.astype(np.int64) << 33) | np.maximum(times - window, 0), side="left")
-    return float((np.searchsorted(keys, at, side="left") > lo).mean())
+    return float((window_counts(post_users, post_times, users, times, window) > 0).mean())
 
 
 def measure_shape(dataset: Dataset) -> dict[str, Any]:

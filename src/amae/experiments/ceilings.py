@@ -33,9 +33,11 @@ import numpy as np
 from amae.data.contract import Dataset
 from amae.data.ids import IdMap
 from amae.data.io import read_json
+from amae.data.ranges import window_counts
 from amae.data.synthetic import WorldTruth
+from amae.experiments.coverage import carrying_posts
 from amae.protocol.metrics import evaluate
-from amae.protocol.split import Split
+from amae.protocol.split import Split, set_membership
 from amae.protocol.stored import history_pairs
 
 CEILINGS = ("collaborative", "observable", "omniscient")
@@ -80,14 +82,15 @@ class TruthScorer:
     """
 
     def __init__(self, truth: WorldTruth, users: np.ndarray, items: np.ndarray, knows: str,
-                 post_keys: np.ndarray | None = None, window: int = WINDOW_SECONDS,
-                 history: np.ndarray | None = None) -> None:
+                 posts: tuple[np.ndarray, np.ndarray] | None = None, window: int = WINDOW_SECONDS,
+                 history: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         if knows not in CEILINGS:
             raise ValueError(f"unknown ceiling '{knows}' (use {', '.join(CEILINGS)})")
         self.truth, self.users, self.items, self.knows = truth, users, items, knows
-        self.post_keys, self.window = post_keys, int(window)
-        #: sorted ``dense user * n_dense_items + dense item`` of the training-period plays
-        self.history = np.zeros(0, dtype=np.int64) if history is None else np.asarray(history, dtype=np.int64)
+        #: (world user, time) of the posts a reader can read, and the window it reads them in
+        self.posts, self.window = posts, int(window)
+        #: (dense user, dense item) pairs of the training period
+        self.history = history
         self.n_moods = int(max(truth.item_mood.max(), truth.mood.max())) + 1
         self.log_norm = self._log_normalisers()
 
@@ -107,11 +110,9 @@ class TruthScorer:
 
     def has_post(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Whether each (world user, time) has a post in ``[time - window, time)``."""
-        if self.post_keys is None or len(self.post_keys) == 0:
+        if self.posts is None:
             return np.zeros(len(users), dtype=bool)
-        hi = np.searchsorted(self.post_keys, (users << 33) | times, side="left")
-        lo = np.searchsorted(self.post_keys, (users << 33) | np.maximum(times - self.window, 0), side="left")
-        return hi > lo
+        return window_counts(self.posts[0], self.posts[1], users, times, self.window) > 0
 
     def mood_weights(self, users: np.ndarray, times: np.ndarray) -> np.ndarray:
         """(n, n_moods) what this reader believes about each case's mood."""
@@ -138,26 +139,20 @@ class TruthScorer:
         base = self.truth.base_logits(wu)
         score = np.take_along_axis(base, rows, axis=1) + np.take_along_axis(per_mood, self.truth.item_mood[rows],
                                                                              axis=1)
-        return score + PLAYED_BONUS * self._played(np.asarray(users, dtype=np.int64), dense)
-
-    def _played(self, users: np.ndarray, dense_items: np.ndarray) -> np.ndarray:
-        if len(self.history) == 0:
-            return np.zeros(dense_items.shape, dtype=bool)
-        keys = users[:, None] * len(self.items) + dense_items
-        pos = np.minimum(np.searchsorted(self.history, keys), len(self.history) - 1)
-        return self.history[pos] == keys
+        if self.history is None:
+            return score
+        played = set_membership(np.broadcast_to(np.asarray(users, dtype=np.int64)[:, None], dense.shape).ravel(),
+                                dense.ravel(), self.history, len(self.items)).reshape(dense.shape)
+        return score + PLAYED_BONUS * played
 
 
-def _informative_post_keys(dataset: Dataset, user_index: np.ndarray) -> np.ndarray:
-    """Sorted ``world user << 33 | time`` of the posts that carry text or media."""
+def _readable_posts(dataset: Dataset, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(world user, time) of the posts that carry text or media (what a reader of the window has)."""
+    if not dataset.has_content:
+        return None
     posts = dataset.posts
-    if posts is None or len(posts) == 0:
-        return np.zeros(0, dtype=np.int64)
-    text = posts["text"].fillna("").astype(str).str.strip().str.len().to_numpy() > 0
-    media = posts["media"].map(lambda m: m is not None and len(m) > 0).to_numpy(dtype=bool)
-    keep = text | media
-    users = user_index[posts["user_idx"].to_numpy(np.int64)[keep]]
-    return np.sort((users << 33) | posts["timestamp"].to_numpy(np.int64)[keep])
+    keep = np.logical_or.reduce(list(carrying_posts(dataset, None).values()))
+    return user_index[posts["user_idx"].to_numpy(np.int64)[keep]], posts["timestamp"].to_numpy(np.int64)[keep]
 
 
 def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = WINDOW_SECONDS
@@ -171,12 +166,11 @@ def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = W
     items = world_index(dataset.items, "t", len(truth.item_mood))
     if users is None or items is None:
         return None
-    keys = _informative_post_keys(dataset, users)
+    posts = _readable_posts(dataset, users)
     pairs = history_pairs(dataset, split)
-    history = np.unique(pairs[0] * dataset.n_items + pairs[1])
     out: dict[str, Any] = {"window_seconds": int(window), "mood_strength": truth.mood_strength}
     for knows in CEILINGS:
-        scorer = TruthScorer(truth, users, items, knows, keys, window, history)
+        scorer = TruthScorer(truth, users, items, knows, posts, window, pairs)
         result = evaluate(scorer, split.test, dataset.n_items, pairs)
         out[knows] = {k: v for k, v in result.items() if not k.startswith("_")}
     return out

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from amae.data.contract import Dataset
+from amae.data.ranges import window_counts
 from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
 from amae.features.modalities import POST_MODALITIES
 from amae.protocol.split import Split
@@ -46,23 +47,6 @@ def carrying_posts(dataset: Dataset, workspace: Path | None) -> dict[str, np.nda
                 mask = ~missing
         out[mod] = mask
     return out
-
-
-def window_counts(post_user: np.ndarray, post_time: np.ndarray, users: np.ndarray, times: np.ndarray,
-                  window: int) -> np.ndarray:
-    """Posts of ``users[i]`` with ``times[i] - window <= time < times[i]``, for every i."""
-    post_user = np.asarray(post_user, np.int64)
-    post_time = np.asarray(post_time, np.int64)
-    users = np.asarray(users, np.int64)
-    times = np.asarray(times, np.int64)
-    if len(post_user) == 0 or len(users) == 0:
-        return np.zeros(len(users), dtype=np.int64)
-    lo_t = min(int(post_time.min()), int(times.min()) - window)
-    span = max(int(post_time.max()), int(times.max())) - lo_t + 1
-    keys = np.sort(post_user * span + (post_time - lo_t))
-    hi = np.searchsorted(keys, users * span + (times - lo_t), side="left")
-    lo = np.searchsorted(keys, users * span + (times - window - lo_t), side="left")
-    return hi - lo
 
 
 def context_coverage(dataset: Dataset, split: Split, workspace: Path | None = None,

@@ -5,7 +5,8 @@ fit records (early-stopped on the validation cases, as always) scored by its val
 (sampled protocol) on the validation cases whose pair is new, the view the verdict is read on
 (all validation cases when fewer than :data:`MIN_NEW_PAIRS` are new). Tuning on all pairs had
 traded discovery for memorised re-listens (MF picked d = 64 and tuned MF+AMAE's new-pairs NDCG@10
-fell from 0.284 to 0.236 on the demo world). The test cases are never read here. The best parameters are saved under
+fell from 0.284 to 0.236 on the demo world, as reported in issue #20). The test cases are never
+read here. The best parameters are saved under
 ``WS/tuning/<model>/record.json``, sealed by a manifest of what they were tuned on (the data, split
 and features the model's cells read, the trials, the seed, the base parameters, the space), and
 reused across seeds and re-runs only while all of that stays the same. Table III/IV variants and the controls

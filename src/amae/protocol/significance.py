@@ -9,9 +9,10 @@ cases), so its standard error has both parts::
 where ``m_s`` is seed s's mean difference over the n cases and ``d̄_c`` is case c's difference
 averaged over the S seeds. The interval is Student's t with Welch-Satterthwaite degrees of
 freedom, so with three seeds it is as wide as three seeds deserve (a bootstrap that resamples
-three seeds sees at most ten distinct means and gives an interval about 2.7 times narrower than
-t with 2 degrees of freedom). With one seed only the case part exists and the interval covers
-test-case noise only; reports say so. The same standard error gives the **minimum detectable
+three seeds sees at most ten distinct means; by calculation its interval is about 2.7 times
+narrower than t with 2 degrees of freedom, 1.96·sqrt(2/3) against 4.30 standard errors).
+With one seed only the case part exists and the interval covers test-case noise only; reports
+say so. The same standard error gives the **minimum detectable
 effect** (MDE): the true difference the design calls significant with probability ``power``,
 ``(t_{1-α/2} + t_power) · SE``. ``tests/protocol/test_significance.py`` checks the coverage and
 the power on planted variance. :func:`paired_bootstrap` (cases only) is kept for one-seed checks.
