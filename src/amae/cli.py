@@ -59,6 +59,7 @@ def ingest(dataset: Annotated[Path, typer.Argument(help="dataset folder, or NCF 
            fmt: Annotated[str, typer.Option("--format", help="contract or ncf")] = "contract",
            max_media_per_post: Annotated[int, typer.Option(help="media paths one post may list")] = 100) -> None:
     """Validate a dataset folder and encode it into a workspace."""
+    from amae.data.contract import ingest_notes
     from amae.protocol.given import ingest as do_ingest
 
     if max_media_per_post < 0:
@@ -72,6 +73,8 @@ def ingest(dataset: Annotated[Path, typer.Argument(help="dataset folder, or NCF 
     if s.get("posts_text_undecodable"):
         out.print(f"  {s['posts_text_undecodable']} post(s) had undecodable bytes in their text: replaced by "
                   "U+FFFD and flagged (text_invalid_utf8)")
+    for note in ingest_notes(s):  # warnings and what was stripped, merged or ignored, never silent
+        out.print(f"  {note}", markup=False, highlight=False, soft_wrap=True)
     if fmt == "ncf":
         out.print(f"given split (NCF negatives) -> {workspace / 'split'}")
 
@@ -186,14 +189,17 @@ def evaluate(workspace: Path,
                                                              "trained with these parameters")] = None) -> None:
     """Print the saved metrics of trained models (sampled and full ranking, new pairs only).
 
-    Without --param every trained variant of a model is shown, each named by its parameter hash.
+    Without --param every trained variant of a model is shown, each named by its parameter hash. A
+    model trained on data, a split or features the workspace no longer holds is marked stale, with
+    the command that trains it again.
     """
     from amae.data.io import read_json
     from amae.experiments.runs import find_cells, resolve_cell
     from amae.experiments.tables import rich_table
+    from amae.training.cells import retrain_command, stale_reasons
 
     params = parse_params(param) if param else None
-    cells = []
+    cells, stale = [], []
     for name in model:
         for s in seed or [0]:
             if params is not None or (workspace / "models" / name / "metrics.json").exists():
@@ -204,8 +210,14 @@ def evaluate(workspace: Path,
                 cell = read_json(folder / "metrics.json")
                 if len(folders) > 1:
                     cell["label"] = folder.name.rsplit("-seed", 1)[0]
+                if reasons := stale_reasons(workspace, folder):
+                    cell["label"] = f"{cell.get('label', folder.name)} (stale)"
+                    stale.append(f"stale: {folder.name}: {'; '.join(reasons)}; train it again: "
+                                 f"{retrain_command(workspace, folder)}")
                 cells.append(cell)
     out.print(rich_table(f"results in {workspace}", cells))
+    for line in stale:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -232,6 +244,8 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
 
     if tune < 0:
         raise DataError(f"--tune must be 0 or more trials, got {tune}")
+    if jobs < 1:
+        raise DataError(f"--jobs must be 1 or more worker processes, got {jobs}")
     check_device(device)
     params = parse_params(param) or None
     _check_shared_params(params or {})
@@ -240,8 +254,14 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
                             controls=tuple(control or ("noise", "shuffle")), feature_jobs=jobs,
                             log=lambda msg: console.print(msg, markup=False, highlight=False))
     report = result.get("report", {})
-    out.print(f"trained {result.get('trained_cells', 0)} cells, reused {result.get('reused_cells', 0)}; "
+    failures = result.get("failures", [])
+    failed = f", {len(failures)} failed" if failures else ""
+    out.print(f"trained {result.get('trained_cells', 0)} cells, reused {result.get('reused_cells', 0)}{failed}; "
               f"report -> {report.get('html', out_dir / 'report.html')}")
+    if failures:  # the report is written, but a run with failed cells is not a success
+        for line in failures:
+            console.print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -237,11 +237,55 @@ def _media_problems(root: Path, media: list[list[str]]) -> tuple[list[int], list
     return (bad["row"].to_numpy() + 1).tolist(), examples
 
 
-def _repaired_ids(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Id cells with undecodable bytes get U+FFFD in their place (ids stay distinct and storable)."""
+def _stripped(values: pd.Series) -> tuple[pd.Series, int]:
+    """Text cells without surrounding whitespace, and how many changed (other cells untouched)."""
+    if values.dtype != object and not pd.api.types.is_string_dtype(values):
+        return values, 0
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "mixed", "mixed-integer"):
+        return values, 0
+    stripped = values.str.strip()
+    changed = (stripped.notna() & (stripped != values)).to_numpy(bool)
+    if not changed.any():
+        return values, 0
+    return values.where(~changed, stripped), int(changed.sum())
+
+
+def _number_text_clash(values: pd.Series, path: Path, column: str, problems: list[Problem]) -> None:
+    """Report ids written both as a JSON number and as text that print the same (``7`` and ``"7"``).
+
+    Ids are text as written, so the two would otherwise be silently merged into one user. Keeping
+    them apart instead would make two users that look identical in every output (ids are printed,
+    never typed), so neither is right: the file must say which it means, by quoting its ids.
+    """
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("mixed", "mixed-integer"):
+        return
+    is_text = values.str.len().notna().to_numpy(bool)
+    numbers = values[~is_text & values.notna().to_numpy(bool)].astype(str)
+    clash = numbers.isin(set(values[is_text]))
+    if clash.any():
+        both = numbers[clash].unique().tolist()
+        problems.append(Problem(path.name, column, f"{len(both)} id(s) appear both as a number and as text "
+                                "(ids are text as written: quote them all)",
+                                (clash.index[clash.to_numpy()].to_numpy() + 1).tolist(), both))
+
+
+def _clean_ids(frame: pd.DataFrame, columns: tuple[str, ...], path: Path, problems: list[Problem],
+               stats: dict) -> pd.DataFrame:
+    """Id cells as amae keys them (documented in the README's data contract):
+
+    - undecodable bytes become U+FFFD (ids stay distinct and storable);
+    - surrounding whitespace is stripped, like around a timestamp, so ``u0`` and ``"u0 "`` are one id;
+      the stripped cells are counted in ``stats["ids_stripped"]`` (per table and column);
+    - a number and a text that print the same in one column are a problem (:func:`_number_text_clash`).
+    """
     for col in columns:
         if col in frame.columns:
-            frame[col], _ = repair_text(frame[col])
+            values, _ = repair_text(frame[col])
+            values, n_stripped = _stripped(values)
+            if n_stripped:
+                stats.setdefault("ids_stripped", {})[f"{path.name} {col}"] = n_stripped
+            _number_text_clash(values, path, col, problems)
+            frame[col] = values
     return frame
 
 
@@ -262,29 +306,36 @@ class _RawTables:
     items: pd.DataFrame | None
 
 
-def _read_tables(folder: Path, require_posts: bool, problems: list[Problem]) -> _RawTables:
-    """Read the interactions, posts and items tables, collecting missing/empty column problems.
+#: the id columns of each table (cleaned by :func:`_clean_ids`)
+ID_COLUMNS = {"interactions": ("user_id", "item_id"), "posts": ("post_id", "user_id"), "items": ("item_id",)}
 
-    A missing interactions table (or posts table when required) is fatal at once: nothing else
-    can be checked without it.
+
+def _read_one(folder: Path, name: str, required: bool, problems: list[Problem],
+              stats: dict) -> tuple[pd.DataFrame | None, Path | None, bool]:
+    """One table as read (ids cleaned), its path, and whether it has its required columns and rows.
+
+    A missing required table is fatal at once: nothing else can be checked without it. An optional
+    table with its columns but no rows (a header-only CSV) is no table, with a warning in ``stats``.
     """
-    inter_path = find_table(folder, "interactions")
-    if inter_path is None:
-        raise DataError(f"{folder}: no interactions table (expected interactions.parquet, .csv or .jsonl)")
-    inter_raw = _repaired_ids(read_table(inter_path), ("user_id", "item_id"))
-    inter_ok = _check_columns("interactions", inter_raw, inter_path, problems)
+    path = find_table(folder, name)
+    if path is None:
+        if required:
+            raise DataError(f"{folder}: no {name} table (expected {name}.parquet, .csv or .jsonl)")
+        return None, None, False
+    raw = _clean_ids(read_table(path), ID_COLUMNS[name], path, problems, stats)
+    if not required and len(raw) == 0 and all(c in raw.columns for c in REQUIRED_COLUMNS[name]):
+        stats.setdefault("warnings", []).append(f"{path.name} has no rows: read as no {name}")
+        return None, None, False
+    return raw, path, _check_columns(name, raw, path, problems)
 
-    posts_path = find_table(folder, "posts")
-    if posts_path is None and require_posts:
-        raise DataError(f"{folder}: no posts table (expected posts.parquet, .csv or .jsonl)")
-    posts_raw = _repaired_ids(read_table(posts_path), ("post_id", "user_id")) if posts_path is not None else None
-    posts_ok = posts_raw is not None and _check_columns("posts", posts_raw, posts_path, problems)
 
-    items_path = find_table(folder, "items")
-    items_raw = read_table(items_path) if items_path is not None else None
-    if items_raw is not None:
-        _check_columns("items", items_raw, items_path, problems)
-    return _RawTables(inter_raw, inter_path, inter_ok, posts_raw, posts_path, posts_ok, items_raw)
+def _read_tables(folder: Path, require_posts: bool, problems: list[Problem], stats: dict) -> _RawTables:
+    """Read the interactions, posts and items tables, collecting missing/empty column problems."""
+    inter, inter_path, inter_ok = _read_one(folder, "interactions", True, problems, stats)
+    posts, posts_path, posts_ok = _read_one(folder, "posts", require_posts, problems, stats)
+    items, _, _ = _read_one(folder, "items", False, problems, stats)
+    assert inter is not None and inter_path is not None
+    return _RawTables(inter, inter_path, inter_ok, posts, posts_path, posts_ok, items)
 
 
 def _checked_timestamps(raw: pd.DataFrame, path: Path, problems: list[Problem]) -> np.ndarray:
@@ -370,10 +421,19 @@ def _encode_posts(posts: pd.DataFrame, users: IdMap) -> pd.DataFrame:
                          "text_invalid_utf8": posts["text_invalid_utf8"].to_numpy(bool)})
 
 
-def _encode_items(items_raw: pd.DataFrame, items: IdMap) -> pd.DataFrame:
-    """Item info of the items that occur in interactions (one row each), ordered by ``item_idx``."""
+def _encode_items(items_raw: pd.DataFrame, items: IdMap, stats: dict) -> pd.DataFrame:
+    """Item info of the items that occur in interactions (one row each), ordered by ``item_idx``.
+
+    Counted in ``stats``: rows repeating a played item's id (the first row is kept:
+    ``items_duplicate_rows`` over ``items_duplicate_ids`` ids) and rows of items never played
+    (``items_unknown_rows``, ignored).
+    """
     item_info = items_raw.assign(item_id=items_raw["item_id"].astype(str))
-    item_info = item_info[item_info["item_id"].isin(set(items.ids))].drop_duplicates("item_id")
+    known = item_info["item_id"].isin(set(items.ids))
+    repeated = known & item_info["item_id"].duplicated()
+    stats.update(items_unknown_rows=int((~known).sum()), items_duplicate_rows=int(repeated.sum()),
+                 items_duplicate_ids=int(item_info["item_id"][repeated].nunique()))
+    item_info = item_info[known].drop_duplicates("item_id")
     item_info.insert(0, "item_idx", items.encode(item_info["item_id"]))
     return item_info.sort_values("item_idx").reset_index(drop=True)
 
@@ -384,8 +444,8 @@ def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_pos
     if not folder.is_dir():
         raise DataError(f"{folder}: dataset folder does not exist")
     problems: list[Problem] = []
-    raw = _read_tables(folder, require_posts, problems)
     stats: dict = {}
+    raw = _read_tables(folder, require_posts, problems, stats)
     interactions = _checked_interactions(raw.inter, raw.inter_path, problems) if raw.inter_ok else None
     posts = None
     if raw.posts_ok:
@@ -399,8 +459,26 @@ def load_dataset(folder: Path, *, require_posts: bool = False, max_media_per_pos
 
     enc, users, items = _encode_interactions(interactions, stats)
     enc_posts = _encode_posts(posts, users) if posts is not None else None
-    item_info = _encode_items(raw.items, items) if raw.items is not None else None
+    item_info = _encode_items(raw.items, items, stats) if raw.items is not None else None
     stats.update(n_users=len(users), n_items=len(items), n_interactions=len(enc),
                  n_posts=0 if enc_posts is None else len(enc_posts),
                  n_media=0 if enc_posts is None else int(enc_posts["media"].map(len).sum()))
     return Dataset(folder, enc, users, items, enc_posts, item_info, stats)
+
+
+def ingest_notes(stats: dict) -> list[str]:
+    """What an ingest changed or left out without refusing the data, one line each (for the CLI)."""
+    notes = [f"warning: {w}" for w in stats.get("warnings", [])]
+    stripped = stats.get("ids_stripped", {})
+    if stripped:
+        where = ", ".join(f"{k}: {v}" for k, v in stripped.items())
+        notes.append(f"ids: {sum(stripped.values())} value(s) with spaces around them, stripped ({where})")
+    parts = []
+    if stats.get("items_duplicate_rows"):
+        parts.append(f"{stats['items_duplicate_rows']} duplicate row(s) for {stats['items_duplicate_ids']} "
+                     "id(s) (first kept)")
+    if stats.get("items_unknown_rows"):
+        parts.append(f"{stats['items_unknown_rows']} row(s) for tracks never played (ignored)")
+    if parts:
+        notes.append("items: " + ", ".join(parts))
+    return notes

@@ -10,6 +10,8 @@ import codecs
 import io
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,14 +24,15 @@ import pandas as pd
 TABLE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json")
 
 
-def _default_file_mode() -> int:
-    """Mode a plainly created file would get (mkstemp's temp files are 0600 otherwise)."""
+def _default_mode(full: int) -> int:
+    """Mode a plainly created file or folder would get (mkstemp's and mkdtemp's are 0600/0700 otherwise)."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return full & ~mask
 
 
-FILE_MODE = _default_file_mode()
+FILE_MODE = _default_mode(0o666)
+DIR_MODE = _default_mode(0o777)
 
 
 class DataError(Exception):
@@ -53,15 +56,64 @@ def atomic_path(target: Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty folder beside ``target``; it replaces ``target`` only when the block succeeds.
+
+    A failed or interrupted write (a full disk, a file-size limit, an error) leaves ``target`` as
+    it was and no half-written folder that looks like a result: readers see the old unit or the
+    new one, never a mixture.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    old = tmp.with_suffix(".old")
+    try:
+        yield tmp
+        os.chmod(tmp, DIR_MODE)
+        for _ in range(3):  # another writer may publish between the two renames: retry
+            if target.exists():
+                os.replace(target, old)
+                shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(tmp, target)
+                break
+            except OSError:
+                continue
+        else:
+            raise OSError(f"{target}: could not be replaced (another process keeps writing it)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _write_with(target: Path, writer: Callable[[Path], None]) -> Path:
     with atomic_path(target) as tmp:
         writer(tmp)
     return Path(target)
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity as ``null``: the JSON amae writes is strict JSON.
+
+    A metric with no cases to average over (no new pairs in a small split, say) is undefined; any
+    other reader (a browser, ``jq``, a strict parser) refuses the ``NaN`` token Python would write.
+    """
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return strict_json(obj.tolist())
+    return obj
+
+
 def write_json(target: Path, obj: Any) -> Path:
     def _w(p: Path) -> None:
-        p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
+        p.write_text(json.dumps(strict_json(obj), indent=2, ensure_ascii=False, default=json_default,
+                                allow_nan=False), encoding="utf-8")
 
     return _write_with(target, _w)
 
@@ -117,32 +169,98 @@ _MARK = "\U0010fffd"
 codecs.register_error("amae-mark", lambda exc: (_MARK, exc.end))  # type: ignore[arg-type, return-value]
 
 
-def _decoded(path: Path) -> io.StringIO:
+def _decoded(path: Path) -> str:
     """The file as text; one bad byte never refuses the whole file (see :func:`repair_text`)."""
-    return io.StringIO(Path(path).read_bytes().decode("utf-8", "amae-mark"))
+    return Path(path).read_bytes().decode("utf-8", "amae-mark")
+
+
+def _repeated(names: list) -> list[str]:
+    """Names that occur more than once, in first-occurrence order."""
+    seen = pd.Series([str(n) for n in names])
+    return seen[seen.duplicated()].drop_duplicates().tolist()
+
+
+def _duplicated_json_key(text: str, frame: pd.DataFrame) -> tuple[str, int] | None:
+    """A key written twice in one JSON Lines record (the parser silently keeps the last), and its line.
+
+    Each record holding a key writes it at least once, so a key whose total count in the file (a
+    C-speed substring count) is at most the number of records with a value for it is never repeated;
+    only otherwise are the lines holding it twice parsed again, with every pair kept.
+    """
+    lines = None
+    for col in map(str, frame.columns):
+        key = json.dumps(col, ensure_ascii=False)
+        if text.count(key) <= int(frame[col].notna().sum()):
+            continue
+        lines = pd.Series(text.split("\n")) if lines is None else lines
+        for number in np.flatnonzero(lines.str.count(re.escape(key)).to_numpy() > 1):
+            try:
+                pairs = json.loads(lines.iloc[number], object_pairs_hook=lambda kv: kv)
+            except ValueError:
+                continue
+            if isinstance(pairs, list) and [k for k, _ in pairs].count(col) > 1:
+                return col, int(number) + 1
+    return None
+
+
+def _parquet_names(path: Path) -> list[str]:
+    """Column names in a Parquet file's schema (none when it has no readable schema: reading reports it)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception:  # not Parquet at all: read_parquet names the problem
+        return []
+
+
+def _check_unique_columns(path: Path, suffix: str, text: str | None, frame: pd.DataFrame | None) -> None:
+    """Refuse a table naming one column twice: pandas renames one (CSV ``user_id.1``), drops one (a key
+    repeated in a JSON record) or fails obscurely (Parquet), and the user's data is silently changed."""
+    if suffix == ".parquet":
+        twice, where = _repeated(_parquet_names(path)), "the schema"
+    elif suffix == ".csv":
+        header = pd.read_csv(io.StringIO(text or ""), header=None, nrows=1, dtype=str, keep_default_na=False)
+        twice, where = (_repeated(header.iloc[0].tolist()) if len(header) else []), "the header"
+    else:
+        found = _duplicated_json_key(text or "", frame if frame is not None else pd.DataFrame())
+        twice, where = ([found[0]], f"one record (line {found[1]})") if found else ([], "")
+    if twice:
+        names = ", ".join(f"'{c}'" for c in twice)
+        raise DataError(f"{path}: column {names} appears more than once in {where}; name each column once")
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a Parquet, CSV or JSON Lines table, turning any parser failure into a DataError."""
+    """Read a Parquet, CSV or JSON Lines table, turning any parser failure into a DataError.
+
+    A column named twice (CSV header, Parquet schema, or a key repeated in one JSON record) is a
+    DataError naming it: pandas would keep one of the two silently.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise DataError(f"{path}: unsupported file type '{suffix}' (use .parquet, .csv or .jsonl)")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
+    text = None
+    if suffix == ".parquet":
+        _check_unique_columns(path, suffix, None, None)
     try:
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif suffix == ".csv":
+            text = _decoded(path)
             # keep_default_na=False: ids such as "NA" stay strings; empty cells still become NaN.
-            frame = pd.read_csv(_decoded(path), keep_default_na=False, na_values=[""], dtype=str)
+            frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""], dtype=str)
         else:
-            frame = pd.read_json(_decoded(path), lines=True, dtype=False)
+            text = _decoded(path)
+            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
     except Exception as exc:  # parser errors differ per format; report them uniformly
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: {first}") from exc
     if frame.empty and len(frame.columns) == 0:
         raise DataError(f"{path}: file has no columns")
+    if text is not None:
+        _check_unique_columns(path, suffix, text, frame)
     return frame
 
 

@@ -99,7 +99,9 @@ class Manifest:
 
     ``inputs``: name -> fingerprint of an input (a content hash, or an upstream manifest's digest);
     ``config``: the settings actually used; ``versions``: feature/format versions that shape the
-    numbers; ``amae``: the package version.
+    numbers; ``amae``: the package version; ``outputs``: the files :func:`seal` found in the unit,
+    each with its size and a sampled digest, so a damaged unit is never reused. Outputs are not
+    part of :meth:`digest`: what a unit *is* is fixed by what it was made from.
     """
 
     stage: str
@@ -107,17 +109,18 @@ class Manifest:
     config: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
     amae: str = __version__
+    outputs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return canonical(asdict(self))
 
     def digest(self) -> str:
-        return json_digest(self.to_dict())
+        return json_digest({k: v for k, v in self.to_dict().items() if k != "outputs"})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:
         return cls(d["stage"], dict(d.get("inputs", {})), dict(d.get("config", {})), dict(d.get("versions", {})),
-                   str(d.get("amae", "")))
+                   str(d.get("amae", "")), dict(d.get("outputs", {})))
 
 
 def read_manifest(folder: Path) -> Manifest | None:
@@ -162,12 +165,57 @@ def _short(v: Any) -> str:
 
 def check(folder: Path, wanted: Manifest) -> list[str]:
     """Reasons the artefact in ``folder`` cannot be reused (empty list: reuse it)."""
-    return changes(read_manifest(folder), wanted)
+    saved = read_manifest(folder)
+    return changes(saved, wanted) or damaged(folder, saved)
+
+
+#: files that record how a unit was asked for, not what it holds (rewritten by later commands)
+UNRECORDED = frozenset({MANIFEST, "config.toml"})
+#: files up to this size are hashed whole; larger ones by size and three sampled blocks
+WHOLE_DIGEST_BYTES = 8 << 20
+SAMPLE_BYTES = 1 << 20
+
+
+def output_fingerprint(path: Path) -> str:
+    """``size:digest`` of one output file: whole up to 8 MiB, else its start, middle and end.
+
+    Cheap enough to check on every reuse of a unit of gigabytes, and it catches what actually
+    happens to artefacts: truncation, a file replaced or zeroed, a copy cut short.
+    """
+    size = Path(path).stat().st_size
+    if size <= WHOLE_DIGEST_BYTES:
+        return f"{size}:{file_digest(path)}"
+    h = _hasher()
+    with open(path, "rb") as fh:
+        for start in (0, size // 2, size - SAMPLE_BYTES):
+            fh.seek(start)
+            h.update(fh.read(SAMPLE_BYTES))
+    return f"{size}:{h.hexdigest()}"
+
+
+def damaged(folder: Path, saved: Manifest | None) -> list[str]:
+    """Recorded output files of a unit that are missing or differ from what was written."""
+    out = []
+    for name, recorded in (saved.outputs if saved is not None else {}).items():
+        path = Path(folder) / name
+        try:
+            same = output_fingerprint(path) == recorded
+        except OSError:
+            out.append(f"file '{name}' is missing or unreadable")
+            continue
+        if not same:
+            out.append(f"file '{name}' differs from what was written (truncated or changed)")
+    return out
 
 
 def seal(folder: Path, manifest: Manifest) -> Path:
-    """Write the manifest (atomically, last): from now on the unit counts as complete."""
-    return write_json(Path(folder) / MANIFEST, manifest.to_dict())
+    """Record the unit's files and write the manifest (atomically, last): the unit counts as complete."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in UNRECORDED
+                   and not p.name.startswith(".")) if folder.exists() else []
+    outputs = {p.name: output_fingerprint(p) for p in files}
+    sealed = Manifest(manifest.stage, manifest.inputs, manifest.config, manifest.versions, manifest.amae, outputs)
+    return write_json(folder / MANIFEST, sealed.to_dict())
 
 
 def unseal(folder: Path) -> None:

@@ -21,8 +21,9 @@ from amae.data.ids import IdMap
 from amae.data.io import DataError, find_table, read_json, write_json, write_parquet
 from amae.data.provenance import Manifest, check, file_digest, seal, unseal
 
-#: bump when the encoded tables change meaning (forces a re-ingest of every workspace)
-CONTRACT_VERSION = 1
+#: bump when the encoded tables change meaning (forces a re-ingest of every workspace); 2: ids are
+#: stripped of surrounding whitespace, and stats count stripped ids and dropped items rows
+CONTRACT_VERSION = 2
 NCF_SUFFIXES = (".train.rating", ".test.rating", ".test.negative")
 
 

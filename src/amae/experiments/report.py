@@ -262,14 +262,32 @@ def _share(key: str, v: Any) -> str:
     return f"{v:.1%}" if "listens" in key else _plain(v)
 
 
+def _headline_blocks(results: dict) -> list[Block]:
+    """The verdicts in one paragraph, first: what a reader who stops after one paragraph should know."""
+    said = []
+    for key in ("II", "III", "IV"):
+        for r in (results["tables"].get(key) or {}).get("rows", []):
+            if r.get("verdict") and r["name"] not in {n for n, _ in said}:
+                said.append((r["name"], r["verdict"]))
+    failures = results.get("failures") or []
+    if not said and not failures:
+        return []
+    text = " ".join(f"**{name}**: {v}." for name, v in said) or "No content row was judged."
+    if failures:
+        text += f" {len(failures)} cell(s) failed (see the tables' notes)."
+    return [("p", f"**Headline.** {text}")]
+
+
 def _header_blocks(results: dict) -> list[Block]:
     """Title, what was run (dataset, seeds, device, preset, time, cells), the protocols and Table I."""
     cfg = results["config"]
     ds = results["dataset"]
     return [
         ("h1", "amae experiment report"),
+        *_headline_blocks(results),
         ("p", f"Dataset: `{ds['source']}` ({ds['kind']}); workspace `{ds['workspace']}`. "
-              f"Seeds: {', '.join(map(str, cfg['seeds']))}. Device: {cfg['device']}. "
+              f"Seeds: {len(cfg['seeds'])} ({', '.join(map(str, cfg['seeds']))}). "
+              f"Device: {cfg.get('device_used', cfg['device'])} (asked for: {cfg['device']}). "
               f"Training preset: {cfg['preset']}. Total time: {results['timings'].get('total', 0):.0f} s "
               f"({results['trained_cells']} cells trained, {results['reused_cells']} reused from earlier runs)."),
         ("p", "Protocols: " + "; ".join(f"**{k}** = {v}" for k, v in results["protocols"].items()) + "."),

@@ -203,8 +203,10 @@ def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
             m = run_cell(ctx.ws, ctx.dataset, ctx.split, row.model, seed, {**eff, "progress": ctx.progress},
                          ctx.device, label=label)
         except Exception as exc:  # noqa: BLE001 - a failing cell is reported, the rest runs
-            entry["errors"][seed] = f"{type(exc).__name__}: {exc}"
-            ctx.log(f"{label} seed {seed}: FAILED {exc}\n{traceback.format_exc(limit=3)}")
+            entry["errors"][seed] = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, DataError):  # a bug, not the data: where it happened goes in results.json
+                entry.setdefault("tracebacks", {})[seed] = traceback.format_exc(limit=5)
+            ctx.log(f"{label} seed {seed}: FAILED {entry['errors'][seed]}")
             continue
         entry["runs"][seed] = m
         reused = bool(m.get("reused"))
@@ -499,7 +501,8 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
                     "coverage": context_coverage(ctx.dataset, ctx.split, ctx.ws),
                     "usable_posts": ctx.usable or {}},
         "protocols": PROTOCOLS,
-        "config": {"tables": wanted, "seeds": list(ctx.seeds), "device": ctx.device, "preset": ctx.preset,
+        "config": {"tables": wanted, "seeds": list(ctx.seeds), "device": ctx.device,
+                   "device_used": device_used(ctx.device), "preset": ctx.preset,
                    "preset_params": PRESETS[ctx.preset], "params": ctx.params, "model_params": ctx.model_params,
                    "methods": methods, "split": ctx.split.info,
                    "interval": "t, Welch-Satterthwaite (seed and case variance)",
@@ -509,9 +512,20 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
         "provenance": provenance_of(ctx.ws),
         "budget": budget, "tables": tables_out, "reference": REFERENCE_LABEL, "case_study": case,
         "features": feature_reports, "timings": timings,
+        "failures": [f"{label} seed {seed}: {err}" for label, e in cells.items() for seed, err in e["errors"].items()],
         "trained_cells": sum(len(e["runs"]) - len(e["reused"]) for e in cells.values()),
         "reused_cells": sum(len(e["reused"]) for e in cells.values()),
     }
+
+
+def device_used(device: str) -> str:
+    """The device the cells ran on (``auto`` resolved), with the accelerator's name where there is one."""
+    import torch
+
+    from amae.training.trainer import resolve_device
+
+    used = resolve_device(device)
+    return f"{used} ({torch.cuda.get_device_name(used)})" if used.type == "cuda" else str(used)
 
 
 def provenance_of(ws: Path) -> dict[str, Any]:

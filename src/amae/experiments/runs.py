@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
 
 from amae.config import save_settings
 from amae.data.contract import Dataset
-from amae.data.io import DataError, read_json, write_json, write_npy
-from amae.data.provenance import Manifest, changed_inputs, check, seal, unseal, upstream
+from amae.data.io import DataError, atomic_folder, read_json, write_json, write_npy
+from amae.data.provenance import Manifest, changed_inputs, check, seal, upstream
 from amae.models import REGISTRY, Recommender, TrainData
 from amae.models.base import did_you_mean, known_params
 from amae.protocol.metrics import evaluate
@@ -91,6 +92,27 @@ def fit_model(workspace: Path, dataset: Dataset, split: Split, model_name: str, 
     return model
 
 
+def _write_cell(out: Path, model: Recommender, ranks: dict[str, np.ndarray], metrics: dict, manifest: Manifest,
+                settings: Any) -> None:
+    """Write a finished cell as one unit: a failed write (a full disk) keeps the old cell, or none.
+
+    The files go into a folder beside ``out`` that replaces it only once sealed, so no folder that
+    looks like a result is ever half-written; an I/O failure is one line naming the cell.
+    """
+    try:
+        with atomic_folder(out) as tmp:
+            model.save(tmp)
+            for name, values in ranks.items():
+                write_npy(tmp / f"{name}.npy", values)
+            if settings is not None:
+                save_settings(tmp / "config.toml", settings)
+            write_json(tmp / "metrics.json", metrics)
+            seal(tmp, manifest)
+    except (OSError, SafetensorError) as exc:  # the weights writer wraps the OSError in its own
+        raise DataError(f"{out}: the trained model could not be written ({type(exc).__name__}: {exc}); "
+                        "nothing was kept") from None
+
+
 def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, seed: int,
              params: dict[str, Any] | None = None, device: str = "cpu", label: str | None = None,
              full_ranking: bool = True, settings: Any = None, force: bool = False) -> dict:
@@ -109,7 +131,6 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     reasons = check(out, manifest)
     if not reasons and not force and (out / "metrics.json").exists():
         return {**read_json(out / "metrics.json"), "reused": True, "changes": []}
-    unseal(out)  # from here until the manifest is written again, the cell counts as unfinished
     t0 = time.perf_counter()
     model = fit_model(workspace, dataset, split, model_name, seed, params, device)
     fit_seconds = time.perf_counter() - t0
@@ -117,16 +138,10 @@ def run_cell(workspace: Path, dataset: Dataset, split: Split, model_name: str, s
     result = evaluate(model.score, split.test, dataset.n_items if full_ranking else None,
                       history_pairs(dataset, split) if full_ranking else None)
     eval_seconds = time.perf_counter() - t1
-    model.save(out)
-    write_npy(out / "sampled_ranks.npy", result.pop("_sampled_ranks"))
-    if "_full_ranks" in result:
-        write_npy(out / "full_ranks.npy", result.pop("_full_ranks"))
+    ranks = {name.strip("_"): result.pop(name) for name in ("_sampled_ranks", "_full_ranks") if name in result}
     source = getattr(model, "source", None) or {}
     metrics = {"model": model_name, "label": label, "seed": seed, "params": params, "cell": out.name, **result,
                "fit_seconds": fit_seconds, "eval_seconds": eval_seconds, "epochs": len(model.history),
                "fit_outcome": model.fit_outcome, "absent_modalities": source.get("absent_modalities", {})}
-    if settings is not None:
-        save_settings(out / "config.toml", settings)
-    write_json(out / "metrics.json", metrics)
-    seal(out, manifest)
+    _write_cell(out, model, ranks, metrics, manifest, settings)
     return {**metrics, "reused": False, "changes": changed_inputs(reasons)}

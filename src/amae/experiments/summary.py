@@ -36,7 +36,7 @@ def seed_summary(cells: list[dict]) -> dict[str, dict[str, list[float]]]:
         per_metric = {}
         for metric in METRICS:
             vals = [c[proto][metric] for c in cells if proto in c and metric in c[proto]]
-            vals = [v for v in vals if v == v]  # NaN when a view has no case (e.g. no new pairs)
+            vals = [v for v in vals if v is not None and v == v]  # no case in the view: NaN, null in JSON
             if vals:
                 per_metric[metric] = list(mean_std(vals))
         if per_metric:

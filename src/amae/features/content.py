@@ -287,6 +287,24 @@ class PostContent(UserContent):
                              global_window=str(global_window), source=source)
 
 
+def relocate_source(source: dict[str, Any], model_folder: Path) -> dict[str, Any]:
+    """``source`` read from the workspace the saved model sits in now (``WS/models/<cell>``).
+
+    A saved model names the workspace and store it was trained from; a workspace that was copied
+    or moved must read (and, when needed, rebuild its store in) itself, never the original. A model
+    folder outside any workspace keeps the recorded paths.
+    """
+    home = Path(model_folder).resolve().parent.parent
+    if not source.get("workspace") or not (home / "data" / "interactions.parquet").exists():
+        return source
+    old = Path(source["workspace"])
+    moved = {**source, "workspace": str(home)}
+    store = Path(source.get("store", ""))
+    if source.get("store") and store.is_relative_to(old):
+        moved["store"] = str(home / store.relative_to(old))
+    return moved
+
+
 def reopen_posts(source: dict[str, Any]) -> dict[str, ModalityPosts]:
     """The store a saved model was trained on, from its ``source`` (empty when the workspace is gone)."""
     if not source.get("workspace") or not Path(source["workspace"]).exists():

@@ -96,12 +96,23 @@ def _batches(posts: pd.DataFrame, batch_size: int) -> Iterator[tuple[int, pd.Dat
 SHARD_FORMAT = 2
 
 
-def extraction_manifest(posts: pd.DataFrame, modality: str, batch_size: int, config: dict,
+def extraction_manifest(posts: pd.DataFrame, modality: str, config: dict,
                         inputs: dict[str, str | None] | None = None) -> Manifest:
-    """The features stage's manifest: the posts' content, upstream inputs, the settings, the versions."""
+    """The features stage's manifest: the posts' content, upstream inputs, the settings, the versions.
+
+    How the work was cut (posts per shard, workers) is not in it: it does not change a feature,
+    so extracting with another batch size reuses the result. Only the shards of an unfinished run
+    depend on it (:func:`shards_manifest`).
+    """
     cols = [c for c in POST_COLUMNS if c in posts.columns]
     return Manifest(f"features/{modality}", {"posts": frame_digest(posts[cols]), **(inputs or {})},
-                    {**config, "batch_size": batch_size}, {"shard_format": SHARD_FORMAT})
+                    dict(config), {"shard_format": SHARD_FORMAT})
+
+
+def shards_manifest(manifest: Manifest, batch_size: int) -> Manifest:
+    """What the shards of an unfinished run belong to: the result's manifest and the shard boundaries."""
+    return Manifest(manifest.stage + "/shards", dict(manifest.inputs), {**manifest.config, "batch_size": batch_size},
+                    dict(manifest.versions))
 
 
 def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor, *, modality: str,
@@ -120,19 +131,21 @@ def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor
     if missing:
         raise ValueError(f"posts frame lacks columns {missing}")
     posts = posts.sort_values("post_idx").reset_index(drop=True)
-    manifest = extraction_manifest(posts, modality, batch_size, config or {}, inputs)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be 1 or more posts per shard, got {batch_size}")
+    manifest = extraction_manifest(posts, modality, config or {}, inputs)
     n_shards = -(-len(posts) // batch_size)
     reasons = check(out_dir, manifest)
     saved = read_json(out_dir / "report.json") if not reasons and (out_dir / "report.json").exists() else None
     outputs = [f"{g}.npy" for g in (saved or {}).get("groups", {})] + ["flags.parquet", "failures.parquet"]
     if saved is not None and all((out_dir / f).exists() for f in outputs):
-        saved.update(shards_reused=n_shards, seconds=0.0, posts_per_s=0.0, changes=[])
+        saved.update(shards_reused=saved["n_shards"], seconds=0.0, posts_per_s=0.0, changes=[])
         return ExtractionReport(**saved)
     unseal(out_dir)
     shards = out_dir / "shards"
-    if check(shards, manifest):
+    if check(shards, shards_manifest(manifest, batch_size)):
         shutil.rmtree(shards, ignore_errors=True)
-        seal(shards, manifest)  # the shards written from now on belong to this manifest
+        seal(shards, shards_manifest(manifest, batch_size))  # the shards written from now on belong to it
 
     t0 = time.perf_counter()
     todo = [(i, b) for i, b in _batches(posts, batch_size) if not _shard_ok(_shard_path(out_dir, i))]

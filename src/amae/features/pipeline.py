@@ -44,12 +44,26 @@ def training_posts_mask(workspace: Path, post_user: np.ndarray, post_time: np.nd
     return in_training_period(post_user, post_time, np.load(path)), "posts up to each user's own training cutoff"
 
 
+ENGINES = ("local", "dask")
+
+
+def check_work_options(batch_size: int | None, n_jobs: int, engine: str) -> None:
+    """How the work is cut and spread, checked before anything runs (one line naming the option)."""
+    if batch_size is not None and batch_size < 1:
+        raise DataError(f"--batch-size must be 1 or more posts per shard, got {batch_size}")
+    if n_jobs < 1:
+        raise DataError(f"--jobs must be 1 or more worker processes, got {n_jobs}")
+    if engine not in ENGINES:
+        raise DataError(f"--engine must be {' or '.join(ENGINES)}, got '{engine}'")
+
+
 def extract_features(workspace: Path, modality: str, settings: dict[str, Any] | None = None, *,
                      batch_size: int | None = None, n_jobs: int = 1, engine: str = "local",
                      dask_address: str | None = None, progress: bool = True) -> ExtractionReport:
     """Extract one modality's per-post features into ``workspace/features/<modality>/``."""
     if modality not in MODALITIES:
         raise DataError(f"unknown modality '{modality}' (use {' or '.join(MODALITIES)})")
+    check_work_options(batch_size, n_jobs, engine)
     settings = dict(settings or {})
     ds = load_workspace(workspace)
     if not ds.has_content:

@@ -29,6 +29,7 @@ from amae.features.content import (
     ContextEncoder,
     ModalityPosts,
     PostContent,
+    relocate_source,
     reopen_posts,
     resolve_control,
     select_groups,
@@ -513,7 +514,7 @@ class AMAEBase(TorchRecommender):
         folder = Path(folder)
         model: AMAEBase = super().load(folder)  # type: ignore[assignment]
         state = read_json(folder / "model.json")["state"]
-        model.source = state.get("source", {})
+        model.source = relocate_source(state.get("source", {}), folder)
         model.stage1_history = state.get("stage1_history", [])
         path = folder / "content.safetensors"
         tensors = {k: v.numpy() for k, v in load_file(str(path)).items()} if path.exists() else {}

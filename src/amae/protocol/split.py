@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from amae.data.io import read_json, write_json, write_npy, write_parquet
+from amae.data.io import DataError, read_json, write_json, write_npy, write_parquet
 from amae.data.provenance import Manifest, seal, unseal, upstream
 from amae.protocol.negatives import sample_negatives
 
@@ -181,6 +181,17 @@ def set_membership(users: np.ndarray, items: np.ndarray, pairs: tuple[np.ndarray
     return np.isin(users.astype(np.int64) * n_items + items.astype(np.int64), keys)
 
 
+def _no_test_cases(users: np.ndarray, method: str, test_fraction: float) -> str:
+    """Why a split drew no test case, in the data's terms (an experiment on it would measure nothing)."""
+    if method == "temporal":
+        most = int(np.bincount(users).max()) if len(users) else 0
+        need = next((n for n in range(2, 10**4) if max(1, int(np.ceil((1.0 - test_fraction) * n))) < n), "many")
+        return (f"the split makes no test cases: with test_fraction {test_fraction} a temporal split gives a user a "
+                f"test case from {need} interactions on, and the most any user has is {most}")
+    return (f"the split makes no test cases: none of {len(users)} interactions was drawn for the test period "
+            f"(test_fraction {test_fraction}); use more data or a larger test fraction")
+
+
 def split_interactions(interactions: pd.DataFrame, n_items: int, *, method: str = "temporal",
                        test_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 0,
                        n_negatives: int = N_NEGATIVES) -> Split:
@@ -200,6 +211,8 @@ def split_interactions(interactions: pd.DataFrame, n_items: int, *, method: str 
         is_test = rng.random(len(users)) < test_fraction
     else:
         raise ValueError(f"unknown split method {method!r} (use 'temporal' or 'random')")
+    if not is_test.any():
+        raise DataError(_no_test_cases(users, method, test_fraction))
     train_idx = np.flatnonzero(~is_test)
     is_valid_sub = chronological_masks(users[train_idx], times[train_idx], 1.0 - valid_fraction)
     # Users with fewer than 5 training records keep them all for fitting.

@@ -23,7 +23,7 @@ from amae.data.io import DataError, read_json
 from amae.data.ranges import build_csr
 from amae.protocol.stored import history_pairs, load_split
 from amae.serving.posts import PostFeaturizer
-from amae.training.cells import resolve_cell
+from amae.training.cells import check_fresh, resolve_cell, retrain_command
 
 
 @dataclass
@@ -137,11 +137,15 @@ def load_bundle(workspace: Path | None = None, model: str | None = None, seed: i
     name = read_json(meta_path).get("name")
     if name not in REGISTRY:
         raise DataError(f"{meta_path}: unknown model name {name!r} (known: {', '.join(sorted(REGISTRY))})")
+    check_fresh(workspace, folder)  # a model of other data would be read through the new id maps
     dataset = load_workspace(workspace)
     try:
         loaded = REGISTRY[name].load(folder)
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
-        raise DataError(f"{folder}: cannot load model '{name}': {exc}") from None
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable artefact (a truncated file included) is one line
+        raise DataError(f"{folder}: cannot load model '{name}' ({type(exc).__name__}: {exc}); train it again: "
+                        f"{retrain_command(workspace, folder)}") from None
     users, items = _history(dataset, workspace)
     offsets, hist_items = build_csr(users, items, dataset.n_users)
     popularity = np.bincount(items, minlength=dataset.n_items).astype(np.float64)

@@ -8,13 +8,17 @@ naming and the lookup of the cell a command means live here, below both.
 from __future__ import annotations
 
 import glob
+import json
 import re
+import shlex
 from pathlib import Path
 
-from amae.data.io import DataError
-from amae.data.provenance import read_manifest, short
+from amae.data.io import DataError, read_json
+from amae.data.provenance import damaged, read_manifest, short, upstream
 from amae.models import REGISTRY
 from amae.models.base import did_you_mean
+from amae.protocol.split import split_digest
+from amae.protocol.stored import resplit_command
 
 
 def settings_of(params: dict) -> dict:
@@ -73,3 +77,52 @@ def resolve_cell(workspace: Path, label: str, seed: int, params: dict | None = N
         raise DataError(f"{workspace}/models: {len(cells)} variants of '{label}' for seed {seed} "
                         f"({', '.join(c.name for c in cells)}); pick one with --param or by its full name")
     return cells[0]
+
+
+#: what a changed input of a cell means, in the words a user knows (the stage that changed it)
+_INPUT_WORDS = {"data": "the data was ingested again", "split": "the split was drawn again"}
+
+
+def current_input(workspace: Path, name: str) -> str | None:
+    """The fingerprint an input of a cell has in the workspace now (``data``, ``split``, ``features/<m>``)."""
+    ws = Path(workspace)
+    return split_digest(ws / "split") if name == "split" else upstream(ws / name)
+
+
+def stale_reasons(workspace: Path, folder: Path) -> list[str]:
+    """Why a trained cell no longer describes the workspace's data (empty: it still does).
+
+    A cell's manifest names the data, split and features it was trained on; when any of them has
+    been made again since (a re-ingest, a redrawn split, re-extracted features), the model's id
+    maps, history and metrics belong to inputs the workspace no longer holds. A file of the cell
+    that differs from what was written (a truncated weights file) makes it unusable too.
+    """
+    saved = read_manifest(folder)
+    if saved is None:
+        return ["unfinished (no manifest)"]
+    changed = [_INPUT_WORDS.get(name, f"the {name.split('/')[-1]} features were extracted again")
+               for name, digest in saved.inputs.items() if current_input(workspace, name) != digest]
+    return changed + damaged(folder, saved)
+
+
+def retrain_command(workspace: Path, folder: Path) -> str:
+    """The ``amae train`` command that makes the cell in ``folder`` again (its model, seed and params)."""
+    metrics_path = Path(folder) / "metrics.json"
+    cell = read_json(metrics_path) if metrics_path.exists() else {}
+    m = _CELL.match(Path(folder).name)
+    model = cell.get("model") or (m["label"] if m else Path(folder).name)
+    seed = cell.get("seed", int(m["seed"]) if m else 0)
+    params = "".join(f" -p {shlex.quote(f'{k}={json.dumps(v)}')}"
+                     for k, v in settings_of(cell.get("params") or {}).items())
+    return f"amae train {workspace} --model {model} --seed {seed}{params}"
+
+
+def check_fresh(workspace: Path, folder: Path) -> None:
+    """A :class:`DataError` naming what changed and the commands to run when a cell is stale."""
+    reasons = stale_reasons(workspace, folder)
+    if reasons:
+        first = ""
+        if "the data was ingested again" in reasons and "the split was drawn again" not in reasons:
+            first = f"{resplit_command(workspace, read_manifest(Path(workspace) / 'split'))}, then "
+        raise DataError(f"{folder}: cannot be used ({'; '.join(reasons)}); train it again: "
+                        f"{first}{retrain_command(workspace, folder)}")
