@@ -1,6 +1,7 @@
 """Layers depend downwards only (DESIGN): every ``amae`` import, module level or inside a function.
 
-cli -> experiments / serving -> training -> models -> protocol, features -> data (with config).
+cli -> experiments / serving -> training -> models -> protocol, features -> data (with config);
+compute (where work runs: processes, Dask, lifelines) sits beside data and imports no other layer.
 Protocol and features are siblings above data (features may use protocol, not the reverse);
 experiments and serving are siblings (neither imports the other). ``amae/__init__.py`` only holds
 the version, so importing ``amae`` itself is allowed everywhere; ``__main__`` sits above cli.
@@ -17,7 +18,7 @@ SRC = REPO / "src"
 PACKAGE = SRC / "amae"
 
 #: layer rank of each top-level module/package of ``amae``: a module may import a lower rank only
-RANKS = {"data": 0, "config": 0, "protocol": 1, "features": 1, "models": 2, "training": 3,
+RANKS = {"compute": 0, "data": 0, "config": 0, "protocol": 1, "features": 1, "models": 2, "training": 3,
          "experiments": 4, "serving": 4, "cli": 5, "__main__": 6}
 #: (importer, imported) pairs of the same rank that are allowed; any other same-rank pair is not
 SAME_RANK_ALLOWED = {("data", "config"), ("config", "data"), ("features", "protocol")}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -111,29 +113,46 @@ def _say_changes(reasons: list[str]) -> None:
         console.print(f"  recomputed because: {'; '.join(real)}", markup=False, highlight=False)
 
 
-def _train_cells(workspace: Path, models: list[str], settings: Settings, device: str) -> list[dict]:
+def _train_cells(workspace: Path, models: list[str], settings: Settings, device: str, workers: Any = None
+                 ) -> list[dict]:
+    """Every (model, seed) cell, ``workers.n_jobs`` at a time; each line as it finishes."""
+    from amae.compute.tasks import run_tasks
     from amae.data.workspace import load_workspace
-    from amae.experiments.runs import load_split, run_cell, validate_params
+    from amae.experiments.parallel import CellTask, remember, run_cell_task
+    from amae.experiments.runs import load_split, validate_params
 
     for name in models:  # every mistake is found before anything loads or trains
         validate_params(name, settings.train.models.get(name, {}))
     check_device(device)
-    ds = load_workspace(workspace)
-    sp = load_split(workspace)
-    cells = []
-    for name in models:
-        params = {"progress": settings.train.progress, **settings.train.models.get(name, {})}
-        for seed in settings.train.seeds:
-            t0 = time.perf_counter()
-            cell = run_cell(workspace, ds, sp, name, seed, params, device, settings=settings)
-            cells.append(cell)
-            how = "reused: data, split, features and params unchanged" if cell.get("reused") else \
-                f"{time.perf_counter() - t0:.1f}s"
-            console.print(f"{name} seed {seed}: sampled HR@10 {cell['sampled']['HR@10']:.4f} "
-                          f"NDCG@10 {cell['sampled']['NDCG@10']:.4f} ({how}) -> {workspace / 'models' / cell['cell']}",
-                          markup=False, highlight=False)
-            _say_changes(cell.get("changes", []))
-    return cells
+    workers = workers or _workers(1, "local", None)
+    remember(workspace, load_workspace(workspace), load_split(workspace))
+    tasks = [CellTask(str(workspace), name, seed, {"progress": settings.train.progress and workers.n_jobs == 1,
+                                                   **settings.train.models.get(name, {})}, device, settings=settings)
+             for name in models for seed in settings.train.seeds]
+
+    def report(i: int, outcome: dict) -> None:
+        name, seed = tasks[i].model, tasks[i].seed
+        if "error" in outcome:
+            console.print(f"{name} seed {seed}: FAILED {outcome['error']}", markup=False, highlight=False)
+            return
+        cell = outcome["metrics"]
+        how = "reused: data, split, features and params unchanged" if cell.get("reused") else \
+            f"{outcome['seconds']:.1f}s"
+        console.print(f"{name} seed {seed}: sampled HR@10 {cell['sampled']['HR@10']:.4f} "
+                      f"NDCG@10 {cell['sampled']['NDCG@10']:.4f} ({how}) -> {workspace / 'models' / cell['cell']}",
+                      markup=False, highlight=False)
+        _say_changes(cell.get("changes", []))
+
+    outcomes = run_tasks(run_cell_task, [(t,) for t in tasks], n_jobs=workers.n_jobs, engine=workers.engine,
+                         address=workers.address, on_result=report)
+    failed = [o for o in outcomes if "error" in o]
+    if failed and len(failed) == len(tasks) and all(o.get("traceback") is None for o in failed):
+        more = f" (and {len(failed) - 1} more failed cell(s))" if len(failed) > 1 else ""
+        raise DataError(failed[0]["error"] + more)  # the data's problem: one line, exit 2
+    if failed:
+        console.print(f"{len(failed)} of {len(tasks)} cells failed", markup=False, highlight=False)
+        raise typer.Exit(1)
+    return [o["metrics"] for o in outcomes]
 
 
 @app.command()
@@ -143,7 +162,11 @@ def train(workspace: Path,
           config: ConfigOpt = None,
           seed: Annotated[list[int] | None, typer.Option("--seed", help="seed (repeatable)")] = None,
           param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value model parameter")] = None,
-          device: DeviceOpt = "auto") -> None:
+          device: DeviceOpt = "auto",
+          jobs: Annotated[int, typer.Option("--jobs", "-j", help="cells (model x seed) trained at once, each in "
+                                                               "its own process")] = 1,
+          engine: Annotated[str, typer.Option(help="local (process pool) or dask")] = "local",
+          dask_address: Annotated[str | None, typer.Option(help="dask scheduler address")] = None) -> None:
     """Fit models (and evaluate them on the test cases); outputs under WORKSPACE/models/."""
     overrides: dict[str, Any] = {"device": device}
     if seed:
@@ -152,7 +175,7 @@ def train(workspace: Path,
     if params:
         overrides["models"] = {m: params for m in model}
     settings = load_settings(config, {"train": overrides})
-    _train_cells(workspace, model, settings, settings.train.device)
+    _train_cells(workspace, model, settings, settings.train.device, _workers(jobs, engine, dask_address))
     out.print(f"models -> {workspace / 'models'}")
 
 
@@ -220,6 +243,45 @@ def evaluate(workspace: Path,
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
+def _workers(jobs: int | None, engine: str, dask_address: str | None) -> Any:
+    """``-j/--engine/--dask-address`` checked, as the runner's :class:`Workers` (default: every core)."""
+    from amae.compute.tasks import available_cores, check_engine
+    from amae.experiments.parallel import Workers
+
+    n_jobs = available_cores() if jobs is None else jobs
+    try:
+        check_engine(n_jobs, engine)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    return Workers(n_jobs, engine, dask_address)
+
+
+@contextmanager
+def _cell_progress() -> Iterator[tuple[Any, Any]]:
+    """One progress bar over all cells, with an ETA, under the log lines: yields (log, on_cell)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("[bold]cells[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
+    task = None
+
+    def on_cell(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            task = bar.add_task("", total=total)
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield (lambda msg: bar.console.print(msg, markup=False, highlight=False)), on_cell
+
+
 @app.command()
 @data_errors
 def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF prefix or workspace")],
@@ -234,7 +296,12 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
                method: Annotated[list[str] | None, typer.Option("--method", help="only these rows")] = None,
                track: Annotated[list[str] | None, typer.Option("--track", help="case-study track id")] = None,
                workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] = None,
-               jobs: Annotated[int, typer.Option("--jobs", "-j", help="feature worker processes")] = 2,
+               jobs: Annotated[int | None, typer.Option(
+                   "--jobs", "-j", help="worker processes for features, cells and tuning trials (default: every "
+                                        "core)")] = None,
+               engine: Annotated[str, typer.Option(help="local (process pool) or dask")] = "local",
+               dask_address: Annotated[str | None, typer.Option(help="dask scheduler address (default: a "
+                                                                "LocalCluster on 127.0.0.1)")] = None,
                control: Annotated[list[str] | None, typer.Option(
                    "--control", help="controls beside each content row (default: noise and shuffle; the verdict "
                                      "reads noise)")] = None,
@@ -244,15 +311,15 @@ def experiment(dataset: Annotated[Path, typer.Argument(help="dataset folder, NCF
 
     if tune < 0:
         raise DataError(f"--tune must be 0 or more trials, got {tune}")
-    if jobs < 1:
-        raise DataError(f"--jobs must be 1 or more worker processes, got {jobs}")
+    workers = _workers(jobs, engine, dask_address)
     check_device(device)
     params = parse_params(param) or None
     _check_shared_params(params or {})
-    result = run_experiment(dataset, out_dir, tables, list(range(seeds)), device, workspace=workspace, preset=preset,
-                            params=params, methods=method, case_tracks=track, tune=tune,
-                            controls=tuple(control or ("noise", "shuffle")), feature_jobs=jobs,
-                            log=lambda msg: console.print(msg, markup=False, highlight=False))
+    with _cell_progress() as (log, on_cell):
+        result = run_experiment(dataset, out_dir, tables, list(range(seeds)), device, workspace=workspace,
+                                preset=preset, params=params, methods=method, case_tracks=track, tune=tune,
+                                controls=tuple(control or ("noise", "shuffle")), feature_jobs=workers.n_jobs,
+                                log=log, workers=workers, on_cell=on_cell)
     report = result.get("report", {})
     failures = result.get("failures", [])
     failed = f", {len(failures)} failed" if failures else ""
@@ -341,7 +408,8 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
          seeds: Annotated[int, typer.Option(help="number of seeds")] = 1,
          device: DeviceOpt = "auto",
          users: Annotated[int, typer.Option(help="synthetic users")] = 150,
-         jobs: Annotated[int, typer.Option("--jobs", "-j", help="feature worker processes")] = 2) -> None:
+         jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="worker processes for features and "
+                                                  "cells (default: every core)")] = None) -> None:
     """The whole pipeline on the embedded synthetic world: features, aggregation, training, a table."""
     from amae.data.synthetic import WorldConfig, generate_world
     from amae.data.workspace import ingest as do_ingest
@@ -355,15 +423,16 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
         summary = generate_world(world, WorldConfig(n_users=users))
         console.print(f"synthetic world: {summary['n_interactions']} interactions, {summary['n_posts']} posts, "
                       f"{summary['n_media']} media -> {world}")
+    workers = _workers(jobs, "local", None)
     ds = do_ingest(world, workspace)
     split_workspace(workspace, ds, seed=0)
     for modality in ("text", "visual"):
-        report = extract_features(workspace, modality, n_jobs=jobs)
+        report = extract_features(workspace, modality, n_jobs=workers.n_jobs)
         skipped = f", {report.failures} skipped media" if modality == "visual" else ""
         console.print(f"{modality} features: groups {report.groups}{skipped} ({report.seconds:.0f}s) "
                       f"-> {report.out_dir}")
     settings = load_settings(None, {"train": {"seeds": list(range(seeds)), "device": device}})
-    cells = _train_cells(workspace, DEMO_MODELS, settings, device)
+    cells = _train_cells(workspace, DEMO_MODELS, settings, device, workers)
     out.print(rich_table("amae demo: synthetic world, test cases (mean ± std over seeds)", cells))
     out.print("sampled = positive vs 99 fixed negatives; full = against all unplayed tracks. The world plants a "
               "mood signal in posts, so content models should beat MF here; that shows the machinery works, "

@@ -21,11 +21,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dask_engine_matches_local_engine(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from amae.features import lifeline
+    from amae.compute import dask_lifeline
 
     bound: list[int] = []
-    real = lifeline.register_dask_lifeline
-    monkeypatch.setattr(lifeline, "register_dask_lifeline", lambda client, pid: (bound.append(pid), real(client, pid)))
+    real = dask_lifeline.register_dask_lifeline
+    monkeypatch.setattr(dask_lifeline, "register_dask_lifeline",
+                        lambda client, pid: (bound.append(pid), real(client, pid)))
     outputs = {}
     for engine in ("local", "dask"):
         ws = tmp_path / engine

@@ -90,9 +90,9 @@ def test_results_are_strict_json(tmp_path: Path) -> None:
 
 def test_an_experiment_with_failed_cells_exits_nonzero_with_one_line_each(workspace: Path, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from amae.experiments import runner as experiment_runner
+    from amae.experiments import parallel
 
-    real = experiment_runner.run_cell
+    real = parallel.run_cell
 
     def read_only(ws: Path, dataset: object, split: object, model: str, seed: int, *args: object,
                   **kwargs: object) -> dict:
@@ -101,9 +101,9 @@ def test_an_experiment_with_failed_cells_exits_nonzero_with_one_line_each(worksp
                             "(OSError: [Errno 30] Read-only file system); nothing was kept")
         return real(ws, dataset, split, model, seed, *args, **kwargs)
 
-    monkeypatch.setattr(experiment_runner, "run_cell", read_only)
+    monkeypatch.setattr(parallel, "run_cell", read_only)  # in this process: -j 1
     code, output = run("experiment", workspace, "--out", tmp_path / "report", "--tables", "II", "--seeds", "2",
-                       "--method", "itempop", "--param", "epochs=1", "--device", "cpu")
+                       "--method", "itempop", "--param", "epochs=1", "--device", "cpu", "-j", "1")
     assert code == 1, output
     failed = [line for line in output.splitlines() if line.startswith("failed: ")]
     assert failed == [f"failed: itempop seed {s}: {workspace}/models/itempop-seed{s}: the trained model could not "

@@ -219,7 +219,8 @@ def budget_blocks(results: dict) -> list[Block]:
                 "seeded), each a full fit on the fit records scored by validation NDCG@10 (sampled) on the "
                 "validation cases of new pairs, the view the verdict is read on (the objective column says when "
                 "there were too few); the test cases were never read while tuning. Table III/IV variants and the "
-                "controls use their model's tuned values; the values are reused across seeds.")
+                "controls use their model's tuned values; the values are reused across seeds. Search scheme: "
+                f"{budget.get('scheme') or 'sequential'}.")
     else:
         head = ("**No tuning**: every method ran on its defaults (and the preset); no method was tuned, so none "
                 "had more search than another. Use --tune N to give every method the same Optuna budget.")
@@ -288,6 +289,7 @@ def _header_blocks(results: dict) -> list[Block]:
         ("p", f"Dataset: `{ds['source']}` ({ds['kind']}); workspace `{ds['workspace']}`. "
               f"Seeds: {len(cfg['seeds'])} ({', '.join(map(str, cfg['seeds']))}). "
               f"Device: {cfg.get('device_used', cfg['device'])} (asked for: {cfg['device']}). "
+              f"Cells and trials ran on {cfg.get('workers', 'this process')}. "
               f"Training preset: {cfg['preset']}. Total time: {results['timings'].get('total', 0):.0f} s "
               f"({results['trained_cells']} cells trained, {results['reused_cells']} reused from earlier runs)."),
         ("p", "Protocols: " + "; ".join(f"**{k}** = {v}" for k, v in results["protocols"].items()) + "."),
@@ -326,6 +328,9 @@ def timing_blocks(results: dict) -> list[Block]:
     """Stage timings, then per method (first row of each label that ran) fit/evaluate time and seeds."""
     blocks: list[Block] = [("h2", "Timings"), ("table", (["stage", "seconds"],
                                                          [[k, f"{v:.1f}"] for k, v in results["timings"].items()]))]
+    if any("worker-seconds" in k for k in results["timings"]):
+        blocks.append(("p", "Stages are wall time; *worker-seconds* add up the time each cell or trial took in its "
+                            "worker (fit and evaluation), so their ratio to the wall time is the parallelism reached."))
     trows = []
     for t in results["tables"].values():
         for r in t["rows"]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import platform
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from amae.compute.tasks import run_tasks
 from amae.data.contract import Dataset
 from amae.data.io import DataError, read_json
 from amae.data.provenance import changed_inputs
 from amae.data.workspace import load_workspace
+from amae.experiments.parallel import CellTask, Workers, remember, run_cell_task
 from amae.experiments.plan import (
     BACKBONES,
     CONTROLS,
@@ -39,7 +40,6 @@ from amae.experiments.plan import (
     parse_tables,
     table_rows,
 )
-from amae.experiments.runs import run_cell
 from amae.experiments.summary import PROTOCOLS, differences_vs_reference, seed_summary
 from amae.experiments.verdict import ALL_PAIRS_METRIC, VERDICT_METRIC, verdict
 from amae.features.modalities import POST_MODALITIES
@@ -140,6 +140,8 @@ class Context:
     groups: list[str] = field(default_factory=list)
     usable: dict[str, int] | None = None
     tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workers: Workers = field(default_factory=Workers)
+    on_cell: Callable[[int, int], None] = lambda done, total: None
 
     def not_applicable(self, row: Row) -> str | None:
         """Why ``row`` cannot run on this workspace (None: it can)."""
@@ -188,39 +190,74 @@ def effective_params(ctx: Context, row: Row) -> dict[str, Any]:
             **ctx.model_params.get(row.model, {}), **row.params}
 
 
-def run_row_cells(ctx: Context, label: str, row: Row) -> dict[str, Any]:
-    """Train (or reuse) every seed of one row: its entry with runs, reused seeds and errors."""
+def _entry(ctx: Context, row: Row) -> dict[str, Any]:
+    """A row's empty entry (runs, reused seeds, errors), or its "not applicable" one."""
+    entry: dict[str, Any] = {"status": "ok", "reason": None, "params": effective_params(ctx, row), "runs": {},
+                             "reused": [], "errors": {}}
     reason = ctx.not_applicable(row)
-    eff = effective_params(ctx, row)
-    entry: dict[str, Any] = {"status": "ok", "reason": None, "params": eff, "runs": {}, "reused": [], "errors": {}}
     if reason is not None:
         entry.update(status="not applicable", reason=reason)
-        ctx.log(f"{label}: not applicable ({reason})")
-        return entry
-    for seed in ctx.seeds:
-        t0 = time.perf_counter()
-        try:
-            m = run_cell(ctx.ws, ctx.dataset, ctx.split, row.model, seed, {**eff, "progress": ctx.progress},
-                         ctx.device, label=label)
-        except Exception as exc:  # noqa: BLE001 - a failing cell is reported, the rest runs
-            entry["errors"][seed] = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
-            if not isinstance(exc, DataError):  # a bug, not the data: where it happened goes in results.json
-                entry.setdefault("tracebacks", {})[seed] = traceback.format_exc(limit=5)
-            ctx.log(f"{label} seed {seed}: FAILED {entry['errors'][seed]}")
-            continue
-        entry["runs"][seed] = m
-        reused = bool(m.get("reused"))
-        if reused:
-            entry["reused"].append(seed)
-        elif m.get("changes"):
-            ctx.log(f"{label} seed {seed}: retrained because {'; '.join(m['changes'])}")
-        stop = (m.get("fit_outcome") or {}).get("stop_reason", "-")
-        ctx.log(f"{label} seed {seed}: sampled HR@10 {m['sampled']['HR@10']:.4f} full NDCG@10 "
-                f"{m.get('full', {}).get('NDCG@10', float('nan')):.4f} [{stop}] "
-                f"({'reused' if reused else f'{time.perf_counter() - t0:.1f}s'})")
-    if not entry["runs"]:
-        entry.update(status="failed", reason="; ".join(f"seed {s}: {e}" for s, e in entry["errors"].items()))
     return entry
+
+
+def cell_tasks(ctx: Context, unique: dict[str, Row], entries: dict[str, dict]) -> list[tuple[str, CellTask]]:
+    """Every (row, seed) cell to run, content models first: the longest tasks start first, so the
+    workers finish together (the order changes no number: each cell is seeded on its own)."""
+    tasks = [(label, CellTask(str(ctx.ws), row.model, seed, {**entries[label]["params"], "progress": ctx.progress},
+                              ctx.device, label))
+             for label, row in unique.items() if entries[label]["status"] == "ok" for seed in ctx.seeds]
+    heavy = {name for name, cls in REGISTRY.items() if cls.needs_content}
+    return sorted(tasks, key=lambda t: t[1].model not in heavy)
+
+
+def _record(entry: dict[str, Any], label: str, seed: int, outcome: dict[str, Any]) -> str:
+    """Put one finished cell into its row's entry; the line that reports it."""
+    if "error" in outcome:
+        entry["errors"][seed] = outcome["error"]
+        if outcome.get("traceback"):  # a bug, not the data: where it happened goes in results.json
+            entry.setdefault("tracebacks", {})[seed] = outcome["traceback"]
+        return f"{label} seed {seed}: FAILED {outcome['error']}"
+    m = outcome["metrics"]
+    entry["runs"][seed] = m
+    reused = bool(m.get("reused"))
+    if reused:
+        entry["reused"].append(seed)
+    changes = f" (retrained because {'; '.join(m['changes'])})" if not reused and m.get("changes") else ""
+    stop = (m.get("fit_outcome") or {}).get("stop_reason", "-")
+    full = (m.get("full") or {}).get("NDCG@10")
+    took = "reused" if reused else f"{outcome['seconds']:.1f}s"
+    return (f"{label} seed {seed}: sampled HR@10 {m['sampled']['HR@10']:.4f} full NDCG@10 "
+            f"{float('nan') if full is None else full:.4f} [{stop}] ({took}){changes}")
+
+
+def run_all_cells(ctx: Context, unique: dict[str, Row]) -> dict[str, dict[str, Any]]:
+    """Train (or reuse) every (row, seed) cell on ``ctx.workers``: the entry of each row label.
+
+    Each cell is one task; finished cells are sealed as they complete, so an interrupted run resumes
+    with them reused. ``ctx.on_cell(done, total)`` is told as each one finishes.
+    """
+    entries = {label: _entry(ctx, row) for label, row in unique.items()}
+    for label, entry in entries.items():
+        if entry["status"] != "ok":
+            ctx.log(f"{label}: not applicable ({entry['reason']})")
+    tasks = cell_tasks(ctx, unique, entries)
+    remember(ctx.ws, ctx.dataset, ctx.split)
+    finished = [0]
+
+    def report(i: int, outcome: dict[str, Any]) -> None:
+        label, task = tasks[i]
+        ctx.log(_record(entries[label], label, task.seed, outcome))
+        finished[0] += 1
+        ctx.on_cell(finished[0], len(tasks))
+
+    w = ctx.workers
+    run_tasks(run_cell_task, [(t,) for _, t in tasks], n_jobs=w.n_jobs, engine=w.engine, address=w.address,
+              on_result=report)
+    for entry in entries.values():
+        entry["errors"] = dict(sorted(entry["errors"].items()))
+        if entry["status"] == "ok" and not entry["runs"]:
+            entry.update(status="failed", reason="; ".join(f"seed {s}: {e}" for s, e in entry["errors"].items()))
+    return entries
 
 
 def tune_methods(ctx: Context, unique: dict[str, Row], n_trials: int) -> dict[str, dict[str, Any]]:
@@ -236,7 +273,8 @@ def tune_methods(ctx: Context, unique: dict[str, Row], n_trials: int) -> dict[st
         base = {**shared_params(ctx, row.model), **ctx.model_params.get(row.model, {}), "progress": False}
         t0 = time.perf_counter()
         try:
-            records[row.model] = tune(ctx.ws, ctx.dataset, ctx.split, row.model, base, n_trials, ctx.device, ctx.log)
+            records[row.model] = tune(ctx.ws, ctx.dataset, ctx.split, row.model, base, n_trials, ctx.device, ctx.log,
+                                      ctx.workers)
         except Exception as exc:  # noqa: BLE001 - a model that cannot be tuned runs on its defaults
             records[row.model] = {"error": f"{type(exc).__name__}: {exc}", "params": {}, "n_trials": 0}
             ctx.log(f"tune {row.model}: FAILED {exc}")
@@ -352,8 +390,10 @@ def budget_of(ctx: Context, n_trials: int, tuning: dict[str, dict]) -> dict[str,
                **ctx.tuned.get(name, {})}
         schedule[name] = {k: eff.get(k) for k in ("epochs", "min_epochs", "patience", "stage1_epochs", "lr")
                           if k in eff}
+    from amae.experiments.tuning import SCHEME
+
     return {"tuned": n_trials > 0, "trials_per_method": int(n_trials), "tuning": tuning, "schedule": schedule,
-            "models": models}
+            "models": models, "scheme": SCHEME if n_trials > 0 else None}
 
 
 def prepare_content(ctx: Context, wanted: list[str], unique: dict[str, Row], feature_settings: dict | None,
@@ -384,9 +424,15 @@ def _tune_and_run_cells(ctx: Context, unique: dict[str, Row], tune: int, timings
     t0 = time.perf_counter()
     tuning = tune_methods(ctx, unique, tune) if tune > 0 else {}
     timings["tuning"] = time.perf_counter() - t0
+    if tuning:
+        timings["tuning, worker-seconds"] = sum(r.get("worker_seconds", 0.0) for r in tuning.values()
+                                                if not r.get("reused"))
     t0 = time.perf_counter()
-    cells = {label: run_row_cells(ctx, label, row) for label, row in unique.items()}
+    cells = run_all_cells(ctx, unique)
     timings["cells"] = time.perf_counter() - t0
+    timings["cells, worker-seconds"] = sum(m.get("fit_seconds", 0.0) + m.get("eval_seconds", 0.0)
+                                           for e in cells.values() for s, m in e["runs"].items()
+                                           if s not in e["reused"])
     return tuning, cells
 
 
@@ -436,7 +482,8 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
                    feature_settings: dict | None = None, controls: tuple[str, ...] = tuple(CONTROLS),
                    feature_jobs: int = 2, feature_batch_sizes: dict[str, int] | None = None,
                    case_tracks: list[str] | None = None, n_case_tracks: int = 5,
-                   progress: bool = False, log: Log | None = None) -> dict:
+                   progress: bool = False, log: Log | None = None, workers: Workers | None = None,
+                   on_cell: Callable[[int, int], None] | None = None) -> dict:
     """Run the paper's Tables II-IV (and the Fig. 3 case study) on a dataset; write the report.
 
     Args:
@@ -456,6 +503,8 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
         case_tracks: track ids for the case study (default: the ``n_case_tracks`` most played).
         controls: which controls every content row runs beside it (``noise`` is what the verdict
             reads; without it a row is "not judged").
+        workers: where cells and tuning trials run (processes or Dask); the numbers are the same.
+        on_cell: told ``(finished, total)`` as each cell finishes (a progress display).
     Returns:
         Everything written to ``results.json`` (plus ``report`` paths).
     """
@@ -467,18 +516,14 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
     kind, source, ws = resolve_source(Path(dataset_or_workspace), workspace, Path(out_dir))
     dataset, split, timings = prepare_workspace(kind, source, ws, split_method, split_seed, log, n_negatives)
     ctx = Context(ws, dataset, split, list(seeds), device, preset, dict(params or {}), dict(model_params or {}),
-                  progress, log)
+                  progress, log, workers=workers or Workers(), on_cell=on_cell or (lambda done, total: None))
     table_plan, unique = plan_rows(wanted, methods, tuple(controls))
     feature_reports = prepare_content(ctx, wanted, unique, feature_settings, feature_jobs, feature_batch_sizes,
                                       timings)
     tuning, cells = _tune_and_run_cells(ctx, unique, tune, timings)
     summaries = {label: summarise_entry(ctx, label, entry, cells[REFERENCE_LABEL]) for label, entry in cells.items()}
     tables_out = build_tables(ctx, table_plan, cells, summaries)
-    case = None
-    if "case" in wanted:
-        t0 = time.perf_counter()
-        case = run_case_study(ctx, Path(out_dir), case_tracks, n_case_tracks)
-        timings["case study"] = time.perf_counter() - t0
+    case = _timed_case_study(ctx, Path(out_dir), case_tracks, n_case_tracks, timings) if "case" in wanted else None
     ceilings = add_ceilings(ctx, kind, source, tables_out, summaries, timings)
     timings["total"] = time.perf_counter() - t_start
     results = assemble_results(ctx, kind, source, wanted, methods, tables_out, case, feature_reports, timings,
@@ -488,6 +533,14 @@ def run_experiment(dataset_or_workspace: Path, out_dir: Path, tables: list[str] 
 
     results["report"] = {k: str(v) for k, v in write_report(results, Path(out_dir)).items()}
     return results
+
+
+def _timed_case_study(ctx: Context, out_dir: Path, tracks: list[str] | None, n_tracks: int,
+                      timings: dict) -> dict | None:
+    t0 = time.perf_counter()
+    case = run_case_study(ctx, out_dir, tracks, n_tracks)
+    timings["case study"] = time.perf_counter() - t0
+    return case
 
 
 def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], methods: list[str] | None,
@@ -502,7 +555,7 @@ def assemble_results(ctx: Context, kind: str, source: Path, wanted: list[str], m
                     "usable_posts": ctx.usable or {}},
         "protocols": PROTOCOLS,
         "config": {"tables": wanted, "seeds": list(ctx.seeds), "device": ctx.device,
-                   "device_used": device_used(ctx.device), "preset": ctx.preset,
+                   "device_used": device_used(ctx.device), "workers": ctx.workers.describe(), "preset": ctx.preset,
                    "preset_params": PRESETS[ctx.preset], "params": ctx.params, "model_params": ctx.model_params,
                    "methods": methods, "split": ctx.split.info,
                    "interval": "t, Welch-Satterthwaite (seed and case variance)",

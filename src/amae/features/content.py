@@ -442,7 +442,8 @@ def _build_store(workspace: Path, folder: Path, manifest: Manifest, modalities: 
             present.append(mod)
         write_json(tmp / "modalities.json", {"present": present, "explained_variance": reductions})
         seal(tmp, manifest)
-        shutil.rmtree(folder, ignore_errors=True)  # an unfinished or stale store of the same name
+        if check(folder, manifest):  # an unfinished or damaged store of the same name (another worker may
+            shutil.rmtree(folder, ignore_errors=True)  # have just published a good one: that one is kept)
         try:
             os.replace(tmp, folder)
         except OSError:  # another process finished the same store first: theirs is as good

@@ -11,19 +11,17 @@ and metadata (``<group>.json``), the flags (``flags.parquet``) and the skipped m
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from amae.compute.tasks import run_tasks
 from amae.data.io import atomic_path, read_json, write_json, write_npy, write_parquet
 from amae.data.provenance import Manifest, changed_inputs, check, frame_digest, seal, unseal
 from amae.features.base import POST_COLUMNS, BatchExtractor, BatchResult
@@ -153,75 +151,13 @@ def run_extraction(posts: pd.DataFrame, out_dir: Path, extractor: BatchExtractor
                    TextColumn("shards"), TimeElapsedColumn(), disable=not progress, transient=True)
     with bar:
         task = bar.add_task("", total=n_shards, completed=n_shards - len(todo))
-        if engine == "dask":
-            _run_dask(todo, out_dir, extractor, n_jobs, dask_address, lambda: bar.advance(task))
-        elif n_jobs <= 1 or len(todo) <= 1:
-            for i, batch in todo:
-                _run_batch(extractor, batch, str(_shard_path(out_dir, i)))
-                bar.advance(task)
-        else:
-            _run_pool(todo, out_dir, extractor, n_jobs, lambda: bar.advance(task))
+        run_tasks(_run_batch, [(extractor, b, str(_shard_path(out_dir, i))) for i, b in todo], n_jobs=n_jobs,
+                  engine=engine, address=dask_address, on_result=lambda *_: bar.advance(task))
     report = _consolidate(out_dir, posts, n_shards, extractor, modality, len(todo), time.perf_counter() - t0)
     report.changes = changed_inputs(reasons)
     write_json(out_dir / "report.json", report.__dict__)
     seal(out_dir, manifest)
     return report
-
-
-def _run_pool(todo: list[tuple[int, pd.DataFrame]], out_dir: Path, extractor: BatchExtractor, n_jobs: int,
-              advance: Callable[[], None]) -> None:
-    """Spawned worker processes that die with this one (see :mod:`amae.features.lifeline`)."""
-    from amae.features.lifeline import bind_to_parent
-
-    with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn"), initializer=bind_to_parent,
-                             initargs=(os.getpid(),)) as pool:
-        futures: list[Future] = [pool.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i))) for i, b in todo]
-        try:
-            for fut in as_completed(futures):
-                fut.result()
-                advance()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            _terminate(pool)
-            raise
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now (Ctrl-C, an error): queued batches are dropped, running ones killed."""
-    procs = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(timeout=5)
-
-
-def _run_dask(todo: list[tuple[int, pd.DataFrame]], out_dir: Path, extractor: BatchExtractor, n_jobs: int,
-              address: str | None, advance: object) -> None:
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    cluster = None
-    if address is None:
-        cluster = LocalCluster(n_workers=max(n_jobs, 1), threads_per_worker=1, host="127.0.0.1",
-                               dashboard_address=None, processes=True)
-    client = Client(address or cluster)
-    if cluster is not None:
-        from amae.features.lifeline import register_dask_lifeline
-
-        register_dask_lifeline(client, os.getpid())
-    try:
-        futures = [client.submit(_run_batch, extractor, b, str(_shard_path(out_dir, i)), pure=False)
-                   for i, b in todo]
-        for fut in dask_completed(futures):
-            fut.result()
-            advance()  # type: ignore[operator]
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _consolidate(out_dir: Path, posts: pd.DataFrame, n_shards: int, extractor: BatchExtractor, modality: str,
