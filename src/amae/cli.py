@@ -474,8 +474,8 @@ def recommend(user: Annotated[str, typer.Option("--user", "-u", help="user id as
     from amae.serving.posts import parse_time, read_posts_jsonl
     from amae.serving.recommender import recommend as do_recommend
 
-    recent = read_posts_jsonl(posts) if posts is not None else None
     when = parse_time(at, "--time") if at is not None else None
+    recent = read_posts_jsonl(posts, require_timestamps=when is None) if posts is not None else None
     bundle = load_bundle(workspace, model, seed, model_dir, media_root=posts.parent if posts else None,
                          params=parse_params(param) if param else None)
     result = do_recommend(bundle, user, k, when, recent, include_played)
@@ -520,6 +520,8 @@ def serve(workspace: Annotated[Path | None, typer.Option("--workspace", "-w")] =
           threads: Annotated[int, typer.Option(help="torch threads; 1 suits small per-request blocks, raise it "
                                                "for catalogues of 100k+ tracks")] = 1) -> None:
     """HTTP API: POST /recommend, GET /health, GET /metadata, schema at /openapi.json."""
+    if not 1 <= port <= 65535:
+        raise DataError(f"--port: {port} is not a TCP port (1-65535)")
     import torch
     import uvicorn
 

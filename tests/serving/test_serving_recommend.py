@@ -111,7 +111,7 @@ def test_unknown_user(serving_workspace: Path) -> None:
     b = load_bundle(serving_workspace, "mf+amae", 0)
     with pytest.raises(UnknownUserError, match="unknown user 'nobody'"):
         recommend(b, "nobody")
-    cold = recommend(b, "nobody", k=5, recent_posts=[RecentPost(None, SAD)])
+    cold = recommend(b, "nobody", k=5, time=1_709_283_600, recent_posts=[RecentPost(None, SAD)])
     assert cold["explanation"]["kind"] == "popularity"
     pop = b.popularity[b.dataset.items.encode([it["item_id"] for it in cold["items"]])]
     assert np.all(np.diff(pop) <= 0) and pop[0] == b.popularity.max()

@@ -58,5 +58,5 @@ def test_bad_media_skipped_and_reported(visual_bundle: ModelBundle) -> None:
 def test_media_ignored_without_media_root(visual_bundle: ModelBundle) -> None:
     b = load_bundle(visual_bundle.workspace, "mf+amae", 0)  # no media root: a server must not read client paths
     uid = str(b.dataset.users.ids[2])
-    res = recommend(b, uid, k=3, recent_posts=[RecentPost(None, "sad", ["media/p000001.jpg"])])
+    res = recommend(b, uid, k=3, time=1_709_283_600, recent_posts=[RecentPost(None, "sad", ["media/p000001.jpg"])])
     assert any("no media root" in n for n in res["explanation"]["notes"])

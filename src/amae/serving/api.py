@@ -3,10 +3,15 @@
 Endpoints: ``POST /recommend``, ``GET /health``, ``GET /metadata``; the OpenAPI schema is at
 ``/openapi.json`` and the interactive docs at ``/docs``. Types are strict (a boolean is never a
 number), times are range-checked, text must be valid Unicode. Invalid fields are 422 with the
-field's location (the input is never echoed), a body that is not JSON is 400, an unknown user
-(without posts to fall back on) is 404, a body over the limit is 413 before any of it is parsed;
-media past the request's budget are skipped before anything is decoded, and the answer says so.
-The work runs off the event loop in a bounded pool (:class:`amae.serving.limits.ServeLimits`); past
+field's location (the input is never echoed); a post without ``timestamp`` takes one second before
+the request's ``time``, and is 422 (``posts[i].timestamp``) when the request gives no time either.
+The body must be a JSON object sent as ``application/json`` (or ``application/*+json``; a UTF-8 BOM
+is accepted): an empty body, a body that is not JSON or JSON that is not an object is 400, another
+(or no) Content-Type 415. An unknown user (without posts to fall back on) is 404, a body over the
+limit is 413 before any of it is parsed; media past the request's budget are skipped before
+anything is decoded, and texts past its time budget are not read (newest posts first); the answer
+says so. The work runs off the event loop in bounded pools (:class:`amae.serving.limits.ServeLimits`):
+light requests in ``workers`` threads, heavy ones (media, long texts) in a lane of their own; past
 ``workers + queue`` requests in flight the answer is 503 with ``Retry-After``. Every one of these
 answers is in the OpenAPI schema.
 """
@@ -35,6 +40,8 @@ from amae.serving.recommender import UnknownUserError, recommend
 
 MAX_BODY_BYTES = 1_000_000
 MAX_K = 100
+#: seconds of a request's time budget kept for scoring and answering after its texts and media
+ANSWER_RESERVE_S = 0.25
 
 #: An ISO-8601 time the API accepts as text: a real calendar date from 1971 to 2098 (so no offset can
 #: push it out of the accepted range), optionally with hh:mm:ss[.ffffff] and Z or an offset. Stated
@@ -65,12 +72,17 @@ def _valid_unicode(v: str | None, field: str) -> str | None:
 
 
 class PostIn(BaseModel):
-    """A recent post: unix seconds or ISO-8601 time (default: just before the request), text, media."""
+    """A recent post: unix seconds or ISO-8601 time (default: one second before the request's ``time``;
+    required when the request gives no time), text, media."""
 
     model_config = ConfigDict(extra="forbid")
-    timestamp: TimeValue = Field(None, description="unix seconds or ISO-8601, 1970-01-01 to 2100-01-01")
-    text: StrictStr | None = Field(None, max_length=MAX_TEXT_CHARS)
-    media: list[MediaPath] = Field(default_factory=list, max_length=MAX_MEDIA_PER_POST)
+    timestamp: TimeValue = Field(None, description="unix seconds or ISO-8601, 1970-01-01 to 2100-01-01; "
+                                                   "default: one second before the request's `time` (so the post "
+                                                   "is in its 24 h window); required when the request gives no time")
+    text: StrictStr | None = Field(None, max_length=MAX_TEXT_CHARS,
+                                   description="read newest post first while the request's time budget lasts")
+    media: list[MediaPath] = Field(default_factory=list, max_length=MAX_MEDIA_PER_POST,
+                                   description="paths relative to the server's media root")
 
     @field_validator("timestamp")
     @classmethod
@@ -100,7 +112,8 @@ class RecommendIn(BaseModel):
                        Field(description="the user's id as in the dataset (a number is read as its decimal text)")]
     k: StrictInt = Field(10, ge=1, le=MAX_K, description="number of tracks")
     time: TimeValue = Field(None, description="unix seconds or ISO-8601 (1970-01-01 to 2100-01-01); default: "
-                                              "after the latest post")
+                                              "one second after the latest post (every post then needs a "
+                                              "timestamp), else after the user's latest stored post")
     posts: list[PostIn] = Field(default_factory=list, max_length=MAX_POSTS,
                                 description="recent posts; the last 24 h before `time` form the context")
     include_played: StrictBool = Field(False, description="also rank tracks the user played in training")
@@ -168,9 +181,11 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "body is not JSON (invalid UTF-8, syntax, nesting too deep)"},
+    400: {"model": ErrorOut, "description": "body is empty, not JSON (invalid UTF-8, syntax, nesting too deep) "
+                                            "or not a JSON object"},
     404: {"model": ErrorOut, "description": "unknown user (and no posts to fall back on)"},
     413: {"model": ErrorOut, "description": "body over the size limit"},
+    415: {"model": ErrorOut, "description": "Content-Type is not application/json (or application/*+json)"},
     422: {"model": ErrorOut, "description": "invalid field (named in loc)"},
     503: {"model": ErrorOut, "description": "server saturated or time budget spent; retry after Retry-After "
                                             "seconds", "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
@@ -247,12 +262,39 @@ def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"detail": _safe(detail)}, status_code=status, headers=headers)
 
 
+#: validation errors about the body as a whole (not one of its fields): empty, or not an object
+_WHOLE_BODY = {"missing", "model_attributes_type", "model_type", "dict_type"}
+
+
+def _is_json_type(content_type: str) -> bool:
+    """``application/json`` or ``application/<anything>+json``, parameters (charset) aside."""
+    main = content_type.split(";", 1)[0].strip().lower()
+    return main == "application/json" or (main.startswith("application/") and main.endswith("+json"))
+
+
+def _json_kind(value: Any) -> str:
+    kinds = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list, "an array"))
+    return next((name for t, name in kinds if isinstance(value, t)), "null" if value is None else "not an object")
+
+
+def _body_error(request: Request, error: Any) -> JSONResponse:
+    """400 for an empty body or JSON that is not an object, 415 for a body sent as another type."""
+    if error.get("type") == "missing":
+        return _error(400, "request body is empty: expected a JSON object")
+    if not _is_json_type(request.headers.get("content-type", "")):
+        return _error(415, "unsupported Content-Type: send the body as application/json")
+    return _error(400, f"request body must be a JSON object, got {_json_kind(error.get('input'))}")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     """Validation and HTTP errors answer ``{"detail": ...}`` with the statuses the schema documents
     (400 for a body that is not JSON, 422 for an invalid field), never echoing the input."""
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        whole = [e for e in exc.errors() if list(e.get("loc", ())) == ["body"] and e.get("type") in _WHOLE_BODY]
+        if whole:  # the body as a whole: empty, another content type, or JSON that is not an object
+            return _body_error(request, whole[0])
         # The input is never echoed: it may be NaN, a lone surrogate or megabytes of text.
         errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
                   for e in exc.errors()]
@@ -295,24 +337,47 @@ def _recommend_work(bundle: ModelBundle, limits: ServeLimits) -> Callable[[Recom
     return work
 
 
+def _untimed_posts(req: RecommendIn) -> JSONResponse | None:
+    """422 naming every post without a timestamp when the request gives no time either (else None)."""
+    missing = [i for i, p in enumerate(req.posts) if p.timestamp is None] if req.time is None else []
+    if not missing:
+        return None
+    return _error(422, [{"loc": ["body", "posts", i, "timestamp"], "type": "missing",
+                         "msg": f"posts[{i}].timestamp: required when the request gives no time"} for i in missing])
+
+
+def _is_heavy(req: RecommendIn, limits: ServeLimits, reads_media: bool) -> bool:
+    """Media to read, or more text than a light request carries: such requests run in the heavy lane."""
+    return (reads_media and any(p.media for p in req.posts)) or \
+        sum(len(p.text or "") for p in req.posts) > limits.light_text_chars
+
+
 def _add_recommend_route(app: FastAPI, bundle: ModelBundle, limits: ServeLimits, in_flight: dict[str, int]) -> None:
-    """``POST /recommend``: limits checked first (k, saturation: 503 with Retry-After), then the work in
-    a pool of ``limits.workers`` threads under the request's time budget."""
-    limiter = anyio.CapacityLimiter(limits.workers)
+    """``POST /recommend``: limits checked first (k, post times, saturation: 503 with Retry-After), then
+    the work under the request's time budget, counted from its arrival: light requests in a pool of
+    ``limits.workers`` threads, heavy ones in a lane of ``limits.heavy_workers`` (they wait for each
+    other, never the light ones for them)."""
+    limiter, heavy = anyio.CapacityLimiter(limits.workers), anyio.CapacityLimiter(limits.heavy_workers)
     work = _recommend_work(bundle, limits)
+    reads_media = bundle.featurizer is not None and bundle.featurizer.media_root is not None
 
     @app.post("/recommend", response_model=RecommendOut, response_model_by_alias=True, responses=ERRORS)
     async def recommend_endpoint(req: RecommendIn) -> Any:
         """Top-k tracks for a user, with attention weights (global vs contextual) per modality."""
         if req.k > limits.max_k:
             return _error(422, [{"loc": ["body", "k"], "msg": f"k must be at most {limits.max_k}", "type": "limit"}])
+        untimed = _untimed_posts(req)
+        if untimed is not None:
+            return untimed
         if in_flight["n"] >= limits.workers + limits.queue:
             return _error(503, f"server saturated ({in_flight['n']} requests in flight); retry shortly",
                           {"Retry-After": str(limits.retry_after_s)})
         in_flight["n"] += 1
         try:
-            deadline = clock.monotonic() + limits.time_budget_s
-            return await anyio.to_thread.run_sync(work, req, deadline, limiter=limiter)
+            # texts and media stop a little before the budget: the scoring and the answer fit in what is left
+            deadline = clock.monotonic() + limits.time_budget_s - min(ANSWER_RESERVE_S, limits.time_budget_s / 10)
+            lane = heavy if _is_heavy(req, limits, reads_media) else limiter
+            return await anyio.to_thread.run_sync(work, req, deadline, limiter=lane)
         except UnknownUserError as exc:
             return _error(404, str(exc))
         except DataError as exc:
@@ -325,7 +390,8 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
                media_pool: bool = False) -> FastAPI:
     """The FastAPI app serving ``bundle`` (see the module docstring for the endpoints and limits).
 
-    ``media_pool``: decode request media in a low-priority worker process (``amae serve`` does).
+    ``media_pool``: decode request media and featurise long request texts in low-priority worker
+    processes (``amae serve`` does); a text still being read at its request's deadline is killed there.
     """
     limits = limits or ServeLimits(**({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
     app = FastAPI(title="amae", version="1", description="Music recommendation from social media content: "
@@ -333,10 +399,10 @@ def create_app(bundle: ModelBundle, max_body_bytes: int | None = None, limits: S
     in_flight = {"n": 0}  # requests being answered (queued or running), shared by /health and /recommend
     _install_error_handlers(app)
     _add_info_routes(app, bundle, limits, in_flight)
-    if media_pool and bundle.featurizer is not None and bundle.featurizer.media_root is not None:
-        from amae.serving.media_pool import MediaPool
-
-        bundle.featurizer.pool = MediaPool()
+    if bundle.featurizer is not None:
+        bundle.featurizer.light_text_chars = limits.light_text_chars
+        if media_pool:
+            bundle.featurizer.start_pools()
     _add_recommend_route(app, bundle, limits, in_flight)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     return app

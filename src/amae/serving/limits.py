@@ -28,11 +28,16 @@ class ServeLimits:
     max_pixels_per_request: int = 40_000_000
     #: key frames decoded per request (3 per video)
     max_video_frames: int = 12
-    #: seconds of work per request; media left when it runs out are skipped and the response says so
+    #: seconds of work per request, counted from its arrival; texts and media left when it runs out are
+    #: skipped and the response says so
     time_budget_s: float = 10.0
-    #: requests computed at once (threads), and requests allowed to wait for one
+    #: light requests computed at once (threads), and requests allowed to wait (light and heavy together)
     workers: int = 2
     queue: int = 8
+    #: heavy requests (media, or text over ``light_text_chars``) computed at once, in a lane of their own
+    heavy_workers: int = 1
+    #: characters of text a request may carry and still be light (featurised in one batch, in its thread)
+    light_text_chars: int = 1_000
     retry_after_s: int = 1
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ does for stored posts.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,24 @@ from amae.features.modalities import POST_MODALITIES
 MAX_POSTS = 50
 MAX_TEXT_CHARS = 10_000
 MAX_MEDIA_PER_POST = 10
+#: a request with at most this many characters of text is featurised in one batch, in its own thread
+#: (worst case, 1,000 characters of emoji: about 0.1 s); a longer one post by post under its time budget
+LIGHT_TEXT_CHARS = 1_000
+_ABS_PATH = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:[\\/])[^\s'\":,;()]*")
+
+
+def without_paths(reason: str, root: Path | None = None) -> str:
+    """A skip reason fit for an answer: the media root and any other absolute path replaced."""
+    if root is not None:
+        for r in {str(root), str(Path(root).resolve())}:
+            reason = reason.replace(r.rstrip("/") + "/", "").replace(r, "<media root>")
+    return _ABS_PATH.sub("<path>", reason)
 
 
 @dataclass
 class RecentPost:
-    """One post sent with a request; ``timestamp`` is unix seconds or None (= just before the request)."""
+    """One post sent with a request; ``timestamp`` is unix seconds, or None: one second before the
+    request's time (a request without a time needs every timestamp)."""
 
     timestamp: int | None
     text: str | None = None
@@ -80,13 +94,19 @@ def post_from_dict(obj: Any, where: str) -> RecentPost:
     return RecentPost(None if ts is None else parse_time(ts, f"{where}, field 'timestamp'"), text, list(media))
 
 
-def read_posts_jsonl(path: Path) -> list[RecentPost]:
-    """Posts from a JSON Lines file (blank lines skipped); every problem names the file and line."""
+def read_posts_jsonl(path: Path, require_timestamps: bool = False) -> list[RecentPost]:
+    """Posts from a JSON Lines file (UTF-8, a leading BOM allowed; blank lines skipped); every problem
+    names the file and line. ``require_timestamps`` (``amae recommend`` without ``--time``): a post
+    without one is an error, as in the HTTP API; the wall clock is never guessed."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such posts file")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     posts = []
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -94,6 +114,8 @@ def read_posts_jsonl(path: Path) -> list[RecentPost]:
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}, line {no}: not valid JSON ({exc.msg})") from None
         posts.append(post_from_dict(obj, f"{path}, line {no}"))
+        if require_timestamps and posts[-1].timestamp is None:
+            raise DataError(f"{path}, line {no}, field 'timestamp': required when no --time is given")
     if len(posts) > MAX_POSTS:
         raise DataError(f"{path}: {len(posts)} posts (limit {MAX_POSTS} recent posts per request)")
     return posts
@@ -124,9 +146,26 @@ class PostFeaturizer:
         self.dims = dict(dims)
         self.media_root = None if media_root is None else Path(media_root)
         self._text: Any = None
+        self._blank: Any = None
         self._visual: Any = None
         #: a :class:`amae.serving.media_pool.MediaPool` (``amae serve``): media decoded out of process
         self.pool: Any = None
+        #: a :class:`amae.serving.media_pool.TaskPool` (``amae serve``): long texts featurised out of process
+        self.text_pool: Any = None
+        #: text characters per request featurised in one batch, in the request's thread, whatever the budget
+        self.light_text_chars = LIGHT_TEXT_CHARS
+
+    def start_pools(self) -> None:
+        """Decode media (with a media root) and featurise long texts in low-priority worker processes;
+        the text worker starts now and loads the text model, so the first request does not wait for it."""
+        from amae.serving.media_pool import MediaPool, TaskPool, extract_text
+
+        if self.media_root is not None and self.pool is None:
+            self.pool = MediaPool()
+        if "text" in self.groups and self.text_pool is None:
+            self.text_pool = TaskPool()
+            self.text_pool.warm(extract_text, self._text_extractor(), None)
+            self._blank_text()  # the server's own copy too, for short texts
 
     def _text_extractor(self) -> Any:
         if self._text is None:
@@ -154,6 +193,65 @@ class PostFeaturizer:
                     break
             self._visual = VisualBatchExtractor(self.media_root, VisualFeatureConfig(**meta.get("config", {})))
         return self._visual
+
+    def _text_until(self, frame: pd.DataFrame, deadline: float | None, notes: list[str]) -> Any:
+        """Text features under the request's time budget: the posts newest first, while time remains.
+
+        A request with at most ``light_text_chars`` characters of text is featurised in one batch
+        (milliseconds); a longer one post by post, in the low-priority text worker when the server
+        has one (``text_pool``: a post still running at the deadline is killed there), else here
+        (the deadline is then checked between posts, and a post is not started when the slowest rate seen
+        in the request says it would not fit). Posts not reached count as without text; a note says how many.
+        """
+        import time as clock
+
+        from amae.serving.media_pool import extract_text
+
+        extractor = self._text_extractor()
+        texts = frame["text"].map(lambda t: len(t) if isinstance(t, str) else 0).to_numpy()
+        todo = [int(i) for i in np.argsort(-frame["timestamp"].to_numpy(), kind="stable") if texts[i] > 0]
+        if not todo:
+            return extractor(frame)
+        if deadline is None or int(texts.sum()) <= self.light_text_chars:
+            if deadline is not None and clock.monotonic() > deadline:
+                return self._text_parts(frame, {}, todo, notes)
+            return extractor(frame)
+        done: dict[int, Any] = {}
+        per_char = 0.0  # the slowest seconds per character seen so far: a post that would not fit is not started
+        for i in todo:
+            start = clock.monotonic()
+            left = deadline - start
+            if left <= per_char * texts[i]:
+                break
+            row = frame.iloc[i : i + 1]
+            part = extractor(row) if self.text_pool is None else self.text_pool.run(
+                extract_text, extractor, row, timeout=left)
+            if part is None:  # killed at the deadline
+                break
+            done[i] = part
+            per_char = max(per_char, (clock.monotonic() - start) / texts[i])
+        return self._text_parts(frame, done, todo, notes)
+
+    def _blank_text(self) -> Any:
+        """The text features of a post without text (one row), computed once: also loads the extractor."""
+        if self._blank is None:
+            self._blank = self._text_extractor()(pd.DataFrame({"post_idx": [0], "user_idx": [0], "timestamp": [0],
+                                                                "text": [None], "media": [[]]}))
+        return self._blank
+
+    def _text_parts(self, frame: pd.DataFrame, done: dict[int, Any], todo: list[int], notes: list[str]) -> Any:
+        """One batch result from the posts featurised one by one; the others as posts without text."""
+        from amae.features.base import BatchResult
+
+        skipped = len(todo) - len(done)
+        if skipped:
+            notes.append(f"text: time budget spent; the text of {skipped} of {len(todo)} post(s) was not read "
+                         f"(posts are read newest first; {len(done)} read)")
+        blank = self._blank_text()
+        parts = [done.get(i, blank) for i in range(len(frame))]
+        blocks = {g: np.concatenate([r.blocks[g] for r in parts]) for g in blank.blocks}
+        flags = {f: np.concatenate([np.asarray(r.flags[f]) for r in parts]) for f in blank.flags}
+        return BatchResult(blocks=blocks, flags=flags, failures=[])
 
     def _visual_until(self, frame: pd.DataFrame, deadline: float | None, notes: list[str]) -> Any:
         """Visual features post by post, stopping at ``deadline``: later posts count as without media."""
@@ -187,7 +285,7 @@ class PostFeaturizer:
         for mod, names in self.groups.items():
             keep = np.ones(len(posts), dtype=bool)
             if mod == "text":
-                result = self._text_extractor()(frame)
+                result = self._text_until(frame, deadline, out.notes)
             elif mod == "visual":
                 has_media = frame["media"].map(len).to_numpy() > 0
                 if not has_media.any():
@@ -199,8 +297,9 @@ class PostFeaturizer:
                 else:
                     result = self._visual_until(frame, deadline, out.notes)
                     if result.failures:
+                        reason = without_paths(str(result.failures[0].get("reason")), self.media_root)
                         out.notes.append(f"visual: {len(result.failures)} medium/media unreadable and skipped "
-                                         f"(first: {result.failures[0].get('reason')})")
+                                         f"(first: {reason})")
                 if result is None:
                     out.times[mod] = np.zeros(0, np.int64)
                     out.features[mod] = np.zeros((0, self.dims[mod]), np.float32)

@@ -60,14 +60,19 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
     artist, score, logit, attention}], "explanation": {kind, context, notes}}``; ``score`` is the
     predicted probability of a play for logit models (``score_kind`` says which); ``attention`` is
     ``{modality: {"global": a, "contextual": b}}`` for AMAE models and None otherwise. Default time:
-    one second after the latest request post, else after the user's latest stored post.
-    ``deadline`` (``time.monotonic()`` seconds): media not decoded by then are skipped, with a note.
+    one second after the latest request post, else after the user's latest stored post. A post
+    without a timestamp is placed one second before ``time``; without ``time`` every post needs one
+    (DataError otherwise: the wall clock is never guessed). ``deadline`` (``time.monotonic()``
+    seconds): texts not featurised and media not decoded by then are skipped, with a note.
     """
     if k < 1:
         raise DataError(f"k must be at least 1, got {k}")
     posts = list(recent_posts or [])
     if len(posts) > MAX_POSTS:
         raise DataError(f"{len(posts)} recent posts (limit {MAX_POSTS})")
+    untimed = [i for i, p in enumerate(posts) if p.timestamp is None] if time is None else []
+    if untimed:
+        raise DataError(f"recent post {untimed[0]} (of {len(posts)}): 'timestamp' is required when no time is given")
     user = int(bundle.dataset.users.encode([str(user_id)])[0])
     notes: list[str] = []
     if time is None:
@@ -115,15 +120,13 @@ class _Ranking:
 def _default_time(bundle: ModelBundle, user: int, posts: list[RecentPost]) -> int | None:
     """The request time when none is given: just after the newest evidence of the user.
 
-    One second after the latest stamped request post (so that post is inside ``[t - window, t)``),
-    else now when posts came without stamps, else one second after the user's latest stored post;
-    None when there is nothing to go on (contextual inputs then fall back to the global vectors).
+    One second after the latest request post (so that post is inside ``[t - window, t)``; every post
+    has a timestamp here), else one second after the user's latest stored post; None when there is
+    nothing to go on (contextual inputs then fall back to the global vectors).
     """
     stamped = [p.timestamp for p in posts if p.timestamp is not None]
     if stamped:
         return max(stamped) + 1
-    if posts:
-        return int(datetime.now(tz=UTC).timestamp())
     if user >= 0 and bundle.last_post_time[user] != _INT64_MIN:
         return int(bundle.last_post_time[user]) + 1
     return None
