@@ -11,7 +11,7 @@ share of that gain each captured over its backbone, on new pairs and on all pair
 - stage ablations (``no_dropout``, ``no_attention``, ``contextual_only``, ``text_only``, ...).
 
     python benchmarks/content_capture.py WORLD [--seeds 3] [--variant default --variant oracle ...]
-        [--backbone mf --backbone dmf] [--json out.json]
+        [--backbone mf --backbone dmf] [--json out.json] [-j 2]
 
 Cells are reused from the workspace next to the world (``WORLD-capture-ws``), so a rerun is free.
 """
@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from amae.compute.tasks import available_cores
+
 #: variant -> (params over the defaults, uses the oracle workspace)
 VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "default": ({}, False),
@@ -39,6 +41,14 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "text_only": ({"modalities": ["text"]}, False),
     "text_h_only": ({"modalities": ["text"], "groups": ["handcrafted"]}, False),
     "no_stage1": ({"stage1_epochs": 0}, False),
+    "deviation": ({"context_input": "deviation"}, False),
+    "deviation_d0.3": ({"context_input": "deviation", "code_dropout": 0.3}, False),
+    "deviation_no_dropout": ({"context_input": "deviation", "code_dropout": 0.0}, False),
+    "deviation_d0.5": ({"context_input": "deviation", "code_dropout": 0.5}, False),
+    "deviation_ctx_only_d0.3": ({"context_input": "deviation", "contexts": ["contextual"], "code_dropout": 0.3},
+                                False),
+    "deviation_text_h_d0.3": ({"context_input": "deviation", "modalities": ["text"], "groups": ["handcrafted"],
+                               "code_dropout": 0.3}, False),
     "oracle": ({"modalities": ["text"], "groups": ["handcrafted"]}, True),
     "oracle_no_dropout": ({"modalities": ["text"], "groups": ["handcrafted"], "code_dropout": 0.0}, True),
 }
@@ -74,39 +84,54 @@ def oracle_workspace(ws: Path, world: Path) -> Path:
     return out
 
 
-def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[int]) -> dict[str, Any]:
-    """Train the backbones and each variant on ``world``: the ceilings and one row per (backbone, variant)."""
-    from amae.data.workspace import load_workspace
+def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[int],
+            jobs: int = 1) -> dict[str, Any]:
+    """Train the backbones and each variant on ``world``: the ceilings and one row per (backbone, variant).
+
+    Every (backbone or variant, seed) cell is one task on ``jobs`` worker processes; the numbers do
+    not depend on ``jobs``.
+    """
+    from amae.compute.tasks import run_tasks
     from amae.experiments.ceilings import captured_shares, world_ceilings
+    from amae.experiments.parallel import CellTask, remember, run_cell_task
     from amae.experiments.runner import ensure_features, prepare_workspace
-    from amae.experiments.runs import run_cell
     from amae.experiments.summary import seed_summary
-    from amae.protocol.stored import load_split
 
     ws = world.parent / (world.name + "-capture-ws")
     dataset, split, _ = prepare_workspace("contract", world, ws, "temporal", 0, print)
-    ensure_features(ws, {}, 2, {"visual": 512}, print)
+    ensure_features(ws, {}, jobs, {"visual": 512}, print)
     ceilings = world_ceilings(world, dataset, split)
-    rows = []
-    for backbone in backbones:
-        base = seed_summary([run_cell(ws, dataset, split, backbone, s, {"progress": False}) for s in seeds])
+    remember(ws, dataset, split)
+    tasks = [(b, None, CellTask(str(ws), b, s, {"progress": False})) for b in backbones for s in seeds]
+    for b in backbones:
         for name in variants:
             params, oracle = VARIANTS[name]
             where = oracle_workspace(ws, world) if oracle else ws
-            split_here = load_split(where) if oracle else split
-            ds_here = load_workspace(where) if oracle else dataset
-            t0 = time.perf_counter()
-            cells = [run_cell(where, ds_here, split_here, f"{backbone}+amae", s, {**params, "progress": False},
-                              label=f"{backbone}+amae-{name}") for s in seeds]
-            summary = seed_summary(cells)
-            shares = captured_shares(summary, base, ceilings)
-            per_seed = [captured_shares(seed_summary([c]), base, ceilings) for c in cells]
-            rows.append({"backbone": backbone, "variant": name, "params": params, "seconds": time.perf_counter() - t0,
+            tasks += [(b, name, CellTask(str(where), f"{b}+amae", s, {**params, "progress": False},
+                                         label=f"{b}+amae-{name}")) for s in seeds]
+    t0 = time.perf_counter()
+    outcomes = run_tasks(run_cell_task, [(t,) for *_, t in tasks], n_jobs=jobs)
+    failed = [o["error"] for o in outcomes if "error" in o]
+    if failed:
+        raise RuntimeError(f"{len(failed)} cell(s) failed: {failed[0]}")
+    cells: dict[tuple[str, str | None], list[dict]] = {}
+    for (b, name, _), o in zip(tasks, outcomes, strict=True):
+        cells.setdefault((b, name), []).append({**o["metrics"], "_seconds": o["seconds"]})
+    rows = []
+    for b in backbones:
+        base = seed_summary(cells[(b, None)])
+        for name in variants:
+            mine = cells[(b, name)]
+            summary = seed_summary(mine)
+            rows.append({"backbone": b, "variant": name, "params": VARIANTS[name][0],
+                         "seconds": sum(c["_seconds"] for c in mine),
                          "ndcg_new": summary["full_new_pairs"]["NDCG@10"], "ndcg_all": summary["full"]["NDCG@10"],
-                         "captured": shares, "captured_per_seed": per_seed})
+                         "captured": captured_shares(summary, base, ceilings),
+                         "captured_per_seed": [captured_shares(seed_summary([c]), base, ceilings) for c in mine]})
             print(_line(rows[-1]), flush=True)
     return {"ceilings": {k: {v: ceilings[k][v]["NDCG@10"] for v in ("full", "full_new_pairs")}
-                         for k in ("collaborative", "observable", "omniscient")}, "rows": rows}
+                         for k in ("collaborative", "observable", "omniscient")}, "rows": rows,
+            "wall_s": time.perf_counter() - t0, "jobs": jobs}
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -124,9 +149,10 @@ def main() -> None:
     ap.add_argument("--variant", action="append", choices=sorted(VARIANTS))
     ap.add_argument("--backbone", action="append", choices=["mf", "dmf"])
     ap.add_argument("--json", type=Path)
+    ap.add_argument("-j", "--jobs", type=int, default=available_cores(), help="cells trained at once")
     args = ap.parse_args()
     out = capture(args.world.resolve(), args.variant or ["default", "oracle"], args.backbone or ["mf"],
-                  list(range(args.seeds)))
+                  list(range(args.seeds)), args.jobs)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))
 

@@ -247,3 +247,20 @@ def test_tuning_reads_new_pairs_when_there_are_enough() -> None:
     assert len(chosen) == MIN_NEW_PAIRS and chosen.new_pair.all() and "new pairs" in what
     chosen, what = objective_cases(SimpleNamespace(valid=cases(MIN_NEW_PAIRS - 1)))
     assert len(chosen) == 2 * MIN_NEW_PAIRS and "all pairs" in what
+
+
+def test_userpop_row_says_when_the_figures_measure_relistening(tmp_path: Path) -> None:
+    from amae.data.synthetic import WorldConfig, generate_world
+
+    world = tmp_path / "relisten"
+    generate_world(world, WorldConfig(n_users=20, n_items=60, n_days=10, image_share=0.0, n_videos=0, relisten=0.7))
+    res = run_experiment(world, tmp_path / "out", "II", [0], "cpu", params=FAST, methods=["itempop", "userpop", "mf"],
+                         n_negatives=NEG)
+    rows = {r["label"]: r for r in res["tables"]["II"]["rows"]}
+    full = {k: rows[k]["metrics"]["full"]["NDCG@10"][0] for k in ("itempop", "userpop", "mf")}
+    new = {k: rows[k]["metrics"]["full_new_pairs"]["NDCG@10"][0] for k in ("itempop", "userpop")}
+    assert full["userpop"] > full["mf"] and full["userpop"] > full["itempop"] + 0.2
+    assert new["userpop"] == pytest.approx(new["itempop"])  # on new pairs it is ItemPop
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "**UserPop** ranks each user's own training tracks first" in md
+    assert "no model beats it: these figures mostly measure re-listening" in md

@@ -94,6 +94,17 @@ def test_recent_posts_change_context_and_scores(serving_workspace: Path) -> None
     assert max(abs(a0[i] - a1[i]) for i in a0) > 1e-5
     # The loaded model is untouched: the same request without posts gives the same answer again.
     assert recommend(b, uid, k=5, time=t)["items"] == base["items"][:5]
+    # What the posts changed is stated against that same request without them.
+    assert base["explanation"]["posts_changed"] is None
+    top = recommend(b, uid, k=10, time=t, recent_posts=posts)
+    effect = top["explanation"]["posts_changed"]
+    without = [it["item_id"] for it in recommend(b, uid, k=10, time=t)["items"]]
+    with_posts = [it["item_id"] for it in top["items"]]
+    assert effect["entered"] == [i for i in with_posts if i not in without]
+    assert effect["left"] == [i for i in without if i not in with_posts]
+    assert effect["moved"] == sum(1 for r, i in enumerate(with_posts) if i in without and without.index(i) != r)
+    said = [n for n in top["explanation"]["notes"] if n.startswith("the recent posts")]
+    assert len(said) == 1 and ("did not change" in said[0]) == (with_posts == without)
 
 
 def test_new_posts_featurised_as_in_training(serving_workspace: Path) -> None:

@@ -53,6 +53,8 @@ class CellTask:
 
 
 _LOADED: dict[tuple[str, str | None, str | None], tuple[Dataset, Split]] = {}
+#: workspaces a worker keeps loaded at once (a benchmark may alternate between two)
+KEEP_LOADED = 2
 
 
 def _key(workspace: Path) -> tuple[str, str | None, str | None]:
@@ -60,10 +62,20 @@ def _key(workspace: Path) -> tuple[str, str | None, str | None]:
     return str(ws.resolve()), upstream(ws / "data"), split_digest(ws / "split")
 
 
+def _keep(key: tuple[str, str | None, str | None], value: tuple[Dataset, Split]) -> tuple[Dataset, Split]:
+    """Cache ``value``, dropping other versions of its workspace and the oldest past :data:`KEEP_LOADED`."""
+    for old in [k for k in _LOADED if k[0] == key[0] and k != key]:
+        del _LOADED[old]
+    _LOADED.pop(key, None)
+    _LOADED[key] = value
+    while len(_LOADED) > KEEP_LOADED:
+        del _LOADED[next(iter(_LOADED))]
+    return value
+
+
 def remember(workspace: Path, dataset: Dataset, split: Split) -> None:
     """Let tasks run in this process reuse the data and split the caller already holds."""
-    _LOADED.clear()
-    _LOADED[_key(workspace)] = (dataset, split)
+    _keep(_key(workspace), (dataset, split))
 
 
 def loaded(workspace: Path) -> tuple[Dataset, Split]:
@@ -72,10 +84,9 @@ def loaded(workspace: Path) -> tuple[Dataset, Split]:
     from amae.protocol.stored import load_split
 
     key = _key(workspace)
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = (load_workspace(Path(workspace)), load_split(Path(workspace)))
-    return _LOADED[key]
+    if key in _LOADED:
+        return _LOADED[key]
+    return _keep(key, (load_workspace(Path(workspace)), load_split(Path(workspace))))
 
 
 def failure(exc: Exception) -> dict[str, Any]:

@@ -108,8 +108,8 @@ def _ablation_rows(backbone: str, model: str) -> list[Row]:
 def table_rows(table: str) -> list[Row]:
     """The rows of Table ``II``, ``III`` or ``IV``."""
     if table == "II":
-        plain = [("ItemPop", "itempop"), ("MF", "mf"), ("DMF", "dmf"), ("UCFE", "ucfe"), ("MF_S", "mf_s"),
-                 ("PMF_S", "pmf_s")]
+        plain = [("ItemPop", "itempop"), ("UserPop", "userpop"), ("MF", "mf"), ("DMF", "dmf"), ("UCFE", "ucfe"),
+                 ("MF_S", "mf_s"), ("PMF_S", "pmf_s")]
         rows = [Row(name, model, model, paper_key=paper_key("II", name)) for name, model in plain]
         return rows + [Row("MF+AMAE", "mf+amae", "mf+amae", backbone="MF", paper_key=paper_key("II", "MF+AMAE"),
                            controlled=True),

@@ -154,6 +154,25 @@ def ceiling_blocks(results: dict) -> list[Block]:
             ("table", (["ceiling"] + [f"{m} {p.replace('_', ' ')}" for p, m in views], rows))]
 
 
+def relisten_blocks(table: dict, results: dict) -> list[Block]:
+    """What UserPop (memory of plays, nothing else) says about the all-pairs figures of this data."""
+    rows = {r["label"]: r for r in table["rows"] if r["status"] == "ok"}
+    if "userpop" not in rows:
+        return []
+    split = results["config"].get("split") or {}
+    n, new = split.get("n_test", 0), split.get("n_test_new_pairs", 0)
+    share = f"{(n - new) / n:.0%} of the {n} test cases are re-listens" if n else "the share of re-listens is unknown"
+    user = (_metric(rows["userpop"], "full", "NDCG@10") or [float("nan")])[0]
+    above = [r["name"] for label, r in rows.items() if label != "userpop"
+             and (_metric(r, "full", "NDCG@10") or [float("-inf")])[0] > user]
+    beaten = (f"on all pairs (full NDCG@10 {user:.4f}) it is beaten by {', '.join(above)}" if above else
+              f"on all pairs (full NDCG@10 {user:.4f}) no model beats it: these figures mostly measure re-listening, "
+              "so read the new-pairs table for discovery")
+    return [("p", f"**UserPop** ranks each user's own training tracks first, by play count, then the rest by "
+                  f"popularity: memory of plays and nothing else. Both protocols rank a re-listen against tracks "
+                  f"the user never played, so it puts every re-listen first; {share}. Here {beaten}.")]
+
+
 def table_blocks(table: dict, results: dict, images: dict[str, Path], key: str) -> list[Block]:
     """Main table, differences (to MF and to the controls), controls, new pairs, forest plot, warnings."""
     notes: list[str] = []
@@ -175,6 +194,7 @@ def table_blocks(table: dict, results: dict, images: dict[str, Path], key: str) 
         ("table", (head, rows))]
     if notes:
         blocks.append(("list", [f"[{i}] {n}" for i, n in enumerate(notes, 1)]))
+    blocks += relisten_blocks(table, results)
     if ok:
         blocks += [("h3", "Differences, with 95% intervals"), ("p", _interval_note(results)),
                    ("table", (["method"] + [d[0] for d in DIFFS],

@@ -45,6 +45,9 @@ from amae.models.stages import MinibatchStage, PointwiseStage, Stage, StepFn
 from amae.models.torch_base import TorchRecommender
 
 CONTEXTS = ("global", "contextual")
+#: what the contextual code is: the window's own code (the paper), or its difference to the
+#: user's global code ("deviation": today's change, with the user's identity taken out)
+CONTEXT_INPUTS = ("raw", "deviation")
 
 
 @dataclass
@@ -88,6 +91,7 @@ class AMAEModule(nn.Module):
         self.use_attention = not cfg["no_attention"] and len(self.contexts) > 1
         self.dim = d
         self.code_dropout = float(cfg.get("code_dropout", 0.0))
+        self.deviation = cfg.get("context_input", "raw") == "deviation"
         per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
         self.item_dim = d + per_mod * len(self.modalities)
         self.aes = nn.ModuleDict({m: Autoencoder(dims[m], cfg["ae_hidden"], d, not cfg["no_reconstruction"],
@@ -140,7 +144,10 @@ class AMAEModule(nn.Module):
             has_rows = window is not None and len(window.index) > 0
             z_all = self.aes[m].encode_rows(g, window.rows) if has_rows else self.aes[m](g)
             z_g = z_all[:n]
-            by_context = {"global": z_g, "contextual": z_g.index_copy(0, window.index, z_all[n:]) if has_rows else z_g}
+            z_c = z_g.index_copy(0, window.index, z_all[n:]) if has_rows else z_g
+            # "deviation": the window's code relative to the user's own global code, so the
+            # contextual path carries what changed today, not who the user is (empty window: 0).
+            by_context = {"global": z_g, "contextual": z_c - z_g if self.deviation else z_c}
             z = torch.stack([by_context[c] for c in self.contexts], dim=1)
             if self.training and self.code_dropout > 0:
                 # Dropout on the codes in stage 2: content that does not predict listening is
@@ -205,7 +212,17 @@ class AMAEModule(nn.Module):
     def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: ContextBatch
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         q, parts = self.item_side(items)
-        return self.predict(self.backbone.users(users), q, self.codes(users, ctx), parts)
+        codes = self.codes(users, ctx)
+        logits, weights = self.predict(self.backbone.users(users), q, codes, parts)
+        known = getattr(self.backbone, "known_cells", lambda *_: None)(users, items)
+        if known is not None:  # DMF: a training pair is scored as it was trained, hidden from its towers
+            rows, cols = known
+            p, q_known = self.backbone.hidden_pair(users[rows], items[rows, cols])
+            again, w = self.predict(p, q_known[:, None, :], {m: z[rows] for m, z in codes.items()})
+            logits[rows, cols] = again[:, 0]
+            for m, alpha in w.items():
+                weights[m][rows, cols] = alpha[:, 0]
+        return logits, weights
 
     def content_parameters(self) -> list[nn.Parameter]:
         """Everything stage 1 trains: encoders and decoders."""
@@ -288,7 +305,7 @@ class AMAEBase(TorchRecommender):
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
-        "lr": 3e-3, "code_dropout": 0.7, "group_records": True,
+        "lr": 3e-3, "code_dropout": 0.7, "group_records": True, "context_input": "raw",
     }
 
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),
@@ -299,6 +316,9 @@ class AMAEBase(TorchRecommender):
         contexts = list(self.params["contexts"])
         if not contexts or any(c not in CONTEXTS for c in contexts):
             raise ValueError(f"contexts must be a non-empty subset of {list(CONTEXTS)}, got {contexts}")
+        if self.params["context_input"] not in CONTEXT_INPUTS:
+            raise ValueError(f"context_input must be one of {list(CONTEXT_INPUTS)}, "
+                             f"got {self.params['context_input']!r}")
         select_groups(list(self.params["modalities"]), list(self.params["groups"]))  # validates
         resolve_control(self.params)  # validates
         self.encoder: ContextEncoder | None = None
@@ -318,7 +338,7 @@ class AMAEBase(TorchRecommender):
     # -- building ---------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
         return {k: self.params[k] for k in ("dim", "ae_hidden", "contexts", "no_attention", "no_reconstruction",
-                                             "literal_relu", "code_dropout")}
+                                             "literal_relu", "code_dropout", "context_input")}
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
         raise NotImplementedError
@@ -547,7 +567,7 @@ class MFAMAE(AMAEBase):
 class DMFAMAE(AMAEBase):
     name = "dmf+amae"
     backbone_name = "dmf"
-    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True}
+    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True, "score_hidden": True}
     search_space = {**AMAEBase.search_space, "hidden": ("categorical", [32, 64, 128])}
 
     def _backbone_data(self, data: TrainData) -> None:
@@ -564,4 +584,4 @@ class DMFAMAE(AMAEBase):
         hidden, dim = int(self.params["hidden"]), int(self.params["dim"])
         return DMFModule(self._user_csr, self._item_csr, state["n_users"], state["n_items"], [hidden, dim],
                          float(self.params["init_std"]), cosine=False, hide_target=bool(self.params["hide_target"]),
-                         item_hidden=[hidden, item_dim])
+                         item_hidden=[hidden, item_dim], score_hidden=bool(self.params["score_hidden"]))

@@ -126,9 +126,10 @@ class DMFModule(nn.Module):
 
     def __init__(self, user_csr: tuple[np.ndarray, np.ndarray], item_csr: tuple[np.ndarray, np.ndarray],
                  n_users: int, n_items: int, hidden: list[int], init_std: float, cosine: bool,
-                 hide_target: bool = True, item_hidden: list[int] | None = None) -> None:
+                 hide_target: bool = True, item_hidden: list[int] | None = None, score_hidden: bool = True) -> None:
         super().__init__()
         self.hide_target = hide_target
+        self.score_hidden = score_hidden
         self.user_tower = SparseTower(*user_csr, n_items, hidden, init_std)
         self.item_tower = SparseTower(*item_csr, n_users, item_hidden or hidden, init_std)
         self.cosine = cosine
@@ -167,14 +168,41 @@ class DMFModule(nn.Module):
         return [p for n, p in self.named_parameters() if "first" not in n and p.requires_grad]
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
-        return self._combine(self.users(users)[:, None, :], self.items(items))
+        logits = self._combine(self.users(users)[:, None, :], self.items(items))
+        known = self.known_cells(users, items)
+        if known is not None:
+            rows, cols = known
+            logits[rows, cols] = self._combine(*self.hidden_pair(users[rows], items[rows, cols]))
+        return logits
+
+    def hidden_pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``p_u`` and ``q_i`` with the pair left out of its own towers' inputs, as training sees it."""
+        return encode_pairs(self.user_tower, self.item_tower, u, i, True)
+
+    def known_cells(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(case, candidate) cells to score with their pair hidden (``score_hidden``), or None.
+
+        They are the cells whose pair is in the training matrix (re-listens).
+
+        Training saw such a pair only with itself hidden from its own towers (``hide_target``); scored
+        with it visible, a re-listen meets a configuration training only ever showed beside
+        *negatives*, and was scored far below the user's unplayed tracks. Scoring it as it was
+        trained keeps the towers' one user vector for every other cell.
+        """
+        if not (self.hide_target and self.score_hidden):
+            return None
+        flat = self.user_tower.contains(users[:, None].expand_as(items).reshape(-1), items.reshape(-1))
+        if not bool(flat.any()):
+            return None
+        return flat.reshape(items.shape).nonzero(as_tuple=True)
 
 
 @register
 class DMF(TorchRecommender):
     name = "dmf"
     version = 2  # 2: the towers' L2 as weight decay
-    default_params = {"dim": 16, "hidden": 64, "init_std": 0.01, "cosine": False, "hide_target": True}
+    default_params = {"dim": 16, "hidden": 64, "init_std": 0.01, "cosine": False, "hide_target": True,
+                      "score_hidden": True}
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "hidden": ("categorical", [32, 64, 128])}
 
     def build(self, data: TrainData) -> nn.Module:
@@ -186,7 +214,8 @@ class DMF(TorchRecommender):
     def _make(self) -> nn.Module:
         hidden = [self.params["hidden"], self.params["dim"]]
         return DMFModule(self._user_csr, self._item_csr, self._sizes["n_users"], self._sizes["n_items"],
-                         hidden, self.params["init_std"], self.params["cosine"], self.params["hide_target"])
+                         hidden, self.params["init_std"], self.params["cosine"], self.params["hide_target"],
+                         score_hidden=self.params["score_hidden"])
 
     def extra_state(self) -> dict[str, Any]:
         return {**self._sizes, "user_nnz": int(len(self._user_csr[1])), "item_nnz": int(len(self._item_csr[1]))}

@@ -157,10 +157,19 @@ class ItemOut(BaseModel):
     attention: dict[str, Attention] | None = Field(None, description="per modality (AMAE models only)")
 
 
+class PostsEffectOut(BaseModel):
+    entered: list[str] = Field(..., description="tracks in the list only because of the request's posts")
+    left: list[str] = Field(..., description="tracks the list would hold without the request's posts")
+    moved: int = Field(..., description="tracks in both lists at another rank")
+    mean_contextual_attention: float | None
+
+
 class ExplanationOut(BaseModel):
     kind: str = Field(..., description="attention, collaborative or popularity")
     recent_posts: int
     context: dict[str, dict[str, Any]]
+    posts_changed: PostsEffectOut | None = Field(None, description="the list against the same request without its "
+                                                              "posts (content models given posts)")
     notes: list[str]
 
 

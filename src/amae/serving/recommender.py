@@ -98,7 +98,7 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
     return {"user_id": str(user_id), "model": bundle.name, "time": time, "time_iso": _iso(time), "items": items,
             "score_kind": score_kind,
             "explanation": {"kind": ranking.kind, "recent_posts": len(posts), "context": ranking.context,
-                            "notes": notes}}
+                            "posts_changed": ranking.effect, "notes": notes}}
 
 
 @dataclass
@@ -115,6 +115,8 @@ class _Ranking:
     top: np.ndarray
     attention: dict[str, np.ndarray] | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    #: what the request's posts changed in the top k (content models with request posts)
+    effect: dict[str, Any] | None = None
 
 
 def _default_time(bundle: ModelBundle, user: int, posts: list[RecentPost]) -> int | None:
@@ -184,7 +186,33 @@ def _rank_with_attention(bundle: ModelBundle, user: int, time: int | None, posts
     context = _context_report(enc, user, time, new_times, notes)
     if time is None:
         notes.append("no time and no posts: contextual inputs are the global vectors")
-    return _Ranking("attention", scores, top, attention, context)
+    effect = None
+    if scoring is not model:  # the same request without its posts: what did they change?
+        before = _top_k(model.score(np.asarray([user]), _all_items_row(bundle), times)[0], exclude, k)
+        effect = _posts_effect(bundle, before, top, attention, notes)
+    return _Ranking("attention", scores, top, attention, context, effect)
+
+
+def _posts_effect(bundle: ModelBundle, before: np.ndarray, after: np.ndarray,
+                  attention: dict[str, np.ndarray] | None, notes: list[str]) -> dict[str, Any]:
+    """The top k with the request's posts against the same request without them, in track ids.
+
+    A post the model cannot read (far outside what it was trained on, say) leaves the list as it
+    was; the answer then says so instead of implying that the posts shaped it.
+    """
+    ids = bundle.item_table["item_id"].to_numpy()
+    rank_before = {int(i): r for r, i in enumerate(before)}
+    entered = [str(ids[i]) for i in after if int(i) not in rank_before]
+    left = [str(ids[i]) for i in before if i not in set(after.tolist())]
+    moved = sum(1 for r, i in enumerate(after) if rank_before.get(int(i), r) != r)
+    weight = None if not attention else float(np.mean([w[:, 1].mean() for w in attention.values()]))
+    shown = "" if weight is None else f" (mean contextual attention {weight:.2f})"
+    if not entered and not moved:
+        notes.append(f"the recent posts did not change this list: it is the list without them{shown}")
+    else:
+        notes.append(f"the recent posts changed the list: {len(entered)} of {len(after)} tracks entered, "
+                     f"{moved} moved{shown}")
+    return {"entered": entered, "left": left, "moved": moved, "mean_contextual_attention": weight}
 
 
 def _featurize_request_posts(bundle: ModelBundle, posts: list[RecentPost], time: int | None,

@@ -1,0 +1,73 @@
+"""Re-listening: how the backbones rank tracks a user already played, beside memory alone (UserPop).
+
+Writes a synthetic world where a share of listens re-play an earlier track (``--relisten``), runs
+ItemPop, UserPop, MF and DMF (with ``hide_target`` and the pair hidden at scoring too, the default;
+hidden in training only; never hidden) over seeds, and prints full NDCG@10 on all pairs and on new
+pairs and sampled HR@10, mean ± std over seeds. DMF hides each training pair from its own towers;
+scored with the pair visible, a re-listen met a configuration training only showed beside
+negatives. Cells run on ``-j`` workers (numbers do not depend on it).
+
+    python benchmarks/relisten_backbones.py --out /tmp/relisten --relisten 0.7 --users 300 --seeds 3 -j 2
+
+Writes ``benchmarks/results/relisten_backbones.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from _common import write_results
+
+from amae.compute.tasks import available_cores, run_tasks
+from amae.data.synthetic import WorldConfig, generate_world
+from amae.data.workspace import ingest
+from amae.experiments.parallel import CellTask, run_cell_task
+from amae.experiments.summary import seed_summary
+from amae.protocol.split import split_workspace
+
+#: label -> (model, params)
+VARIANTS = {
+    "itempop": ("itempop", {}),
+    "userpop": ("userpop", {}),
+    "mf": ("mf", {}),
+    "dmf": ("dmf", {}),
+    "dmf, hidden in training only": ("dmf", {"score_hidden": False}),
+    "dmf, never hidden": ("dmf", {"hide_target": False}),
+}
+VIEWS = (("full", "NDCG@10"), ("full_new_pairs", "NDCG@10"), ("sampled", "HR@10"), ("sampled_new_pairs", "HR@10"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--relisten", type=float, default=0.7)
+    ap.add_argument("--users", type=int, default=300)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("-j", "--jobs", type=int, default=available_cores())
+    args = ap.parse_args()
+    world, ws = args.out / "world", args.out / "ws"
+    if not (world / "_world.json").exists():
+        generate_world(world, WorldConfig(n_users=args.users, relisten=args.relisten))
+    split_workspace(ws, ingest(world, ws), seed=0)
+    tasks = [(label, CellTask(str(ws), model, s, {**params, "progress": False}, "cpu", label=label.replace(" ", "_")
+                              .replace(",", "")))
+             for label, (model, params) in VARIANTS.items() for s in range(args.seeds)]
+    outcomes = run_tasks(run_cell_task, [(t,) for _, t in tasks], n_jobs=args.jobs)
+    rows: dict[str, dict] = {}
+    for (label, _), o in zip(tasks, outcomes, strict=True):
+        if "error" in o:
+            raise SystemExit(f"{label}: {o['error']}")
+        rows.setdefault(label, []).append(o["metrics"])
+    table = {label: seed_summary(cells) for label, cells in rows.items()}
+    print(f"re-listen share {args.relisten}, {args.users} users, {args.seeds} seeds")
+    print(f"{'model':30}" + "".join(f"{p + ' ' + m:>28}" for p, m in VIEWS))
+    for label, s in table.items():
+        print(f"{label:30}" + "".join(f"{s[p][m][0]:>20.4f} ± {s[p][m][1]:.4f}" for p, m in VIEWS))
+    write_results("relisten_backbones", {"relisten": args.relisten, "users": args.users, "seeds": args.seeds,
+                                         "rows": {label: {f"{p} {m}": s[p][m] for p, m in VIEWS}
+                                                  for label, s in table.items()}})
+
+
+if __name__ == "__main__":
+    main()
