@@ -49,6 +49,11 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
                                 False),
     "deviation_text_h_d0.3": ({"context_input": "deviation", "modalities": ["text"], "groups": ["handcrafted"],
                                "code_dropout": 0.3}, False),
+    "deviation_ctx_only_no_dropout": ({"context_input": "deviation", "contexts": ["contextual"],
+                                       "code_dropout": 0.0}, False),
+    "deviation_ctx_only_d0.5": ({"context_input": "deviation", "contexts": ["contextual"], "code_dropout": 0.5},
+                                False),
+    "deviation_d0.3_g0.9": ({"context_input": "deviation", "code_dropout": 0.3, "global_dropout": 0.9}, False),
     "oracle": ({"modalities": ["text"], "groups": ["handcrafted"]}, True),
     "oracle_no_dropout": ({"modalities": ["text"], "groups": ["handcrafted"], "code_dropout": 0.0}, True),
 }

@@ -1,4 +1,4 @@
-"""Layers depend downwards only (DESIGN): every ``amae`` import, module level or inside a function.
+"""Layers depend downwards only (docs/design.md section 11): every ``amae`` import, module level or inside a function.
 
 cli -> experiments / serving -> training -> models -> protocol, features -> data (with config);
 compute (where work runs: processes, Dask, lifelines) sits beside data and imports no other layer.
@@ -119,7 +119,7 @@ def all_violations() -> list[Violation]:
 
 def test_no_upward_or_sibling_imports() -> None:
     unexpected = [v for v in all_violations() if (v.file, v.module) not in PENDING]
-    assert not unexpected, "imports against the layers (DESIGN):\n" + "\n".join(map(str, unexpected))
+    assert not unexpected, "imports against the layers (docs/design.md section 11):\n" + "\n".join(map(str, unexpected))
 
 
 def test_pending_exceptions_still_occur() -> None:
@@ -161,3 +161,82 @@ def helper():
     assert not check_source("from amae import __version__\nfrom amae.config import Settings\n",
                             "src/amae/data/x.py")
     assert not check_source("from amae import cli\n", "src/amae/__main__.py")
+
+
+def module_edges(source: str, rel_path: str) -> set[str]:
+    """The ``amae`` modules one file imports (anywhere in it), ``from pkg import sub`` resolved to ``pkg.sub``."""
+    importer = module_name(rel_path)
+    is_package = Path(rel_path).name == "__init__.py"
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename=rel_path)):
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve_from(node, importer, is_package)
+            for a in node.names:  # a module by that name, or a name defined in the target itself
+                out.add(f"{target}.{a.name}" if _exists(f"{target}.{a.name}") else target)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__"):
+            out.add(str(node.args[0].value))
+    return {m for m in out if m.startswith("amae.") and m != importer and _exists(m)}
+
+
+def _exists(module: str) -> bool:
+    rel = Path(*module.split("."))
+    return (SRC / rel).is_dir() or (SRC / rel.with_suffix(".py")).is_file()
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan): each is an import cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def package_graph() -> dict[str, set[str]]:
+    return {module_name(p.relative_to(REPO).as_posix()): module_edges(p.read_text(encoding="utf-8"),
+                                                                       p.relative_to(REPO).as_posix())
+            for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_no_import_cycles() -> None:
+    cycles = import_cycles(package_graph())
+    assert not cycles, "modules that import each other (directly or round a loop):\n" + "\n".join(
+        " <-> ".join(c) for c in cycles)
+
+
+def test_cycle_finder_finds_a_planted_loop() -> None:
+    graph = {"amae.a": {"amae.b"}, "amae.b": {"amae.c"}, "amae.c": {"amae.a"}, "amae.d": {"amae.a"}}
+    assert import_cycles(graph) == [["amae.a", "amae.b", "amae.c"]]
+    assert module_edges("from amae.models import dmf, itempop\n", "src/amae/experiments/x.py") \
+        == {"amae.models.dmf", "amae.models.itempop"}
+    both = "from amae.models import dmf\n\ndef f():\n    from amae.models import REGISTRY\n    import amae.cli\n"
+    assert module_edges(both, "src/amae/experiments/x.py") == {"amae.models.dmf", "amae.models", "amae.cli"}

@@ -44,11 +44,13 @@ def register_content(cls: C) -> C:
 
 
 def content_class(kind: str) -> type[UserContent]:
-    """The registered class of a content kind (importing the built-in kinds on first use)."""
+    """The registered class of a content kind.
+
+    A kind registers when its module is imported, and a model's module imports the kind it reads
+    (AMAE ``posts``, UCFE ``emotions``, MF_S/PMF_S ``words``), so every registered model's kind is
+    here; this module imports none of them (no import cycle).
+    """
     if kind not in USER_CONTENT:
-        import amae.features.content  # noqa: F401  (registers "posts")
-        import amae.features.emotion  # noqa: F401  (registers "emotions")
-        import amae.features.text.bag  # noqa: F401  (registers "words")
-    if kind not in USER_CONTENT:
-        raise KeyError(f"unknown user content kind '{kind}' (known: {sorted(USER_CONTENT)})")
+        raise KeyError(f"unknown user content kind '{kind}' (known: {sorted(USER_CONTENT)}; a kind registers when "
+                       "its module is imported)")
     return USER_CONTENT[kind]

@@ -91,6 +91,10 @@ class AMAEModule(nn.Module):
         self.use_attention = not cfg["no_attention"] and len(self.contexts) > 1
         self.dim = d
         self.code_dropout = float(cfg.get("code_dropout", 0.0))
+        #: the global code's own rate (None: code_dropout): it carries who the user is, not today
+        self.global_dropout = cfg.get("global_dropout")
+        self.global_dropout = self.code_dropout if self.global_dropout is None or self.global_dropout < 0 \
+            else float(self.global_dropout)
         self.deviation = cfg.get("context_input", "raw") == "deviation"
         per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
         self.item_dim = d + per_mod * len(self.modalities)
@@ -149,10 +153,14 @@ class AMAEModule(nn.Module):
             # contextual path carries what changed today, not who the user is (empty window: 0).
             by_context = {"global": z_g, "contextual": z_c - z_g if self.deviation else z_c}
             z = torch.stack([by_context[c] for c in self.contexts], dim=1)
-            if self.training and self.code_dropout > 0:
+            if self.training and (self.code_dropout > 0 or self.global_dropout > 0):
                 # Dropout on the codes in stage 2: content that does not predict listening is
                 # shrunk instead of memorised record by record (the noise-feature check).
-                z = F.dropout(z, self.code_dropout)
+                if self.global_dropout == self.code_dropout:
+                    z = F.dropout(z, self.code_dropout)
+                else:
+                    z = torch.stack([F.dropout(z[:, j], self.global_dropout if c == "global" else self.code_dropout)
+                                     for j, c in enumerate(self.contexts)], dim=1)
             out[m] = z
         return out
 
@@ -305,7 +313,7 @@ class AMAEBase(TorchRecommender):
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
-        "lr": 3e-3, "code_dropout": 0.7, "group_records": True, "context_input": "raw",
+        "lr": 3e-3, "code_dropout": 0.7, "global_dropout": -1.0, "group_records": True, "context_input": "raw",
     }
 
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),
@@ -338,7 +346,7 @@ class AMAEBase(TorchRecommender):
     # -- building ---------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
         return {k: self.params[k] for k in ("dim", "ae_hidden", "contexts", "no_attention", "no_reconstruction",
-                                             "literal_relu", "code_dropout", "context_input")}
+                                             "literal_relu", "code_dropout", "global_dropout", "context_input")}
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
         raise NotImplementedError
