@@ -1,4 +1,4 @@
-"""Benchmark: global + contextual aggregation at scale (DESIGN.md sections 5 and 10).
+"""Benchmark: global + contextual aggregation at scale (docs/design.md sections 5 and 10).
 
 Generates a synthetic world (posts in random order, features as float16/float32 memmaps in a temp
 folder, one file per modality, as the real feature cache stores them) in a child process, so the

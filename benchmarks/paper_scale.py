@@ -7,7 +7,7 @@ A synthetic world with the paper's counts times ``--scale`` (users, tracks, inte
 a year of listening, lognormal user activity (so a few users hold many listens and posts), Zipf
 track popularity, 89% of posts with an image. Post features are written directly as ``.npy``
 arrays of stated dims (``--text-dim``, ``--visual-dim``: what a fitted PCA of the deep groups would
-leave, DESIGN section 10), ``--dtype`` float16 by default; no media are decoded. Then, each stage
+leave, docs/design.md section 10), ``--dtype`` float16 by default; no media are decoded. Then, each stage
 timed (wall seconds) with the resident memory after it and the process's peak so far:
 
 1. ``generate``: the world and its feature files;

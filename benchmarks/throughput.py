@@ -135,7 +135,7 @@ def dmf_floor_epoch(users: np.ndarray, items: np.ndarray, n_users: int, n_items:
 
 
 class FloorAMAE(torch.nn.Module):
-    """MF+AMAE's stage-2 arithmetic (DESIGN section 6) in plain PyTorch, laid out for speed.
+    """MF+AMAE's stage-2 arithmetic (docs/design.md section 6.4) in plain PyTorch, laid out for speed.
 
     Per modality an encoder x -> 32 -> 16 on the global and contextual inputs; everything after the
     first layer is batched over modalities (stacked weights, one kernel for all); attention

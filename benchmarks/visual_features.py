@@ -1,4 +1,4 @@
-"""Benchmark: per-post visual feature extraction throughput on a few cores (DESIGN 4.3-4.4, issue #4).
+"""Benchmark: per-post visual feature extraction throughput on a few cores (docs/design.md sections 4.3-4.4, issue #4).
 
 Builds a temporary dataset from the real photos in ``../shared/data/faces`` (14 photos, 240x320 to
 970x2204 px, JPEG and PNG) plus scikit-image samples, one image per post, and runs

@@ -17,7 +17,7 @@ DAY = DEFAULT_WINDOW_SECONDS
 
 
 def _naive(post_user, post_time, feats, inter_user, inter_time, n_users, global_until, window):
-    """Pure-Python reference: literal reading of DESIGN.md section 5."""
+    """Pure-Python reference: literal reading of docs/design.md sections 5.1-5.2."""
     dim = feats.shape[1]
     glob = np.zeros((n_users, dim))
     has = np.zeros(n_users, bool)

@@ -1,4 +1,4 @@
-"""The on-disk data contract (DESIGN section 2): load, validate and encode a dataset folder.
+"""The on-disk data contract (docs/design.md section 2): load, validate and encode a dataset folder.
 
 Validation collects every problem before failing, so one run tells the user all that is wrong
 with table, row and column, counts and a few examples, instead of one error per attempt.

@@ -1,4 +1,4 @@
-"""A seeded synthetic world in the data contract (DESIGN section 12): the embedded default.
+"""A seeded synthetic world in the data contract (docs/design.md section 12): the embedded default.
 
 Users have a stable taste (a mixture over genres) and a daily mood (a Markov chain over four
 moods). Posts are written in the morning (06-12 h) and carry the day's mood in their emotion

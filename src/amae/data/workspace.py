@@ -5,7 +5,12 @@ Layout::
     W/data/      interactions.parquet posts.parquet items.parquet users.json items.json stats.json
     W/split/     fit_rows.npy ... test_cases.parquet test_negatives.npy split.json config.toml
     W/features/  per-modality feature arrays (amae features)
-    W/models/    <model>-seed<k>/ weights.safetensors model.json metrics.json config.toml
+    W/content/   <digest>/ content stores of post vectors sorted by (user, time) (built on first use)
+    W/models/    <label>-<params hash>-seed<k>/ weights.safetensors model.json metrics.json config.toml
+    W/tuning/    <model>/ record.json (amae experiment --tune)
+
+Every folder is sealed by a manifest (docs/design.md section 3); paths inside are relative to W,
+so a copied or moved workspace works on its own.
 """
 
 from __future__ import annotations

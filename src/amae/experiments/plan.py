@@ -22,7 +22,7 @@ from typing import Any
 
 from amae.experiments.paper_numbers import paper_key
 
-#: The switches AMAE rows use (DESIGN section 6). Defaults = the full model.
+#: The switches AMAE rows use (docs/design.md section 6.5). Defaults = the full model.
 FULL_FEATURES: dict[str, Any] = {"modalities": ["text", "visual"], "groups": ["handcrafted", "deep"],
                                  "contexts": ["global", "contextual"]}
 BACKBONES = (("MF", "mf", "mf+amae"), ("DMF", "dmf", "dmf+amae"))

@@ -6,7 +6,7 @@ a second call trains nothing. A row that cannot run on this dataset (content met
 posts, a modality without data, models not installed) is reported as "not applicable" with the
 reason; a cell that fails is reported as "failed" with the error, and the rest goes on.
 
-What makes the answer trustworthy (DESIGN section 7): every AMAE row runs beside its noise and
+What makes the answer trustworthy (docs/design.md sections 7.6 and 8.2-8.3): every AMAE row runs beside its noise and
 shuffled controls, differences come with intervals that resample seeds and test cases, every
 cell records how its training ended, ``tune`` gives every method the same Optuna budget on the
 validation records, and Table I says how many listens have any post in their window at all.

@@ -1,4 +1,4 @@
-"""Global and contextual aggregation of per-post feature vectors (DESIGN.md section 5).
+"""Global and contextual aggregation of per-post feature vectors (docs/design.md sections 5.1-5.2).
 
 For one modality the paper uses two user representations built from post vectors:
 

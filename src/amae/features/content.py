@@ -1,4 +1,4 @@
-"""Content for AMAE: per-modality global and contextual user vectors (DESIGN sections 5, 6 and 10).
+"""Content for AMAE: per-modality global and contextual user vectors (docs/design.md sections 5, 6.4 and 10).
 
 A modality's post vector is the concatenation of its switched-on feature groups (``text`` =
 ``text_h`` + ``text_d``, ``visual`` = ``visual_h`` + ``visual_d``); posts that lack the modality
@@ -353,7 +353,7 @@ class StoreOptions:
     ``pca_dim`` > 0 projects each *deep* group to that many dimensions with a :class:`FixedPCA`
     fitted on training-period posts (``train_end`` per user, so the store then depends on the
     split) **[choice]**, off (0) by default: at small scale the full features fit and nothing is
-    lost; at the paper's counts it is what fits on one disk (DESIGN section 10).
+    lost; at the paper's counts it is what fits on one disk (docs/design.md sections 5.5 and 10).
     """
 
     control: str = "none"

@@ -1,4 +1,4 @@
-"""Per-dimension z-score standardisation fitted on training rows only (DESIGN.md section 5).
+"""Per-dimension z-score standardisation fitted on training rows only (docs/design.md section 5.3).
 
 Why a small class of our own rather than scikit-learn's ``StandardScaler``: it must stream over
 memory-mapped matrices in row chunks, accept a row selection so only training rows are seen by

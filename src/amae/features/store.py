@@ -1,6 +1,6 @@
 """The content store: each modality's post features sorted by (user, time), read by range.
 
-Why this shape (DESIGN section 10): at the paper's scale (45M posts, 17.8M interactions) a dense
+Why this shape (docs/design.md sections 5.4, 10): at the paper's scale (45M posts, 17.8M interactions) a dense
 contextual vector per interaction does not fit in memory, and re-aggregating every post of a
 batch's users per scoring batch is quadratic in practice. Here a modality's posts are sorted once
 by the composite key ``user << 33 | time`` (unix seconds of 1970-2100 fit in 33 bits), so
@@ -156,7 +156,7 @@ class ModalityPosts:
 
 
 # -- the store on disk ----------------------------------------------------------------------------
-#: content controls (DESIGN section 7): the same model and schedule with the content made uninformative
+#: content controls (docs/design.md section 8.2): the same model and schedule with the content made uninformative
 CONTROLS = ("none", "noise", "shuffle")
 STORE_FORMAT = 1
 
@@ -318,7 +318,7 @@ PCA_SAMPLE = 200_000
 class FixedPCA:
     """A principal-component projection fitted once on training-period posts, then fixed.
 
-    Why (DESIGN section 10, **[choice]**): at the paper's counts, 45M posts x (200 + 2048) deep
+    Why (docs/design.md sections 5.5 and 10, **[choice]**): at the paper's counts, 45M posts x (200 + 2048) deep
     dimensions do not fit on one disk; projecting the deep groups to ``k`` dimensions does, and a
     projection fitted on training-period posts only cannot leak test-period content.
     """

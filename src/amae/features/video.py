@@ -1,4 +1,4 @@
-"""Key frames of a video (DESIGN 4.5): first, middle and last, through OpenCV ``VideoCapture``.
+"""Key frames of a video (docs/design.md section 4.5): first, middle and last, through OpenCV ``VideoCapture``.
 
 Each frame then goes through the image path; a post's visual vector is the mean over all its
 images and frames.

@@ -1,4 +1,4 @@
-"""AMAE: attentive multimodal autoencoders on top of an MF or DMF backbone (DESIGN section 6).
+"""AMAE: attentive multimodal autoencoders on top of an MF or DMF backbone (docs/design.md section 6.4).
 
 Per modality an autoencoder encodes the user's global vector ``x^g`` and contextual vector ``x^c``
 (posts of the 24 h before the interaction); attention over the two codes, conditioned on the user
@@ -261,7 +261,7 @@ class RecordContext:
     """Standardised contextual inputs of fit records, read from the content store per batch.
 
     Each record's window is kept as a post range per modality (two integers, found once), and a
-    batch of record indices becomes one range read of the store (DESIGN section 10): nothing of
+    batch of record indices becomes one range read of the store (docs/design.md sections 5.4 and 10): nothing of
     feature width is held per record.
     """
 

@@ -1,4 +1,4 @@
-"""Attention over a user's global and contextual codes (DESIGN section 6, Eq. 10-12).
+"""Attention over a user's global and contextual codes (docs/design.md section 6.4, Eq. 10-12).
 
 ``beta^* = w^T relu(W [z^*, p_u, q_m] + b) + b'`` with hidden size d, softmax over the contexts.
 The weights depend on the item, so for a (n, k) candidate block ``W`` is applied in parts: the

@@ -1,4 +1,4 @@
-"""The per-modality deep autoencoder and the cross-modal loss of AMAE (DESIGN section 6, Eq. 2-8).
+"""The per-modality deep autoencoder and the cross-modal loss of AMAE (docs/design.md section 6.4, Eq. 2-8).
 
 Encoder ``x -> 32 -> 16``, decoder ``16 -> 32 -> x``; ReLU on hidden layers, identity on the code
 and the reconstruction [choice]. With ReLU on the code every dot product ``z^A . z^B`` is >= 0, so

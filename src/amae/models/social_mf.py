@@ -1,6 +1,6 @@
 """MF_S and PMF_S: matrix factorisation with a user's social text as side information.
 
-**Reconstruction** (the paper names both baselines but gives no formulas, DESIGN.md section 6).
+**Reconstruction** (the paper names both baselines but gives no formulas, docs/design.md section 6.3).
 Each user's bag of words over their training-period posts is coded by a stacked denoising
 autoencoder (``amae.models.sdae``), trained first, seeded; its code ``c_u`` is then fixed (a
 buffer, not a parameter). A learned linear map ``W`` (no bias) takes it to the latent space.

@@ -1,6 +1,6 @@
 """What a model asks the training loops to run: its stages, declared here, run by ``amae.training``.
 
-Why the split (DESIGN section 11): a model knows its module, its losses and which parameters each
+Why the split (docs/design.md sections 6.1 and 11): a model knows its module, its losses and which parameters each
 stage moves; how epochs, batches, optimisers, early stopping and seeds are handled is the same for
 every model and lives once, in ``amae.training``. So a model returns a list of stages from
 ``TorchRecommender.stages`` and never loops itself:

@@ -1,6 +1,6 @@
 """UCFE: user-based collaborative filtering whose votes are weighted by emotional context.
 
-**Reconstruction** (the paper names UCFE as a baseline but gives no formula, DESIGN.md section 6):
+**Reconstruction** (the paper names UCFE as a baseline but gives no formula, docs/design.md section 6.3):
 
 * user similarity ``s(u, v)``: cosine of the binary training rows, only the ``k = 50`` most similar
   users of each user kept (self excluded);

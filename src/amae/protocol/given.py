@@ -34,7 +34,7 @@ def validation_rows(users: np.ndarray, n_users: int, seed: int) -> np.ndarray:
 
 
 def given_split(ncf: NCFData, valid_seed: int = 0) -> Split:
-    """The split the NCF files define: their test records with their own negatives (DESIGN section 7).
+    """The split the NCF files define: their test records with their own negatives (docs/design.md section 7.7).
 
     The fitting rows are the training file's records less a seeded validation holdout, whose cases
     get 99 sampled negatives (the given file has none for them).

@@ -1,4 +1,4 @@
-"""Ranks and top-K metrics with pessimistic ties, sampled and full-ranking (DESIGN section 7).
+"""Ranks and top-K metrics with pessimistic ties, sampled and full-ranking (docs/design.md section 7).
 
 Scoring is batched: models score a (cases x candidates) matrix per chunk, never one case at a time.
 """

@@ -1,4 +1,4 @@
-"""Train/validation/test splits and the fixed evaluation cases (DESIGN section 7).
+"""Train/validation/test splits and the fixed evaluation cases (docs/design.md section 7).
 
 Every test record becomes a case with 99 negatives drawn once, seeded, and saved with the split,
 so every model is ranked against exactly the same candidates.
@@ -195,7 +195,7 @@ def _no_test_cases(users: np.ndarray, method: str, test_fraction: float) -> str:
 def split_interactions(interactions: pd.DataFrame, n_items: int, *, method: str = "temporal",
                        test_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 0,
                        n_negatives: int = N_NEGATIVES) -> Split:
-    """Split encoded interactions (user_idx, item_idx, timestamp) per DESIGN section 7.
+    """Split encoded interactions (user_idx, item_idx, timestamp) per docs/design.md section 7.
 
     ``temporal``: per user, the first 80% of records by time train, the rest test. ``random``: a
     seeded random record split. In both, the last 10% (by time) of each user's training records

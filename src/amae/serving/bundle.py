@@ -1,7 +1,7 @@
 """A trained model with everything needed to answer requests in the user's own ids.
 
-The bundle is assembled from a workspace (DESIGN section 9): the saved model folder
-(``models/<label>-seed<k>/``: weights, ``model.json`` with the fitted standardisers), the id maps
+The bundle is assembled from a workspace (docs/design.md section 9.1): the saved model folder
+(``models/<label>-<params hash>-seed<k>/``: weights, ``model.json`` with the fitted standardisers), the id maps
 and item titles (``data/``), the training history to exclude already-played tracks (the split's
 fit + validation rows, the same history full-ranking evaluation excludes), popularity counts for
 the cold-start fallback, and, for AMAE models, a :class:`PostFeaturizer` bound to the workspace's

@@ -1,4 +1,4 @@
-"""Vectorised negative sampling for pointwise training (DESIGN section 6)."""
+"""Vectorised negative sampling for pointwise training (docs/design.md section 6.1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Per-post text features: ``text_h`` (lexicons, linguistic categories, macro statistics) and
-``text_d`` (Word2Vec + SIF). See DESIGN.md 4.1 and 4.2."""
+``text_d`` (Word2Vec + SIF). See docs/design.md sections 4.1 and 4.2."""
 
 from .config import TextFeatureConfig
 from .deep import TextModel, fit_text_model

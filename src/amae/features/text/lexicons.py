@@ -17,7 +17,7 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-#: DUTIR minor class -> major class (DESIGN.md 4.1)
+#: DUTIR minor class -> major class (docs/design.md section 4.1)
 MINOR_TO_MAJOR: dict[str, str] = {
     "PA": "happiness", "PE": "happiness",
     "PD": "like", "PH": "like", "PG": "like", "PB": "like", "PK": "like",

@@ -1,4 +1,4 @@
-"""Segmentation of posts into tokens (DESIGN.md 4.1).
+"""Segmentation of posts into tokens (docs/design.md section 4.1).
 
 Chinese posts are segmented with jieba, English posts with a regex word tokenizer; the language
 of a post is chosen by the share of CJK characters among its letters **[choice]**. URLs,

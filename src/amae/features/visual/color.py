@@ -4,7 +4,7 @@ The thresholds below (warm/cold hue ranges, the 5 brightness and 3 saturation le
 public re-implementations of Wang, Yu & Jiang, "Image retrieval by emotional semantics: a study of
 emotional space and feature extraction" (IEEE SMC 2006) as used by Machajdik & Hanbury,
 "Affective image classification using features inspired by psychology and art theory" (ACM MM
-2010); they are not copied from the original papers (DESIGN 4.3).
+2010); they are not copied from the original papers (docs/design.md section 4.3).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class VisualFeatureConfig:
     batch_size: int = 0
     handcrafted: bool = True
     deep: bool = True
-    #: pixels of the working copy for colour / texture (DESIGN 4.3: "about 200,000")
+    #: pixels of the working copy for colour / texture (docs/design.md section 4.3: "about 200,000")
     work_pixels: int = 200_000
     #: long side of the copy given to the face detector (libfacedetection degrades above ~960)
     face_max_side: int = 640

@@ -1,6 +1,6 @@
 """Per-post visual features for the extraction engine: :class:`VisualBatchExtractor`.
 
-A post's visual vector is the mean over all its images and video key frames (DESIGN 4.3-4.5).
+A post's visual vector is the mean over all its images and video key frames (docs/design.md sections 4.3-4.5).
 Every medium that cannot be used is skipped and listed in ``failures``; a post left without any
 usable medium gets zeros and the ``visual_none`` flag. The extractor is cheap to pickle: the CNN
 is built lazily inside the worker process, once per process.

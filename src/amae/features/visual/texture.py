@@ -1,4 +1,4 @@
-"""Texture and composition: Tenengrad clarity and static/dynamic lines (DESIGN 4.3).
+"""Texture and composition: Tenengrad clarity and static/dynamic lines (docs/design.md section 4.3).
 
 Static lines (near horizontal/vertical) read as calm, oblique ones as dynamic (Machajdik &
 Hanbury 2010, after Itten); the 15 degree tolerance and Canny/Hough settings follow public
