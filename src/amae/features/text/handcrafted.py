@@ -1,4 +1,4 @@
-"""Handcrafted text features ``text_h`` (DESIGN.md 4.1): emotion lexicons, linguistic categories,
+"""Handcrafted text features ``text_h`` (docs/design.md section 4.1): emotion lexicons, linguistic categories,
 punctuation and macro statistics.
 
 Every token is described once by a sparse row (which columns it adds to) and cached, so a batch
@@ -238,9 +238,10 @@ class HandcraftedFeaturizer:
         if len(idx) == 0:
             return out
         if self._vader is None:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+            # VADER's own polarity_scores is quadratic in a post's words; this one is linear, same scores
+            from .vader_fast import FastSentimentIntensityAnalyzer
 
-            self._vader = SentimentIntensityAnalyzer()
+            self._vader = FastSentimentIntensityAnalyzer()
         for i in idx:
             if texts[i]:
                 s = self._vader.polarity_scores(texts[i])
