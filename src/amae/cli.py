@@ -444,6 +444,16 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="where the world an
 ModelDirOpt = Annotated[Path | None, typer.Option("--model-dir", help="a trained model folder instead of --model")]
 
 
+def _moved_cell(item: dict) -> str:
+    """"up 12 (text)", "down 3 (visual)" or "same": where the request's posts moved the track."""
+    before = item.get("rank_without_posts")
+    if before is None:
+        return "-"
+    shift = before - item["rank"]
+    by = f" ({item['moved_most_by']})" if item.get("moved_most_by") and shift else ""
+    return "same" if shift == 0 else f"{'up' if shift > 0 else 'down'} {abs(shift)}{by}"
+
+
 def _attention_cell(att: dict | None, modality: str) -> str:
     if not att or modality not in att:
         return "-"
@@ -485,11 +495,13 @@ def recommend(user: Annotated[str, typer.Option("--user", "-u", help="user id as
     mods = sorted({m for it in result["items"] for m in (it["attention"] or {})})
     table = Table(title=f"{bundle.name} for user {result['user_id']} at {result['time_iso'] or 'no time'}")
     score_col = result.get("score_kind", "score")
-    for col in ["rank", "track", "title", "artist", score_col, *[f"{m} global / ctx" for m in mods]]:
+    moved = any(it.get("rank_without_posts") is not None for it in result["items"])
+    for col in ["rank", "track", "title", "artist", score_col, *[f"{m} global / ctx" for m in mods],
+                *(["with your posts"] if moved else [])]:
         table.add_column(col, justify="right" if col in ("rank", score_col) else "left")
     for it in result["items"]:
         table.add_row(str(it["rank"]), it["item_id"], it["title"], it["artist"], f"{it['score']:.4f}",
-                      *[_attention_cell(it["attention"], m) for m in mods])
+                      *[_attention_cell(it["attention"], m) for m in mods], *([_moved_cell(it)] if moved else []))
     out.print(table)
     ex = result["explanation"]
     ctx = ", ".join(f"{m}: {c['posts_in_window']} post(s) in window" for m, c in ex["context"].items())

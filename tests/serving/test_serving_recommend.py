@@ -105,6 +105,13 @@ def test_recent_posts_change_context_and_scores(serving_workspace: Path) -> None
     assert effect["moved"] == sum(1 for r, i in enumerate(with_posts) if i in without and without.index(i) != r)
     said = [n for n in top["explanation"]["notes"] if n.startswith("the recent posts")]
     assert len(said) == 1 and ("did not change" in said[0]) == (with_posts == without)
+    # Per track: its rank in the same request without the posts, and what moved it.
+    full_without = [it["item_id"] for it in recommend(b, uid, k=b.n_items - len(b.played(u)), time=t)["items"]]
+    for it in top["items"]:
+        assert it["rank_without_posts"] == full_without.index(it["item_id"]) + 1
+        assert it["moved_most_by"] == "text" and it["logit_change"] == pytest.approx(
+            it["logit"] - next(x["logit"] for x in base["items"] if x["item_id"] == it["item_id"]), abs=1e-5)
+    assert all(it["rank_without_posts"] is None for it in base["items"])
 
 
 def test_new_posts_featurised_as_in_training(serving_workspace: Path) -> None:

@@ -155,6 +155,10 @@ class ItemOut(BaseModel):
     score: float = Field(..., description="predicted probability of a play (logit models; see score_kind)")
     logit: float | None = Field(None, description="the raw logit behind score (logit models only)")
     attention: dict[str, Attention] | None = Field(None, description="per modality (AMAE models only)")
+    rank_without_posts: int | None = Field(None, description="the track's rank in the same request without its "
+                                                             "posts (content models given posts)")
+    logit_change: float | None = Field(None, description="what the request's posts added to the track's logit")
+    moved_most_by: str | None = Field(None, description="the modality whose posts alone moved the track most")
 
 
 class PostsEffectOut(BaseModel):

@@ -117,6 +117,8 @@ class _Ranking:
     context: dict[str, Any] = field(default_factory=dict)
     #: what the request's posts changed in the top k (content models with request posts)
     effect: dict[str, Any] | None = None
+    #: per recommended track: rank without the posts, logit change, the modality that moved it most
+    per_item: list[dict[str, Any]] | None = None
 
 
 def _default_time(bundle: ModelBundle, user: int, posts: list[RecentPost]) -> int | None:
@@ -186,11 +188,34 @@ def _rank_with_attention(bundle: ModelBundle, user: int, time: int | None, posts
     context = _context_report(enc, user, time, new_times, notes)
     if time is None:
         notes.append("no time and no posts: contextual inputs are the global vectors")
-    effect = None
+    effect, per_item = None, None
     if scoring is not model:  # the same request without its posts: what did they change?
-        before = _top_k(model.score(np.asarray([user]), _all_items_row(bundle), times)[0], exclude, k)
-        effect = _posts_effect(bundle, before, top, attention, notes)
-    return _Ranking("attention", scores, top, attention, context, effect)
+        base = model.score(np.asarray([user]), _all_items_row(bundle), times)[0]
+        effect = _posts_effect(bundle, _top_k(base, exclude, k), top, attention, notes)
+        per_item = _per_item_change(model, user, time, top, scores, base, exclude, new_times, new_feats)
+    return _Ranking("attention", scores, top, attention, context, effect, per_item)
+
+
+def _per_item_change(model: Any, user: int, time: int | None, top: np.ndarray,
+                     scores: np.ndarray, base: np.ndarray, exclude: np.ndarray, new_times: _PerModality,
+                     new_feats: _PerModality) -> list[dict[str, Any]]:
+    """For each recommended track: its rank without the request's posts, the change of its logit,
+    and the modality whose posts alone moved it most (one more catalogue pass per modality)."""
+    allowed = np.ones(len(base), dtype=bool)
+    allowed[exclude] = False
+    rank_without = 1 + (base[None, allowed] > base[top][:, None]).sum(axis=1)
+    times = None if time is None else np.asarray([time], dtype=np.int64)
+    moved_by: dict[str, np.ndarray] = {}
+    for m in new_times:
+        alone = copy.copy(model)
+        alone.encoder = model.encoder.for_user(user, {m: new_times[m]}, {m: new_feats[m]}, at=time)
+        moved_by[m] = alone.score(np.asarray([user]), top[None, :], times)[0] - base[top]
+    out = []
+    for j, item in enumerate(top):
+        most = max(moved_by, key=lambda m: abs(moved_by[m][j])) if moved_by else None
+        out.append({"rank_without_posts": int(rank_without[j]), "logit_change": float(scores[item] - base[item]),
+                    "moved_most_by": most})
+    return out
 
 
 def _posts_effect(bundle: ModelBundle, before: np.ndarray, after: np.ndarray,
@@ -280,7 +305,10 @@ def _item_rows(bundle: ModelBundle, ranking: _Ranking, is_logit: bool) -> list[d
         att = None if attention is None else {m: {"global": float(w[rank - 1, 0]), "contextual": float(w[rank - 1, 1])}
                                               for m, w in attention.items()}
         raw = float(ranking.scores[idx])
+        change = ranking.per_item
         items.append({"rank": rank, "item_id": str(row.item_id), "title": str(row.title), "artist": str(row.artist),
                       "score": float(1.0 / (1.0 + np.exp(-raw))) if is_logit else raw,
-                      "logit": raw if is_logit else None, "attention": att})
+                      "logit": raw if is_logit else None, "attention": att,
+                      **(change[rank - 1] if change else {"rank_without_posts": None, "logit_change": None,
+                                                          "moved_most_by": None})})
     return items
