@@ -33,7 +33,8 @@ from amae.compute.tasks import available_cores
 VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "default": ({}, False),
     "paper": ({"dim": 16, "init_std": 0.01, "batch_size": 512, "n_negatives": 3, "code_dropout": 0.0,
-               "literal_relu": True}, False),
+               "global_dropout": 0.0, "context_input": "raw", "literal_relu": True}, False),
+    "raw_d0.7": ({"context_input": "raw", "code_dropout": 0.7, "global_dropout": 0.7}, False),
     "no_dropout": ({"code_dropout": 0.0}, False),
     "dropout_0.3": ({"code_dropout": 0.3}, False),
     "no_attention": ({"no_attention": True}, False),
@@ -54,6 +55,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "deviation_ctx_only_d0.5": ({"context_input": "deviation", "contexts": ["contextual"], "code_dropout": 0.5},
                                 False),
     "deviation_d0.3_g0.9": ({"context_input": "deviation", "code_dropout": 0.3, "global_dropout": 0.9}, False),
+    "deviation_d0.3_g0.7": ({"context_input": "deviation", "code_dropout": 0.3, "global_dropout": 0.7}, False),
     "oracle": ({"modalities": ["text"], "groups": ["handcrafted"]}, True),
     "oracle_no_dropout": ({"modalities": ["text"], "groups": ["handcrafted"], "code_dropout": 0.0}, True),
 }

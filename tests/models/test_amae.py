@@ -143,7 +143,7 @@ def test_record_grouped_rows_score_as_flat_rows(world: SimpleNamespace) -> None:
     penalty of the flat path, which encodes unique records and copies their codes to every row."""
     from amae.models.amae import RecordContext
 
-    model = fit(MFAMAE(**{**FAST, "code_dropout": 0.0}), train_data(world))
+    model = fit(MFAMAE(**{**FAST, "code_dropout": 0.0, "global_dropout": 0.0}), train_data(world))
     module = model.module
     r = world.fit_rows
     records = RecordContext(model.encoder, world.users[r], world.times[r], torch.device("cpu"))

@@ -54,8 +54,9 @@ def _text_notes(r: Any) -> list[str]:
 # ------------------------------------------------------------------------------------------ text budget
 def test_fifty_long_posts_answer_within_the_time_budget(serving_workspace: Path) -> None:
     """50 x 10,000 ASCII characters (502 KB): posts are read newest first while time remains; the rest
-    are counted in the notes, and the answer comes within the budget."""
-    budget = 2.0
+    are counted in the notes, and the answer comes within the budget. (With VADER in linear time the
+    50 posts take about a second here, so the budget is set below that to make it bind.)"""
+    budget = 0.4
     client = TestClient(create_app(load_bundle(serving_workspace, "mf+amae", 0),
                                    limits=ServeLimits(time_budget_s=budget)))
     posts = [{"timestamp": T - 60 * (i + 1), "text": long_text(i)} for i in range(50)]

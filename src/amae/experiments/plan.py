@@ -105,12 +105,17 @@ def _ablation_rows(backbone: str, model: str) -> list[Row]:
     return rows
 
 
+#: rows of ours beside the paper's (no published number to show)
+NOT_IN_PAPER = {"UserPop"}
+
+
 def table_rows(table: str) -> list[Row]:
     """The rows of Table ``II``, ``III`` or ``IV``."""
     if table == "II":
         plain = [("ItemPop", "itempop"), ("UserPop", "userpop"), ("MF", "mf"), ("DMF", "dmf"), ("UCFE", "ucfe"),
                  ("MF_S", "mf_s"), ("PMF_S", "pmf_s")]
-        rows = [Row(name, model, model, paper_key=paper_key("II", name)) for name, model in plain]
+        rows = [Row(name, model, model, paper_key="" if name in NOT_IN_PAPER else paper_key("II", name))
+                for name, model in plain]
         return rows + [Row("MF+AMAE", "mf+amae", "mf+amae", backbone="MF", paper_key=paper_key("II", "MF+AMAE"),
                            controlled=True),
                        Row("DMF+AMAE", "dmf+amae", "dmf+amae", backbone="DMF",

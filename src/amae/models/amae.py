@@ -313,7 +313,8 @@ class AMAEBase(TorchRecommender):
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
-        "lr": 3e-3, "code_dropout": 0.7, "global_dropout": -1.0, "group_records": True, "context_input": "raw",
+        "lr": 3e-3, "code_dropout": 0.3, "global_dropout": 0.7, "group_records": True,
+        "context_input": "deviation",
     }
 
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),
