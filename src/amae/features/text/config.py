@@ -12,6 +12,10 @@ from pathlib import Path
 
 #: environment variable naming the official DUTIR lexicon file (xlsx or csv)
 DUTIR_ENV = "AMAE_DUTIR"
+#: version of what the text features compute (columns, segmentation, lexicons); it is part of the
+#: config recorded in the features' and the text model's manifests, so bumping it re-extracts them.
+#: 2: language of the post (``lang_*``), labMT polarity (``labmt_*``), Japanese via ML-Ask, not jieba
+TEXT_FEATURES_VERSION = 2
 
 
 @dataclass
@@ -40,6 +44,15 @@ class TextFeatureConfig:
     #: tokens after a negator within this window count in the ``*_negated`` columns
     negation_window: int = 2
     extra: dict = field(default_factory=dict)
+    #: not a setting: the code version that made the features (see ``TEXT_FEATURES_VERSION``)
+    features_version: int = TEXT_FEATURES_VERSION
+
+    def __post_init__(self) -> None:
+        if self.features_version != TEXT_FEATURES_VERSION:
+            raise ValueError(
+                f"text features of version {self.features_version} were made by another amae; this one makes "
+                f"version {TEXT_FEATURES_VERSION}: extract them again ('amae features --modality text')"
+            )
 
     def resolved_dutir_path(self) -> Path | None:
         """The DUTIR file to read, from the option or ``AMAE_DUTIR``; None when neither is set."""

