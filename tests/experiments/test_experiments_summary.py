@@ -127,7 +127,7 @@ def test_verdict_states_what_it_could_have_detected() -> None:
 
 
 def test_an_inconclusive_verdict_on_real_data_names_the_world_like_it() -> None:
-    from amae.experiments.runner import point_to_like
+    from amae.experiments.summarising import point_to_like
 
     tables = {"II": {"rows": [{"verdict": "inconclusive: effects below 0.06 ..."}, {"verdict": "content gain: ..."}]}}
     point_to_like(tables, Path("my_ws"))
