@@ -68,7 +68,8 @@ import torch  # noqa: E402
 from amae.data.io import DataError  # noqa: E402
 from amae.features.content import load_posts, noise_like, shuffle_post_users  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
-from amae.models.amae import DMFAMAE, MFAMAE, AMAEModule  # noqa: E402
+from amae.models.amae import DMFAMAE, MFAMAE  # noqa: E402
+from amae.models.amae_module import AMAEModule  # noqa: E402
 from amae.training import fit  # noqa: E402
 
 
@@ -141,7 +142,7 @@ def test_round_trip_gives_identical_scores(world: SimpleNamespace, cls: type, tm
 def test_record_grouped_rows_score_as_flat_rows(world: SimpleNamespace) -> None:
     """Stage 2 on whole records (codes and attention per record, MF) gives the per-row logits and
     penalty of the flat path, which encodes unique records and copies their codes to every row."""
-    from amae.models.amae import RecordContext
+    from amae.models.amae_module import RecordContext
 
     model = fit(MFAMAE(**{**FAST, "code_dropout": 0.0, "global_dropout": 0.0}), train_data(world))
     module = model.module
@@ -165,7 +166,7 @@ def test_record_grouped_rows_score_as_flat_rows(world: SimpleNamespace) -> None:
 def test_store_pages_are_released_by_mapped_bytes(world: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store smaller than the release budget is never released; past the budget, every batch that
     may have mapped that much releases its modality's pages."""
-    import amae.models.amae as amae_module
+    import amae.models.amae_module as amae_module
 
     released: list[int] = []
     monkeypatch.setattr(amae_module, "release_pages", lambda x: released.append(id(x)))
