@@ -76,11 +76,14 @@ def test_fifty_long_posts_answer_within_the_time_budget(serving_workspace: Path)
 
 
 def test_a_post_past_the_budget_is_killed_in_the_text_worker(serving_workspace: Path) -> None:
-    """One post of 5,000 emoji costs VADER 8+ s: in the server's text worker it is killed at the
-    deadline, the answer is on time, and the next request still works."""
+    """A post that cannot be read within the budget is cut in the server's text worker (killed at the
+    deadline, or never started), the answer is on time, and the next request still works. With VADER
+    in linear time a 5,000-emoji post takes tens of milliseconds, so the budget here (0.3 s, less the
+    0.25 s kept for scoring) is shorter than the worker's round trip: it binds on any machine."""
     bundle = load_bundle(serving_workspace, "mf+amae", 0)
-    budget = 2.0
+    budget = 0.3
     client = TestClient(create_app(bundle, limits=ServeLimits(time_budget_s=budget), media_pool=True))
+    relaxed = TestClient(create_app(bundle, limits=ServeLimits(time_budget_s=10.0), media_pool=True))
     try:
         t0 = time.perf_counter()
         r = client.post("/recommend", json={"user_id": "u0003", "time": T,
@@ -89,8 +92,8 @@ def test_a_post_past_the_budget_is_killed_in_the_text_worker(serving_workspace: 
         assert time.perf_counter() - t0 < budget + 1.0
         assert _text_notes(r) == ["text: time budget spent; the text of 1 of 1 post(s) was not read "
                                   "(posts are read newest first; 0 read)"]
-        ok = client.post("/recommend", json={"user_id": "u0003", "time": T,
-                                             "posts": [{"timestamp": T - 5, "text": "so sad today"}]})
+        ok = relaxed.post("/recommend", json={"user_id": "u0003", "time": T,
+                                              "posts": [{"timestamp": T - 5, "text": "so sad today"}]})
         assert ok.status_code == 200 and not _text_notes(ok)
         assert ok.json()["explanation"]["context"]["text"]["request_posts_in_window"] == 1
     finally:
