@@ -53,7 +53,12 @@ def bind_to_parent(parent_pid: int, interval: float = POLL_SECONDS) -> None:
     """Make this process die with ``parent_pid`` (the amae process that started the work).
 
     Ctrl-C is left to the parent, which stops the workers itself (no traceback from each worker).
+    Called in ``parent_pid`` itself it does nothing: a LocalCluster's nannies live inside the amae
+    process, and binding that process to *its* parent killed a detached (``nohup``) run, whose
+    parent is init, the moment Dask started.
     """
+    if parent_pid == os.getpid():
+        return
     if threading.current_thread() is threading.main_thread():  # Dask runs plugin setup in another thread
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     _set_parent_death_signal()

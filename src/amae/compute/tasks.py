@@ -93,13 +93,17 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 
 def _run_dask(fn: Callable[..., Any], args: Sequence[tuple], n_jobs: int, address: str | None,
               done: OnResult) -> None:
+    import dask
     from dask.distributed import Client, LocalCluster
     from dask.distributed import as_completed as dask_completed
 
     cluster = None
     if address is None:
-        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                               processes=True)
+        # The worker's statistical profiler samples every thread's stack every 10 ms, under the GIL
+        # these tasks (many small kernels driven from Python) need; amae's workers run without it.
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                   processes=True)
     client = Client(address or cluster)
     if cluster is not None:
         from amae.compute.dask_lifeline import register_dask_lifeline
