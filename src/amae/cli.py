@@ -189,6 +189,7 @@ def features(workspace: Path,
              engine: Annotated[str, typer.Option(help="local (process pool) or dask")] = "local",
              dask_address: Annotated[str | None, typer.Option(help="dask scheduler address")] = None) -> None:
     """Extract per-post features (resumable); outputs under WORKSPACE/features/<modality>/."""
+    from amae.experiments.summarising import language_mix
     from amae.features.pipeline import extract_features
 
     settings = load_settings(config)
@@ -199,6 +200,8 @@ def features(workspace: Path,
         work = (f"all {report.n_shards} shards reused, nothing recomputed" if report.shards_reused == report.n_shards
                 else f"{report.posts_per_s:.0f} posts/s, {report.shards_reused} of {report.n_shards} shards reused")
         out.print(f"{m} features: {report.n_posts} posts, groups {report.groups}, {skipped}{work} -> {report.out_dir}")
+        if report.summary.get("languages"):
+            out.print(f"  languages (posts, share with an affect hit): {language_mix(report.summary['languages'])}")
         _say_changes(report.changes)
 
 

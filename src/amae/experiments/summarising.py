@@ -221,7 +221,17 @@ def table_one(dataset: Dataset, split: Split, feature_reports: dict[str, dict],
             out[f"{m} feature groups"] = f"none: {POST_MODALITIES[m].absent_reason}, so {m} is left out of every model"
         else:
             out[f"{m} feature groups"] = ", ".join(f"{g} ({d})" for g, d in rep.get("groups", {}).items())
+        if (rep.get("summary") or {}).get("languages"):
+            out[f"{m}: languages (posts, share with an affect hit)"] = language_mix(rep["summary"]["languages"])
         out[f"{m}: skipped media"] = int(rep.get("failures", 0))
         if rep.get("failures_by_reason"):
             out[f"{m}: skipped media by reason"] = ", ".join(f"{k}: {v}" for k, v in rep["failures_by_reason"].items())
     return out
+
+
+def language_mix(languages: dict[str, dict], top: int = 8) -> str:
+    """``"en 812 (0.91), id 120 (0.78), ..."``: the most common languages, their posts and affect share."""
+    shown = list(languages.items())[:top]
+    rest = sum(v["posts"] for _, v in list(languages.items())[top:])
+    text = ", ".join(f"{code} {v['posts']} ({v['affect_share']:.2f})" for code, v in shown)
+    return text + (f", {len(languages) - top} more ({rest} posts)" if rest else "")

@@ -42,6 +42,8 @@ class ExtractionReport:
     out_dir: str
     #: why this run recomputed (what changed since the outputs it replaced); empty when nothing had
     changes: list[str] = field(default_factory=list)
+    #: what the extractor says of the whole set (text: posts and affect share per language)
+    summary: dict = field(default_factory=dict)
 
 
 def _shard_path(folder: Path, index: int) -> Path:
@@ -190,6 +192,8 @@ def _consolidate(out_dir: Path, posts: pd.DataFrame, n_shards: int, extractor: B
     report = ExtractionReport(modality, n, n_shards, n_shards - computed, seconds, n / max(seconds, 1e-9),
                               len(failures), {str(k): int(v) for k, v in by_reason.items()},
                               {g: int(a.shape[1]) for g, a in arrays.items()}, str(out_dir))
+    summarise = getattr(extractor, "summarise", None)
+    report.summary = summarise(arrays) if summarise is not None else {}
     return report
 
 

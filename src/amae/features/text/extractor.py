@@ -23,6 +23,10 @@ from .prepare import prepare_posts
 FLAG_NAMES = ("text_empty", "text_truncated", "text_invalid_utf8", "text_lang_zh", "text_d_no_known_word")
 
 
+#: text_h columns whose non-zero value means a lexicon read some affect in the post
+AFFECT_PREFIXES = ("emo2_", "emo7_", "nrc_", "labmt_")
+
+
 class TextBatchExtractor:
     """Turns a batch of posts (``text`` column) into ``text_h`` and, given a fitted model
     directory, ``text_d`` blocks plus flags. Never raises on bad text: it is repaired and flagged.
@@ -83,6 +87,29 @@ class TextBatchExtractor:
             meta["flags"] = list(FLAG_NAMES if params is not None else FLAG_NAMES[:-1])
             self._metadata = meta
         return self._metadata
+
+    def summarise(self, blocks: dict[str, np.ndarray]) -> dict[str, Any]:
+        """``{"languages": {code: {"posts", "affect_share"}}}`` of the consolidated ``text_h``.
+
+        A post's language is its ``lang_*`` column ("none" for a post without letters); an affect hit
+        is any non-zero emotion or polarity column (emo2/emo7, NRC, VADER positive/negative, labMT),
+        so a reader sees which languages the lexicons could read at all.
+        """
+        if "text_h" not in blocks:
+            return {}
+        names = self.feature_names["text_h"]
+        x = np.asarray(blocks["text_h"])
+        langs = [i for i, n in enumerate(names) if n.startswith("lang_") and n != "lang_confidence"]
+        affect = [i for i, n in enumerate(names) if n.startswith(AFFECT_PREFIXES) or n in ("vader_pos", "vader_neg")]
+        if not langs or not len(x):
+            return {}
+        codes = np.array([names[i][len("lang_"):] for i in langs] + ["none"])
+        pick = np.where(x[:, langs].max(axis=1) > 0, x[:, langs].argmax(axis=1), len(langs))
+        hit = (x[:, affect] != 0).any(axis=1) if affect else np.zeros(len(x), dtype=bool)
+        frame = pd.DataFrame({"lang": codes[pick], "hit": hit}).groupby("lang")["hit"].agg(["size", "mean"])
+        frame = frame.sort_values("size", ascending=False)
+        return {"languages": {str(code): {"posts": int(row["size"]), "affect_share": round(float(row["mean"]), 4)}
+                              for code, row in frame.iterrows()}}
 
     def __call__(self, batch: pd.DataFrame) -> BatchResult:
         self._load()
