@@ -37,3 +37,22 @@ def text_workspace(root: Path, n_users: int, n_days: int) -> Path:
     extract_features(ws, "text", {}, n_jobs=1, progress=False)
     extract_features(ws, "visual", {}, n_jobs=1, progress=False)
     return ws
+
+
+def run_cli(*args: object) -> tuple[int, str]:
+    """``amae ARGS`` in-process (typer's runner): exit code and everything it printed."""
+    from typer.testing import CliRunner
+
+    from amae.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def one_line_error(code: int, output: str, *needles: str) -> None:
+    """A user mistake: exit code 2, one line, no traceback, naming each of ``needles``."""
+    assert code == 2, output
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1, output
+    for needle in needles:
+        assert needle in output, (needle, output)

@@ -12,25 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from amae.cli import app
 from amae.data.workspace import load_workspace
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def one_line_error(code: int, output: str, *needles: str) -> None:
-    assert code == 2, output
-    assert "Traceback" not in output
-    assert len(output.strip().splitlines()) == 1, output
-    for needle in needles:
-        assert needle in output, (needle, output)
+from tests_helpers import one_line_error
+from tests_helpers import run_cli as run
 
 
 def _inter(**cols: list) -> pd.DataFrame:

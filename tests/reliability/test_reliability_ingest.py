@@ -11,20 +11,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
-from amae.cli import app
 from amae.data.contract import ValidationError, ingest_notes, load_dataset
 from amae.data.io import DataError, read_table
 from amae.data.workspace import load_workspace
+from tests_helpers import run_cli as run
 
-runner = CliRunner()
 INTER_CSV = "user_id,item_id,timestamp\na,x,1700000000\nb,y,1700000100\na,y,1700000200\n"
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
 
 
 def folder_with(root: Path, **files: str) -> Path:

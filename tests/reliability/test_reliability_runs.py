@@ -9,26 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from amae.cli import app
 from amae.data.io import DataError, read_json, write_json
 from amae.data.synthetic import WorldConfig, generate_world
-
-runner = CliRunner()
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def one_line_error(code: int, output: str, *needles: str) -> None:
-    assert code == 2, output
-    assert "Traceback" not in output
-    assert len(output.strip().splitlines()) == 1, output
-    for needle in needles:
-        assert needle in output, (needle, output)
+from tests_helpers import one_line_error
+from tests_helpers import run_cli as run
 
 
 @pytest.fixture(scope="module")

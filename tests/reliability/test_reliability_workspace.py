@@ -9,29 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from amae.cli import app
 from amae.data.workspace import load_workspace
 from amae.experiments import runs
 from amae.experiments.runs import load_split, run_cell
-from tests_helpers import text_workspace
+from tests_helpers import one_line_error, text_workspace
+from tests_helpers import run_cli as run
 
-runner = CliRunner()
 FAST = {"epochs": 2, "stage1_epochs": 1, "progress": False}
-
-
-def run(*args: object) -> tuple[int, str]:
-    result = runner.invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
-
-
-def one_line_error(code: int, output: str, *needles: str) -> None:
-    assert code == 2, output
-    assert "Traceback" not in output
-    assert len(output.strip().splitlines()) == 1, output
-    for needle in needles:
-        assert needle in output, (needle, output)
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,9 @@ class AMAEBase(TorchRecommender):
 
     content_kind: ClassVar[str | None] = "posts"
     backbone_name: ClassVar[str] = ""
-    version = 2  # 2: empty windows encoded once, dense weights' L2 as weight decay
+    # 2: empty windows encoded once, dense weights' L2 as weight decay; 3: the deviation contextual code,
+    # per-code dropout and DMF's score_hidden (a saved model of 2 would be read with the new defaults)
+    version = 3
     default_params: dict[str, Any] = {
         "dim": 16, "init_std": 0.01, "ae_hidden": 32,
         "modalities": ["text", "visual"], "groups": ["handcrafted", "deep"], "contexts": list(CONTEXTS),

@@ -70,10 +70,8 @@ class AMAEModule(nn.Module):
         self.use_attention = not cfg["no_attention"] and len(self.contexts) > 1
         self.dim = d
         self.code_dropout = float(cfg.get("code_dropout", 0.0))
-        #: the global code's own rate (None: code_dropout): it carries who the user is, not today
-        self.global_dropout = cfg.get("global_dropout")
-        self.global_dropout = self.code_dropout if self.global_dropout is None or self.global_dropout < 0 \
-            else float(self.global_dropout)
+        #: the global code's own rate: it carries who the user is, not today
+        self.global_dropout = float(cfg.get("global_dropout", self.code_dropout))
         self.deviation = cfg.get("context_input", "raw") == "deviation"
         per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
         self.item_dim = d + per_mod * len(self.modalities)

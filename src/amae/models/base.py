@@ -148,7 +148,8 @@ def known_params(cls: type[Recommender]) -> dict[str, Any]:
 #: parameters whose type is not their default's: name -> (accepted types, how to say it)
 PARAM_TYPES: dict[str, tuple[tuple[type, ...], str]] = {"sparse": ((bool, str), 'true, false or "auto"')}
 #: bounds of parameters whose legal range is narrower than "a number of the default's type, >= 0"
-PARAM_RANGES: dict[str, tuple[float, float]] = {"code_dropout": (0.0, 0.999), "sdae_noise": (0.0, 0.999),
+PARAM_RANGES: dict[str, tuple[float, float]] = {"code_dropout": (0.0, 0.999), "global_dropout": (0.0, 0.999),
+                                                "sdae_noise": (0.0, 0.999),
                                                 "emotion_floor": (0.0, 1.0)}
 
 

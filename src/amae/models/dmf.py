@@ -200,7 +200,7 @@ class DMFModule(nn.Module):
 @register
 class DMF(TorchRecommender):
     name = "dmf"
-    version = 2  # 2: the towers' L2 as weight decay
+    version = 3  # 2: the towers' L2 as weight decay; 3: a training pair scored hidden (score_hidden)
     default_params = {"dim": 16, "hidden": 64, "init_std": 0.01, "cosine": False, "hide_target": True,
                       "score_hidden": True}
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "hidden": ("categorical", [32, 64, 128])}

@@ -203,7 +203,8 @@ def _per_item_change(model: Any, user: int, time: int | None, top: np.ndarray,
     and the modality whose posts alone moved it most (one more catalogue pass per modality)."""
     allowed = np.ones(len(base), dtype=bool)
     allowed[exclude] = False
-    rank_without = 1 + (base[None, allowed] > base[top][:, None]).sum(axis=1)
+    ordered = np.sort(base[allowed])  # rank = 1 + tracks scored above: one sort, not a (k, catalogue) matrix
+    rank_without = 1 + len(ordered) - np.searchsorted(ordered, base[top], side="right")
     times = None if time is None else np.asarray([time], dtype=np.int64)
     moved_by: dict[str, np.ndarray] = {}
     for m in new_times:
