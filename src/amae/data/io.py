@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,12 +40,54 @@ class DataError(Exception):
     """A problem with user-supplied data: the message names the file, row and column."""
 
 
+def _owner_tag() -> str:
+    """Host and process that own a temporary: a sweep removes only temporaries of dead processes here."""
+    return f"{socket.gethostname().replace('.', '-')}-{os.getpid()}"
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.(partial|old|tmp)$")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def sweep_abandoned(folder: Path) -> int:
+    """Remove the temporaries that a killed writer (``kill -9``, a power cut) left in ``folder``.
+
+    A temporary carries its writer's host and pid; it is removed only when that host is this one
+    and the process is gone, so a live writer (here or on another machine of a shared disk) keeps
+    its work. Returns how many were removed.
+    """
+    host, removed = socket.gethostname().replace(".", "-"), 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if not match or match["host"] != host or _process_alive(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -62,11 +105,13 @@ def atomic_folder(target: Path) -> Iterator[Path]:
 
     A failed or interrupted write (a full disk, a file-size limit, an error) leaves ``target`` as
     it was and no half-written folder that looks like a result: readers see the old unit or the
-    new one, never a mixture.
+    new one, never a mixture. What a killed writer left beside it is swept first
+    (:func:`sweep_abandoned`), so resumed runs do not accumulate dead temporaries.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    sweep_abandoned(target.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=".partial", dir=target.parent))
     old = tmp.with_suffix(".old")
     try:
         yield tmp
