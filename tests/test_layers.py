@@ -148,7 +148,7 @@ def helper():
     # siblings: experiments and serving never import each other; features may use protocol, not the reverse
     assert check_source("from amae.experiments.runs import resolve_cell\n", "src/amae/serving/x.py")
     assert check_source("from amae.serving import bundle\n", "src/amae/experiments/x.py")
-    assert check_source("from amae.features.aggregate import aggregate\n", "src/amae/protocol/x.py")
+    assert check_source("from amae.features.content import ContextEncoder\n", "src/amae/protocol/x.py")
     assert not check_source("from amae.protocol.split import Split\n", "src/amae/features/x.py")
     # relative and dynamic imports resolve to the module they name
     assert [str(v) for v in check_source("from ..training import trainer\n", "src/amae/models/x.py")] \

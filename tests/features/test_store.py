@@ -37,6 +37,18 @@ def test_window_means_match_a_brute_force_mean() -> None:
         assert hi[k] - lo[k] == mask.sum()
 
 
+def test_window_holds_t_minus_window_not_t_and_never_a_later_post() -> None:
+    """The window is ``[t - window, t)``: a post exactly at ``t - window`` counts, one at ``t`` does not."""
+    store = ModalityPosts.from_posts(np.zeros(4, np.int64), np.array([0, 100, 200, 300]), np.eye(4, dtype=np.float32))
+    lo, hi = store.window(np.array([0]), np.array([200]), 100)
+    np.testing.assert_allclose(store.range_means(lo, hi), [[0, 1, 0, 0]])  # [100, 200): not the post at 200
+    lo, hi = store.window(np.array([0, 0, 0]), np.array([200, 300, 150]), 200)  # [0, 200), [100, 300), [-50, 150)
+    np.testing.assert_allclose(store.range_means(lo, hi), [[0.5, 0.5, 0, 0], [0, 0.5, 0.5, 0], [0.5, 0.5, 0, 0]])
+    lo, hi = store.window(np.array([0]), np.array([150]), 10**6)  # posts at 200 and 300 are after t=150
+    np.testing.assert_allclose(store.range_means(lo, hi), [[0.5, 0.5, 0, 0]])
+    assert (hi - lo).tolist() == [2]
+
+
 def test_user_means_respect_each_users_cutoff() -> None:
     user, time, feats = _posts(2)
     store = ModalityPosts.from_posts(user, time, feats)

@@ -9,9 +9,13 @@ features, two means are compared:
   counting only listens whose window held at least one post (the padded ones would just repeat
   the global vector and hide the difference the figure is about).
 
-Visual features are averaged over posts that carry media only, because a post without an image
-has zeros there, which would say "no image" rather than "cold colours". The aggregation is the
-one models use (:func:`amae.features.aggregate.aggregate`), restricted to the few columns shown.
+Each modality is averaged over the posts that carry it, as models average it: a post without an
+image has zeros in its visual columns, which would say "no image" rather than "cold colours", and
+an empty post would count as zero happiness words. The means are the models' own: the columns
+shown are read with the content store's post selection and sort
+(:func:`amae.features.content.group_columns`) and averaged by a :class:`ContextEncoder` (the
+global vectors before each user's training cutoff, the contextual ones over the window's post
+range), unstandardised, so the figure reads in the features' units.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import pandas as pd
 
 from amae.data.contract import Dataset
 from amae.data.io import DataError, write_json
-from amae.features.aggregate import DEFAULT_WINDOW_SECONDS, Aggregated, aggregate, training_cutoffs
+from amae.features.content import DEFAULT_WINDOW_SECONDS, ContextEncoder, group_columns
 from amae.features.extract import load_group
-from amae.protocol.split import Split
+from amae.features.modalities import modality_of_group
+from amae.protocol.split import Split, training_until
 
 
 @dataclass(frozen=True)
@@ -78,58 +83,79 @@ def track_names(dataset: Dataset, items: np.ndarray) -> list[str]:
 
 @dataclass
 class _Listens:
-    """The listens of the chosen tracks, and what aggregation needs around them."""
+    """The listens of the chosen tracks, and the cutoffs their listeners' global vectors stop at."""
 
     user: np.ndarray  # (n_selected,) listener of each listen of a chosen track
     item: np.ndarray
     time: np.ndarray
-    cutoff: np.ndarray  # per user: end of the training period (global vectors use posts before it)
-    post_user: np.ndarray  # posts in post_idx order
-    post_time: np.ndarray
+    until: np.ndarray  # per user: the training-period cutoff (global vectors use posts before it)
 
 
 def _chosen_listens(dataset: Dataset, split: Split, items: np.ndarray) -> _Listens:
-    """Listens of ``items`` with the per-user training cutoffs (fit + validation count as training)."""
+    """Listens of ``items`` with the per-user training cutoffs of the split (fit + validation), the
+    same cutoffs the models' global vectors use (:func:`amae.features.content.global_cutoffs`)."""
     inter = dataset.interactions
-    i_user = inter["user_idx"].to_numpy(np.int64)
     i_item = inter["item_idx"].to_numpy(np.int64)
-    i_time = inter["timestamp"].to_numpy(np.int64)
-    is_train = np.zeros(len(inter), dtype=bool)
-    is_train[np.concatenate([split.fit_rows, split.valid_rows])] = True
-    cutoff = training_cutoffs(i_user, i_time, is_train, dataset.n_users)
-    posts = dataset.posts.sort_values("post_idx")
     sel = np.isin(i_item, items)
-    return _Listens(i_user[sel], i_item[sel], i_time[sel], cutoff, posts["user_idx"].to_numpy(np.int64),
-                    posts["timestamp"].to_numpy(np.int64))
+    return _Listens(inter["user_idx"].to_numpy(np.int64)[sel], i_item[sel],
+                    inter["timestamp"].to_numpy(np.int64)[sel], training_until(split.train_end, dataset.n_users))
 
 
-def _track_means(agg: Aggregated, k: int, items: np.ndarray, listens: _Listens) -> list[dict]:
+@dataclass(frozen=True)
+class _Means:
+    """One group's shown columns, as the models see them before standardisation."""
+
+    global_: np.ndarray  # (n_users, k) mean of each user's posts before the cutoff (zeros without)
+    has_posts: np.ndarray  # (n_users,) whether the user has such a post
+    contextual: np.ndarray  # (n_selected, k) mean of the window's posts (the global vector when empty)
+    empty: np.ndarray  # (n_selected,) whether the window before the listen held no post
+
+
+def _store_means(workspace: Path, group: str, cols: list[int], listens: _Listens, n_users: int,
+                 window: int) -> _Means:
+    """The global and contextual means of ``cols`` of ``group``, read from the content store.
+
+    The store's one streaming pass gives the global means and the counts that say who has posts;
+    the encoder then averages each listen's window range, padding empty ones with the global vector.
+    """
+    mod = modality_of_group(group)
+    posts = group_columns(workspace, group, cols)
+    global_, counts = posts.user_means(n_users, listens.until)
+    encoder = ContextEncoder({mod: posts}, n_users, listens.until, window, raw_global={mod: global_})
+    contextual, empty = encoder.raw_contextual(mod, listens.user, listens.time)
+    return _Means(global_, counts > 0, contextual, empty)
+
+
+def _track_means(means: _Means, k: int, items: np.ndarray, listens: _Listens) -> list[dict]:
     """Global (one vote per listener with posts) and contextual (listens with a non-empty window)
     means of feature column ``k`` for each track."""
     per_track = []
     for it in items:  # a handful of tracks; each is a vectorised mean
         m = listens.item == it
         users = np.unique(listens.user[m])
-        users = users[agg.user_has_posts[users]]
-        ctx = m & ~agg.context_empty
+        users = users[means.has_posts[users]]
+        ctx = m & ~means.empty
         per_track.append({
-            "global": float(agg.global_[users, k].mean()) if len(users) else float("nan"),
-            "contextual": float(agg.contextual[ctx, k].mean()) if ctx.any() else float("nan"),
+            "global": float(means.global_[users, k].mean()) if len(users) else float("nan"),
+            "contextual": float(means.contextual[ctx, k].mean()) if ctx.any() else float("nan"),
             "n_listeners": int(len(users)), "n_listens_with_context": int(ctx.sum()),
             "n_listens": int(m.sum())})
     return per_track
 
 
-def _group_study(feat_dir: Path, group: str, posts: pd.DataFrame, items: np.ndarray, listens: _Listens,
-                 n_users: int, window: int, results: dict[str, dict], missing: list[str]) -> None:
+#: which posts each modality's case-study means are over (those that carry it, as models average it)
+POSTS_COUNTED = {"text": "posts with text only", "visual": "posts with media only"}
+
+
+def _group_study(workspace: Path, group: str, items: np.ndarray, listens: _Listens, n_users: int, window: int,
+                 results: dict[str, dict], missing: list[str]) -> None:
     """The case-study features of one feature group into ``results`` (those not extracted into ``missing``).
 
-    Only the few shown columns are aggregated, with the models' own aggregation; visual features
-    over posts with media only.
+    Only the few shown columns are read and averaged, by the content store's own code.
     """
     wanted = [f for f in CASE_FEATURES if f.group == group]
     try:
-        arr, meta = load_group(feat_dir, group)
+        _, meta = load_group(Path(workspace) / "features", group)
     except FileNotFoundError:
         missing += [f.name for f in wanted]
         return
@@ -138,19 +164,14 @@ def _group_study(feat_dir: Path, group: str, posts: pd.DataFrame, items: np.ndar
     missing += [f.name for f in wanted if f.name not in names]
     if not present:
         return
-    cols = [names.index(f.name) for f in present]
-    keep = np.ones(len(posts), dtype=bool)
-    if group.startswith("visual"):
-        keep = _posts_with_media(feat_dir, posts)
-    x = np.asarray(arr[:, cols], dtype=np.float32)[keep]
-    agg = aggregate(listens.post_user[keep], listens.post_time[keep], x, listens.user, listens.time, n_users,
-                    global_until=listens.cutoff, window=window)
-    population = agg.global_[agg.user_has_posts].mean(axis=0) if agg.user_has_posts.any() else \
-        np.full(len(cols), np.nan)
+    means = _store_means(workspace, group, [names.index(f.name) for f in present], listens, n_users, window)
+    population = means.global_[means.has_posts].mean(axis=0) if means.has_posts.any() else \
+        np.full(len(present), np.nan)
+    mod = modality_of_group(group)
     for k, f in enumerate(present):
         results[f.name] = {"label": f.label, "group": group, "population_global": float(population[k]),
-                           "tracks": _track_means(agg, k, items, listens),
-                           "posts": "posts with media only" if group.startswith("visual") else "all posts"}
+                           "tracks": _track_means(means, k, items, listens),
+                           "posts": POSTS_COUNTED.get(mod, f"posts with {mod} only")}
 
 
 def case_study(workspace: Path, dataset: Dataset, split: Split, out_dir: Path, tracks: list[str] | None = None,
@@ -163,12 +184,10 @@ def case_study(workspace: Path, dataset: Dataset, split: Split, out_dir: Path, t
         raise DataError("case study: the dataset has no posts")
     items = pick_tracks(dataset, split, tracks, n_tracks)
     listens = _chosen_listens(dataset, split, items)
-    posts = dataset.posts.sort_values("post_idx")
-    feat_dir = Path(workspace) / "features"
     results: dict[str, dict] = {}
     missing: list[str] = []
     for group in sorted({f.group for f in CASE_FEATURES}):
-        _group_study(feat_dir, group, posts, items, listens, dataset.n_users, window, results, missing)
+        _group_study(Path(workspace), group, items, listens, dataset.n_users, window, results, missing)
     names = track_names(dataset, items)
     out = {"tracks": names, "track_idx": [int(i) for i in items], "window_seconds": int(window),
            "features": results, "missing": missing,
@@ -178,16 +197,6 @@ def case_study(workspace: Path, dataset: Dataset, split: Split, out_dir: Path, t
         out["figure"] = str(plot_case_study(out, out_dir / "case_study.png"))
     write_json(out_dir / "case_study.json", out)
     return out
-
-
-def _posts_with_media(feat_dir: Path, posts: pd.DataFrame) -> np.ndarray:
-    flags_path = feat_dir / "visual" / "flags.parquet"
-    if flags_path.exists():
-        flags = pd.read_parquet(flags_path)
-        if "visual_none" in flags.columns:
-            none = flags.set_index("post_idx")["visual_none"].reindex(posts["post_idx"]).fillna(True)
-            return ~none.to_numpy(bool)
-    return posts["media"].map(len).to_numpy() > 0
 
 
 def plot_case_study(study: dict, target: Path) -> Path:

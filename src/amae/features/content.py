@@ -25,17 +25,19 @@ import pandas as pd
 
 from amae.data.io import DataError, read_json, write_json
 from amae.data.provenance import Manifest, check, read_manifest, seal, short, upstream
-from amae.features.aggregate import DEFAULT_WINDOW_SECONDS
-from amae.features.modalities import GROUP_KINDS, POST_MODALITIES
+from amae.features.modalities import GROUP_KINDS, POST_MODALITIES, modality_of_group
 from amae.features.standardize import Standardizer
 from amae.features.store import (
     CONTROLS,
+    DEFAULT_WINDOW_SECONDS,
     STORE_FORMAT,
+    STREAM_ROWS,
     FixedPCA,
     ModalityPosts,
     Projected,
     fill_noise,
     finite_rows,
+    gather_rows,
     open_modality,
     release_pages,
     shuffle_post_users,
@@ -45,8 +47,8 @@ from amae.features.user_content import UserContent, register_content
 from amae.protocol.split import in_training_period, training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
-__all__ = ["CONTROLS", "ContextEncoder", "ModalityPosts", "PostContent", "fill_noise", "load_posts", "noise_like",
-           "reopen_posts", "shuffle_post_users"]
+__all__ = ["CONTROLS", "DEFAULT_WINDOW_SECONDS", "ContextEncoder", "ModalityPosts", "PostContent", "fill_noise",
+           "group_columns", "load_posts", "noise_like", "reopen_posts", "shuffle_post_users"]
 
 
 def global_cutoffs(train_end: np.ndarray, global_window: str) -> np.ndarray | None:
@@ -430,8 +432,7 @@ def _build_store(workspace: Path, folder: Path, manifest: Manifest, modalities: 
         reductions: dict[str, float] = {}
         for mod, names in modalities.items():
             blocks = _group_blocks(workspace, names, post_idx)
-            keep = ~_missing(workspace, mod, post_idx)
-            keep[keep] &= finite_rows(blocks, post_idx[keep])
+            keep = _kept_posts(workspace, mod, blocks, post_idx)
             if not keep.any():
                 continue  # a modality without data is absent, not a block of zeros
             if options.pca_dim > 0:
@@ -482,6 +483,41 @@ def _group_blocks(workspace: Path, names: list[str], post_idx: np.ndarray) -> li
                             f"to post_idx {int(post_idx.max())} (re-run 'amae features')")
         blocks.append(arr)
     return blocks
+
+
+def _kept_posts(workspace: Path, mod: str, blocks: list[np.ndarray], post_idx: np.ndarray) -> np.ndarray:
+    """Which posts a modality averages: those not flagged as lacking it, finite in every block.
+
+    The one rule of which posts count, shared by the store (:func:`_build_store`) and the case
+    study's columns (:func:`group_columns`), so both average the same posts.
+    """
+    keep = ~_missing(workspace, mod, post_idx)
+    keep[keep] &= finite_rows(blocks, post_idx[keep])
+    return keep
+
+
+def group_columns(workspace: Path, group: str, columns: list[int]) -> ModalityPosts:
+    """A few columns of one feature group over the posts the store keeps for its modality, sorted
+    by (user, time) in memory (empty when no post carries the modality).
+
+    Why: the case study (docs/design.md section 8.1) shows six interpretable columns. Reading them
+    through the store's selection (:func:`_kept_posts`) and sort means its global and contextual
+    means are the models' own (:class:`ContextEncoder`), without writing a store of whole groups to
+    disk; the rows are read in chunks, so only the chosen columns are ever held for all posts.
+    """
+    ws = Path(workspace)
+    meta = pd.read_parquet(ws / "data" / "posts.parquet", columns=["post_idx", "user_idx", "timestamp"])
+    meta = meta.sort_values("post_idx")
+    post_idx = meta["post_idx"].to_numpy(np.int64)
+    blocks = _group_blocks(ws, [group], post_idx)
+    keep = _kept_posts(ws, modality_of_group(group), blocks, post_idx)
+    rows = post_idx[keep]
+    cols = np.asarray(columns, dtype=np.int64)
+    x = np.empty((len(rows), len(cols)), dtype=np.float32)
+    for a in range(0, len(rows), STREAM_ROWS):
+        x[a : a + STREAM_ROWS] = gather_rows(blocks[0], rows[a : a + STREAM_ROWS])[:, cols]
+    return ModalityPosts.from_posts(meta["user_idx"].to_numpy(np.int64)[keep],
+                                    meta["timestamp"].to_numpy(np.int64)[keep], x)
 
 
 def _missing(workspace: Path, mod: str, post_idx: np.ndarray) -> np.ndarray:

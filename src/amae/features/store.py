@@ -27,6 +27,8 @@ import torch
 
 from amae.data.ranges import expand_ranges
 
+#: The paper's contextual window (docs/design.md section 5.2): the 24 hours before the interaction.
+DEFAULT_WINDOW_SECONDS = 24 * 3600
 #: bits of the time part of the composite key (unix seconds up to 2^33 - 1, past the year 2200)
 TIME_BITS = 33
 _TIME_MASK = np.int64((1 << TIME_BITS) - 1)
