@@ -2,12 +2,12 @@
 
 Generates a synthetic world (posts in random order, features as float16/float32 memmaps in a temp
 folder, one file per modality, as the real feature cache stores them) in a child process, so the
-peak RSS reported here is that of the aggregation alone. Per modality it then sorts the posts into a
-:class:`ModalityPosts` (what the content store writes), computes the global means and every
-interaction's contextual mean with :class:`ContextEncoder` (what training, evaluation, serving and
-the case study read), and prints time, throughput and peak RSS beside a floor: one plain pass that
-reads every feature row once (``feats.sum``), so the ratio says what the means cost beyond reading
-the data. Results go to ``benchmarks/results/aggregation.json``.
+peak RSS reported here is that of the aggregation alone. Per modality it then sorts the posts into
+a content store on disk with the store's own chunked writer (``write_modality``), computes the
+global means and every interaction's contextual mean with :class:`ContextEncoder` (what training,
+evaluation, serving and the case study read), and prints time, throughput and peak RSS beside a floor:
+one plain pass that reads every feature row once (``feats.sum``), so the ratio says
+what the means cost beyond reading the data. Results go to ``benchmarks/results/aggregation.json``.
 
     python benchmarks/aggregation.py                       # 1M interactions, 2M posts, 2 x 256 dims
     python benchmarks/aggregation.py --interactions 10000 --posts 20000 --dim 16   # quick run
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from amae.features.content import ContextEncoder
-from amae.features.store import ModalityPosts
+from amae.features.store import open_modality, write_modality
 
 DAY = 24 * 3600
 T0 = 1_600_000_000
@@ -126,7 +126,11 @@ def main() -> None:
                             for a in range(0, args.posts, READ_ROWS))
             floor_s = time.perf_counter() - t
             t, cpu = time.perf_counter(), time.process_time()
-            posts = ModalityPosts.from_posts(post_user, post_time, feats)
+            store_dir = folder / "store"
+            store_dir.mkdir(exist_ok=True)
+            write_modality(store_dir, f"m{m}", post_user, post_time, [feats], np.arange(args.posts),
+                           dtype=args.dtype)
+            posts = open_modality(store_dir, f"m{m}")  # memory-mapped, as the workspace's store is read
             encoder = ContextEncoder({"m": posts}, args.users, cutoff, window=args.window)
             contextual, empty = encoder.raw_contextual("m", inter_user, inter_time)
             agg = {"contextual": contextual, "empty": empty, "global": encoder.raw_global["m"],
