@@ -2,7 +2,8 @@
 
 Writes a synthetic world where a share of listens re-play an earlier track (``--relisten``), runs
 ItemPop, UserPop, MF and DMF (with ``hide_target`` and the pair hidden at scoring too, the default;
-hidden in training only; never hidden) over seeds, and prints full NDCG@10 on all pairs and on new
+hidden in training only; never hidden; MF and DMF early-stopped on the new-pair validation
+cases instead of all, ``stop_on``) over seeds, and prints full NDCG@10 on all pairs and on new
 pairs and sampled HR@10, mean ± std over seeds. DMF hides each training pair from its own towers;
 scored with the pair visible, a re-listen met a configuration training only showed beside
 negatives. Cells run on ``-j`` workers (numbers do not depend on it).
@@ -31,7 +32,9 @@ VARIANTS = {
     "itempop": ("itempop", {}),
     "userpop": ("userpop", {}),
     "mf": ("mf", {}),
+    "mf, stopped on new pairs": ("mf", {"stop_on": "new_pairs"}),
     "dmf": ("dmf", {}),
+    "dmf, stopped on new pairs": ("dmf", {"stop_on": "new_pairs"}),
     "dmf, hidden in training only": ("dmf", {"score_hidden": False}),
     "dmf, never hidden": ("dmf", {"hide_target": False}),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from amae.models import REGISTRY, TrainData
@@ -119,3 +120,48 @@ def test_stop_reasons() -> None:
     flat = [3, 2, 1] + [1] * 20  # reaches a plateau and stays there
     _, _, plateau = _fit_probe(flat, epochs=len(flat), patience=3, min_epochs=4)
     assert plateau.stop_reason == "converged" and plateau.best_epoch == 3
+
+
+def _cases(n_new: int, n_old: int) -> Any:
+    from amae.protocol.split import EvalCases
+
+    n = n_new + n_old
+    return EvalCases(np.arange(n), np.arange(n), np.arange(n), np.ones((n, 3), np.int64),
+                     np.arange(n) < n_new)
+
+
+def test_stopping_reads_new_pairs_unless_too_few() -> None:
+    from amae.training.trainer import MIN_STOP_CASES, stopping_cases
+
+    chosen, view = stopping_cases(_cases(MIN_STOP_CASES, 30), "new_pairs")
+    assert view == "new_pairs" and len(chosen) == MIN_STOP_CASES and chosen.new_pair.all()
+    chosen, view = stopping_cases(_cases(MIN_STOP_CASES - 1, 30), "new_pairs")
+    assert view == "all" and len(chosen) == MIN_STOP_CASES + 29
+    chosen, view = stopping_cases(_cases(MIN_STOP_CASES, 30), "all")
+    assert view == "all" and len(chosen) == MIN_STOP_CASES + 30
+    assert stopping_cases(None, "new_pairs") == (None, "all")
+
+
+def test_fit_stops_on_the_chosen_view() -> None:
+    """The recorded best validation NDCG@10 is the restored model's NDCG@10 on the cases it stopped on."""
+    from amae.protocol.metrics import sampled_ranks, summarise
+
+    inter, n_users, n_items = toy_world_interactions()
+    sp = split_interactions(inter, n_items, seed=0)
+    rows = sp.fit_rows
+    data = TrainData(n_users, n_items, inter["user_idx"].to_numpy()[rows], inter["item_idx"].to_numpy()[rows],
+                     inter["timestamp"].to_numpy()[rows], valid=sp.valid, rows=rows, seed=0)
+    assert sp.valid.new_pair.sum() >= 50 and not sp.valid.new_pair.all()
+    for stop_on, cases in (("new_pairs", sp.valid.subset(sp.valid.new_pair)), ("all", sp.valid)):
+        model = fit(REGISTRY["mf"](epochs=3, min_epochs=1, stop_on=stop_on, progress=False), data)
+        assert model.fit_outcome["stopped_on"] == stop_on
+        got = summarise(sampled_ranks(model.score, cases))["NDCG@10"]
+        assert got == pytest.approx(model.fit_outcome["best_valid_NDCG@10"], abs=1e-6)
+
+
+def test_unknown_stop_view_is_refused() -> None:
+    from amae.models.base import check_params
+
+    with pytest.raises(ValueError, match="stop_on must be one of new_pairs, all"):
+        REGISTRY["mf"](stop_on="sideways")
+    assert "one of new_pairs, all" in check_params(REGISTRY["mf"], {"stop_on": "sideways"})[0]

@@ -31,11 +31,13 @@ from amae.experiments.runs import cell_manifest, fit_model
 from amae.models import REGISTRY
 from amae.protocol.metrics import sampled_ranks, summarise
 from amae.protocol.split import Split
+from amae.training.trainer import MIN_STOP_CASES, stopping_cases
 
 #: the sampler's seed; the trials of every method are drawn from it
 TUNING_SEED = 0
-#: fewest new-pair validation cases the objective is read on (else on every validation case)
-MIN_NEW_PAIRS = 50
+#: fewest new-pair validation cases the objective is read on (else on every validation case): the
+#: same cases early stopping reads by default (``stop_on="new_pairs"``, :func:`stopping_cases`)
+MIN_NEW_PAIRS = MIN_STOP_CASES
 
 
 def suggest(trial: Any, space: dict[str, tuple]) -> dict[str, Any]:
@@ -56,10 +58,10 @@ def suggest(trial: Any, space: dict[str, tuple]) -> dict[str, Any]:
 
 def objective_cases(split: Split) -> tuple[Any, str]:
     """The validation cases the objective reads, and what they are."""
-    valid = split.valid
-    if int(valid.new_pair.sum()) >= MIN_NEW_PAIRS:
-        return valid.subset(valid.new_pair), "validation NDCG@10 (sampled), new pairs"
-    return valid, "validation NDCG@10 (sampled), all pairs (too few new pairs)"
+    chosen, view = stopping_cases(split.valid, "new_pairs")
+    if view == "new_pairs":
+        return chosen, "validation NDCG@10 (sampled), new pairs"
+    return chosen, "validation NDCG@10 (sampled), all pairs (too few new pairs)"
 
 
 def validation_ndcg(model: Any, split: Split) -> float:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from amae.features.user_content import UserContent, content_class
+from amae.models.stages import STOP_VIEWS
 from amae.protocol.split import EvalCases
 
 
@@ -151,6 +152,8 @@ PARAM_TYPES: dict[str, tuple[tuple[type, ...], str]] = {"sparse": ((bool, str), 
 PARAM_RANGES: dict[str, tuple[float, float]] = {"code_dropout": (0.0, 0.999), "global_dropout": (0.0, 0.999),
                                                 "sdae_noise": (0.0, 0.999),
                                                 "emotion_floor": (0.0, 1.0)}
+#: string parameters that name one of a few options
+PARAM_CHOICES: dict[str, tuple[str, ...]] = {"stop_on": STOP_VIEWS}
 
 
 def check_params(cls: type[Recommender], params: dict[str, Any]) -> list[str]:
@@ -187,8 +190,8 @@ def check_params(cls: type[Recommender], params: dict[str, Any]) -> list[str]:
             ok = isinstance(value, list)
             want = "a list such as [\"text\"]"
         elif isinstance(default, str):
-            ok = isinstance(value, str)
-            want = "a string"
+            ok = isinstance(value, str) and value in PARAM_CHOICES.get(key, (value,))
+            want = f"one of {', '.join(PARAM_CHOICES[key])}" if key in PARAM_CHOICES else "a string"
         else:
             ok, want = True, ""
         if not ok:

@@ -20,6 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+#: what ``TrainConfig.stop_on`` may name
+STOP_VIEWS = ("new_pairs", "all")
+
 
 @dataclass
 class TrainConfig:
@@ -36,9 +39,19 @@ class TrainConfig:
     patience: int = 10
     #: patience is not counted before this epoch (clamped to ``epochs``)
     min_epochs: int = 10
+    #: which validation cases early stopping reads [choice]: "all" or "new_pairs", the primary view's
+    #: cases (a (user, track) pair absent from the fitting data; all of them when there are fewer
+    #: than ``MIN_STOP_CASES``). A model learns new pairs before it memorises re-listens, so on
+    #: re-listening data one stopping epoch cannot serve both views; "all" keeps the data's own mix
+    #: (README, "Training", has the measured trade-off)
+    stop_on: str = "all"
     #: batches of whole records (a positive beside its negatives; see ``pointwise_epoch``)
     group_records: bool = False
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.stop_on not in STOP_VIEWS:
+            raise ValueError(f"stop_on must be one of {', '.join(STOP_VIEWS)}, got {self.stop_on!r}")
 
 
 #: step(record, users, items, labels) -> loss tensor (already including regularisation)

@@ -1,7 +1,8 @@
 """The pointwise training loop shared by MF, DMF and the AMAE models.
 
-Adam on BCE with sampled negatives, early stopping on validation NDCG@10 (sampled protocol), the
-best weights restored at the end, seeded, with a rich progress bar showing loss and metric.
+Adam on BCE with sampled negatives, early stopping on validation NDCG@10 (sampled protocol; on the
+new-pair cases by default, see :func:`stopping_cases`), the best weights restored at the end,
+seeded, with a rich progress bar showing loss and metric.
 
 Early stopping cannot cut a model short: patience only counts after ``min_epochs`` (a validation
 curve that peaks at epoch 1, dips and then climbs above that peak is followed to the climb), and
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from amae.models.stages import MinibatchStage, StepFn, TrainConfig
+from amae.models.stages import STOP_VIEWS, MinibatchStage, StepFn, TrainConfig
 from amae.protocol.metrics import sampled_ranks, summarise
 from amae.protocol.split import EvalCases
 from amae.training.optim import LazyAdam
@@ -35,6 +36,9 @@ EARLY_EPOCHS = 3
 #: relative distance to the best validation metric that still counts as a plateau
 PLATEAU_TOL = 0.01
 STOP_REASONS = ("converged", "patience", "cap")
+#: fewer new-pair validation cases than this and early stopping reads all of them: a handful of
+#: cases would stop training on noise (a given leave-one-out split has no re-listens anyway)
+MIN_STOP_CASES = 50
 
 
 @dataclass
@@ -46,6 +50,8 @@ class FitOutcome:
     stop_reason: str
     epoch_cap: int
     best_valid_ndcg: float | None = None
+    #: the validation cases it read: "new_pairs" or "all" (see :func:`stopping_cases`)
+    stopped_on: str = "all"
 
     @property
     def warnings(self) -> list[str]:
@@ -58,10 +64,24 @@ class FitOutcome:
 
     def to_dict(self) -> dict:
         return {"best_epoch": self.best_epoch, "epochs_run": self.epochs_run, "stop_reason": self.stop_reason,
-                "epoch_cap": self.epoch_cap, "best_valid_NDCG@10": self.best_valid_ndcg, "warnings": self.warnings}
+                "epoch_cap": self.epoch_cap, "best_valid_NDCG@10": self.best_valid_ndcg, "stopped_on": self.stopped_on,
+                "warnings": self.warnings}
 
 
-def outcome_of(history: list[dict], cfg: TrainConfig, stopped_early: bool) -> FitOutcome:
+def stopping_cases(valid: EvalCases | None, stop_on: str) -> tuple[EvalCases | None, str]:
+    """The validation cases early stopping reads, and which view they are.
+
+    ``new_pairs`` keeps the cases whose (user, track) pair the fitting data lacks, the experiment's
+    primary view, when there are at least ``MIN_STOP_CASES`` of them; otherwise every case.
+    """
+    if stop_on not in STOP_VIEWS:
+        raise ValueError(f"stop_on must be one of {', '.join(STOP_VIEWS)}, got {stop_on!r}")
+    if valid is None or stop_on == "all" or int(valid.new_pair.sum()) < MIN_STOP_CASES:
+        return valid, "all"
+    return valid.subset(valid.new_pair), "new_pairs"
+
+
+def outcome_of(history: list[dict], cfg: TrainConfig, stopped_early: bool, stopped_on: str = "all") -> FitOutcome:
     """The :class:`FitOutcome` of a finished loop (also used to re-read a saved history)."""
     metric = [h["valid_NDCG@10"] for h in history if "valid_NDCG@10" in h]
     if not metric:
@@ -73,7 +93,7 @@ def outcome_of(history: list[dict], cfg: TrainConfig, stopped_early: bool) -> Fi
     else:
         tail = metric[-max(int(cfg.patience), 1):]
         reason = "converged" if min(tail) >= best * (1 - PLATEAU_TOL) else "patience"
-    return FitOutcome(best_i + 1, len(history), reason, cfg.epochs, best)
+    return FitOutcome(best_i + 1, len(history), reason, cfg.epochs, best, stopped_on)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -179,6 +199,7 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
     best, best_state, best_epoch = -np.inf, None, 0
     min_epochs = min(int(cfg.min_epochs), int(cfg.epochs))
     stopped_early = False
+    valid, stopped_on = stopping_cases(valid, cfg.stop_on)
     has_valid = valid is not None and len(valid) > 0
     progress = Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), TextColumn("{task.description}"),
                         TimeElapsedColumn(), disable=not cfg.progress, transient=True)
@@ -212,7 +233,7 @@ def fit_pointwise(module: torch.nn.Module, step: StepFn, score: ScoreFn, users: 
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
-    return history, outcome_of(history, cfg, stopped_early)
+    return history, outcome_of(history, cfg, stopped_early, stopped_on)
 
 
 def fit_minibatch(stage: MinibatchStage, device: torch.device) -> list[dict]:
