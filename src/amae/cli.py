@@ -347,8 +347,13 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
           effect: Annotated[float | None, typer.Option(
               help="with --like: the planted effect (mood strength; 0: a null world of that shape)")] = None,
           relisten: Annotated[float, typer.Option(help="chance a listen re-plays an earlier one")] = 0.0,
+          long_posts: Annotated[bool, typer.Option(
+              "--long-posts", help="posts of realistic length: most a sentence, a long tail into hundreds of "
+                                   "characters of everyday words around the same mood words")] = False,
           seed: Annotated[int, typer.Option(help="generator seed")] = 0) -> None:
     """Write the synthetic world (the demo's generator) as a dataset folder, with the truth it was drawn from."""
+    from dataclasses import replace
+
     from amae.data.synthetic import WorldConfig, generate_world
 
     if effect is not None and like is None:
@@ -365,7 +370,7 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
         if users < 2 or days < 2:
             raise DataError(f"--users and --days must be at least 2 (got {users} users, {days} days)")
         cfg = WorldConfig(n_users=users, n_days=days, mood_strength=strength, relisten=relisten, seed=seed)
-    summary = generate_world(out_dir, cfg)
+    summary = generate_world(out_dir, replace(cfg, realistic_text=long_posts))
     out.print(f"synthetic world (mood strength {strength}, seed {seed}): {summary['n_interactions']} "
               f"interactions, {summary['n_posts']} posts, {summary['n_media']} media -> {out_dir}")
 

@@ -45,6 +45,14 @@ FILLER = {
     "zh": ["今天", "我", "我们", "真的", "有点", "一起", "觉得", "还是", "非常", "又"],
     "en": ["today", "i", "we", "really", "feel", "so", "the", "a", "with", "again", "just"],
 }
+#: everyday words that say nothing of a mood, for the long tail of posts (what a day is about)
+OFF_TOPIC = {
+    "zh": ["地铁", "下雨", "开会", "手机", "早饭", "新闻", "比赛", "书", "买", "明天", "昨天", "晚上", "城市",
+           "街上", "办公室", "上课", "作业", "排队", "外卖", "快递", "天气", "公交", "电脑", "邮件"],
+    "en": ["bus", "traffic", "meeting", "phone", "breakfast", "news", "game", "book", "shopping", "tomorrow",
+           "yesterday", "tonight", "city", "street", "office", "class", "homework", "queue", "delivery",
+           "weather", "train", "laptop", "email", "and", "then", "after", "because", "about", "there"],
+}
 EMOJI = {"happiness": "😄", "sadness": "😢", "anger": "😠", "fear": "😨"}
 # Hue (OpenCV 0-180), saturation, value per mood: warm-bright, cold-dark, red-saturated, grey-dark.
 MOOD_COLOUR = {"happiness": (20, 200, 235), "sadness": (110, 150, 90), "anger": (0, 240, 180),
@@ -67,6 +75,12 @@ class WorldConfig:
     mood_strength: float = 2.5
     taste_strength: float = 2.0
     mood_stay: float = 0.3
+    #: posts as people write them (``amae world --long-posts``): most a sentence, a long tail into
+    #: hundreds of characters of everyday, off-topic words around the same two mood words (drawn
+    #: from a stream of their own, so listening and moods are those of the short-post world of the
+    #: same seed). False (the default, the demo's world and every figure measured on it): each post
+    #: is a 7-word sentence
+    realistic_text: bool = False
     #: chance that a listen re-plays one of the user's earlier listens (a favourite is re-played in
     #: proportion to its plays) instead of a fresh choice; real listening is mostly re-listening
     relisten: float = 0.0
@@ -95,10 +109,28 @@ def _write_video(path: Path, rng: np.random.Generator, mood: str, size: int, fra
     writer.release()
 
 
-def _text(rng: np.random.Generator, lang: str, mood: str, topics: np.ndarray) -> str:
+#: the long tail of post lengths: extra off-topic words ~ lognormal (median about 3, 1% above 60)
+_EXTRA_WORDS_MU, _EXTRA_WORDS_SIGMA, _MAX_EXTRA_WORDS = 1.1, 1.3, 150
+
+
+def _extra_words(rng: np.random.Generator | None, lang: str) -> list[str]:
+    """Off-topic words that lengthen a post (none for the short-post worlds, ``rng`` None)."""
+    if rng is None:
+        return []
+    n = min(int(rng.lognormal(_EXTRA_WORDS_MU, _EXTRA_WORDS_SIGMA)), _MAX_EXTRA_WORDS)
+    return list(rng.choice(OFF_TOPIC[lang] + FILLER[lang], n)) if n else []
+
+
+def _text(rng: np.random.Generator, lang: str, mood: str, topics: np.ndarray,
+          long_rng: np.random.Generator | None = None) -> str:
     words = list(rng.choice(FILLER[lang], 3)) + list(rng.choice(EMOTION_WORDS[lang][mood], 2))
     words += list(rng.choice(np.asarray(TOPIC_WORDS[lang])[topics], 2))
     words = list(rng.permutation(words))
+    extra = _extra_words(long_rng, lang)
+    if extra:  # the mood words land anywhere in the longer post
+        at = np.sort(long_rng.integers(0, len(extra) + 1, len(words)))
+        words = [w for chunk in zip(np.split(np.asarray(extra, dtype=object), at), [*words, ""], strict=True)
+                 for w in (*chunk[0], chunk[1]) if w]
     sep = "" if lang == "zh" else " "
     text = sep.join(words)
     if rng.random() < 0.3:
@@ -231,12 +263,14 @@ def _write_post_media(rng: np.random.Generator, cfg: WorldConfig, folder: Path, 
     Returns texts, media paths per post, the has-image mask and the video post numbers.
     """
     texts, media = [], []
+    long_rng = np.random.default_rng([cfg.seed, 1]) if cfg.realistic_text else None
     has_image = rng.random(len(post_user)) < cfg.image_share
     video_posts = set(rng.choice(np.flatnonzero(has_image), min(cfg.n_videos, int(has_image.sum())),
                                  replace=False).tolist()) if has_image.any() else set()
     for i in range(len(post_user)):
         u, m = post_user[i], MOODS[post_mood[i]]
-        texts.append(_text(rng, latents.user_lang[u], m, latents.user_topics[u]) if rng.random() > 0.05 else None)
+        texts.append(_text(rng, latents.user_lang[u], m, latents.user_topics[u], long_rng)
+                     if rng.random() > 0.05 else None)
         paths: list[str] = []
         if has_image[i]:
             if i in video_posts:
