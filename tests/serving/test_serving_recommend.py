@@ -92,8 +92,12 @@ def test_recent_posts_change_context_and_scores(serving_workspace: Path) -> None
     a0 = {it["item_id"]: it["attention"]["text"]["contextual"] for it in base["items"]}
     a1 = {it["item_id"]: it["attention"]["text"]["contextual"] for it in moved["items"]}
     assert max(abs(a0[i] - a1[i]) for i in a0) > 1e-5
-    # The loaded model is untouched: the same request without posts gives the same answer again.
-    assert recommend(b, uid, k=5, time=t)["items"] == base["items"][:5]
+    # The loaded model is untouched: the same request without posts gives the same answer again
+    # (the attention of 5 tracks is computed in a batch of 5, so it may differ in the last float32 bit).
+    again = recommend(b, uid, k=5, time=t)["items"]
+    assert [(it["item_id"], it["score"]) for it in again] == [(it["item_id"], it["score"]) for it in base["items"][:5]]
+    for it, ref in zip(again, base["items"][:5], strict=True):
+        assert it["attention"]["text"]["contextual"] == pytest.approx(ref["attention"]["text"]["contextual"], abs=1e-6)
     # What the posts changed is stated against that same request without them.
     assert base["explanation"]["posts_changed"] is None
     top = recommend(b, uid, k=10, time=t, recent_posts=posts)
@@ -130,9 +134,9 @@ def test_unknown_user(serving_workspace: Path) -> None:
     with pytest.raises(UnknownUserError, match="unknown user 'nobody'"):
         recommend(b, "nobody")
     cold = recommend(b, "nobody", k=5, time=1_709_283_600, recent_posts=[RecentPost(None, SAD)])
-    assert cold["explanation"]["kind"] == "popularity"
-    pop = b.popularity[b.dataset.items.encode([it["item_id"] for it in cold["items"]])]
-    assert np.all(np.diff(pop) <= 0) and pop[0] == b.popularity.max()
+    # ranked from the posts alone (tests/serving/test_serving_cold_start.py checks what they change)
+    assert cold["explanation"]["kind"] == "content" and cold["score_kind"] == "probability"
+    assert np.all(np.diff([it["score"] for it in cold["items"]]) <= 0)
 
 
 def test_posts_file_and_time_parsing(tmp_path: Path) -> None:

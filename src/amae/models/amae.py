@@ -80,6 +80,10 @@ class AMAEBase(TorchRecommender):
         self.source: dict[str, Any] = {}
         self.stage1_history: list[dict] = []
         self._state: dict[str, Any] = {}
+        #: users with fit records: the average of their vectors stands in for a cold-start user
+        #: (None in a model saved before it was kept: then every user's row counts)
+        self.trained_users: np.ndarray | None = None
+        self._neutral: tuple[nn.Module, torch.Tensor, dict[str, torch.Tensor]] | None = None
 
     # -- content ----------------------------------------------------------------------------------
     @classmethod
@@ -139,6 +143,7 @@ class AMAEBase(TorchRecommender):
             raise ValueError(f"{self.name} needs content (TrainData.content: the 'posts' user content from "
                              f"{type(self).__name__}.prepare_content or amae.features.content.build_content)")
         self.encoder, self.source = data.content.encoder, dict(data.content.source)
+        self.trained_users, self._neutral = np.unique(np.asarray(data.users, dtype=np.int64)), None
 
     def stages(self, data: TrainData) -> list[Stage]:
         """Stage 1 (Eq. 9, the autoencoders alone) when it has a loss, then stage 2 (the whole model)."""
@@ -223,13 +228,15 @@ class AMAEBase(TorchRecommender):
                               float(self.params["stage1_lr"]), self.train_config.batch_size, seed, finish=keep)
 
     # -- scoring ----------------------------------------------------------------------------------
-    def _context(self, users: np.ndarray, times: np.ndarray | None) -> ContextBatch:
-        """The cases' non-empty windows; without times (or posts) every window is empty, so the
-        global vector stands in for all of them."""
-        if times is None or self.encoder is None:
+    def _context(self, users: np.ndarray, times: np.ndarray | None,
+                 encoder: ContextEncoder | None = None) -> ContextBatch:
+        """The cases' non-empty windows (in ``encoder``, the model's own by default); without times
+        (or posts) every window is empty, so the global vector stands in for all of them."""
+        encoder = encoder if encoder is not None else self.encoder
+        if times is None or encoder is None:
             return {}
-        ranges = self.encoder.windows(np.asarray(users, dtype=np.int64), np.asarray(times, dtype=np.int64))
-        return WindowRows.of(self.encoder.window_rows(ranges), self.device)
+        ranges = encoder.windows(np.asarray(users, dtype=np.int64), np.asarray(times, dtype=np.int64))
+        return WindowRows.of(encoder.window_rows(ranges), self.device)
 
     @torch.inference_mode()
     def _score(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None
@@ -256,16 +263,88 @@ class AMAEBase(TorchRecommender):
             raise ValueError(f"{self.name}: no_attention model has no attention weights to explain")
         flat = np.asarray(items).ndim == 1
         _, weights = self._score(users, items, times)
+        return self._all_weights(weights, len(users), 1 if flat else np.asarray(items).shape[1], flat)
+
+    def _all_weights(self, weights: dict[str, np.ndarray], n: int, k: int, flat: bool) -> dict[str, np.ndarray]:
+        """Every modality's (global, contextual) weights: with one context switched on, that context
+        has weight 1 (the network computes no attention then)."""
         module: AMAEModule = self.module  # type: ignore[assignment]
         out = {}
         for m in module.modalities:
             if m in weights:
                 w = weights[m]
             else:
-                shape = (len(users), 1 if flat else np.asarray(items).shape[1], 2)
-                w = np.zeros(shape, dtype=np.float32)
+                w = np.zeros((n, k, 2), dtype=np.float32)
                 w[..., CONTEXTS.index(module.contexts[0])] = 1.0
             out[m] = w[:, 0, :] if flat else w
+        return out
+
+    # -- cold start: users the model has no trained row for ----------------------------------------
+    #: what stands in for a cold-start user's global vector (see :meth:`score_content_only`)
+    COLD_GLOBALS: ClassVar[tuple[str, ...]] = ("neutral", "posts")
+
+    @torch.inference_mode()
+    def score_content_only(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None = None,
+                           encoder: ContextEncoder | None = None, global_from: str = "posts"
+                           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Logits (n, k) and attention weights (n, k, 2) per modality of users ranked from posts alone.
+
+        For a user without a trained row (unknown to the model, or without fit records): ``p_u``
+        is the average trained user's (:meth:`neutral_inputs`), the contextual input the mean of
+        the posts in ``encoder`` (the model's, or a request's :meth:`ContextEncoder.for_user` copy;
+        ``users`` index it) in the window before each time, then Eq. 10-13 as for anyone. The global
+        input (``"posts"``) is the mean of the user's posts *before* that window, as a known user's
+        training-period vector is for a test case, so the contextual code is still the window's
+        deviation from the user's own normal (language and topics cancel, the mood stays); a user
+        with no earlier post gets the average trained user's, which ``"neutral"`` uses always.
+        ``benchmarks/cold_start.py`` measured "posts" ahead (README). Weights are empty for a
+        ``no_attention`` model.
+        """
+        if self.module is None:
+            raise RuntimeError(f"{self.name}: score_content_only() before fit() or load()")
+        if global_from not in self.COLD_GLOBALS:
+            raise ValueError(f"global_from must be one of {list(self.COLD_GLOBALS)}, got {global_from!r}")
+        enc = encoder if encoder is not None else self.encoder
+        users, items = as_2d(users, items)
+        module: AMAEModule = self.module  # type: ignore[assignment]
+        module.eval()
+        p, g = self.neutral_inputs()
+        rows = {m: x.expand(len(users), -1) for m, x in g.items()}
+        if global_from == "posts" and enc is not None:
+            rows = self._posts_global(enc, users, times, rows)
+        logits, weights = module.score_rows(p.expand(len(users), -1), rows, torch.tensor(items, device=self.device),
+                                            self._context(users, times, enc))
+        out = {m: w.float().cpu().numpy() for m, w in weights.items()}
+        if self.params["no_attention"] and len(self.params["contexts"]) > 1:
+            return logits.float().cpu().numpy(), {}
+        return logits.float().cpu().numpy(), self._all_weights(out, len(users), items.shape[1], False)
+
+    def neutral_inputs(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``p`` (d,) and the standardised global vector (D,) per modality of the average trained
+        user (:meth:`AMAEModule.neutral_user`), computed once per trained module."""
+        module: AMAEModule = self.module  # type: ignore[assignment]
+        if self._neutral is None or self._neutral[0] is not module:
+            trained = None if self.trained_users is None else torch.as_tensor(self.trained_users, device=self.device)
+            with torch.inference_mode():
+                p, g = module.neutral_user(trained)
+            self._neutral = (module, p, g)
+        return self._neutral[1], self._neutral[2]
+
+    def _posts_global(self, enc: ContextEncoder, users: np.ndarray, times: np.ndarray | None,
+                      rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Global inputs from the users' own posts in ``enc`` before each case's window (all of them
+        without times): each store range is read and standardised by
+        :meth:`ContextEncoder.window_rows`, exactly as a window is; a user with no such post keeps
+        the stand-in row."""
+        out = dict(rows)
+        for m, store in enc.posts.items():
+            if m not in rows:
+                continue
+            lo, hi = store.user_range(users)
+            if times is not None:
+                hi = store.position(users, np.asarray(times, dtype=np.int64) - enc.window)
+            part = WindowRows.of(enc.window_rows({m: (lo, hi)}), self.device)[m]
+            out[m] = part.dense(rows[m].contiguous())
         return out
 
     # -- persistence ------------------------------------------------------------------------------
@@ -276,6 +355,8 @@ class AMAEBase(TorchRecommender):
         if enc is not None:
             if enc.global_until is not None:
                 tensors["global_until"] = torch.as_tensor(enc.global_until)
+            if self.trained_users is not None:
+                tensors["trained_users"] = torch.as_tensor(self.trained_users)
             if self.params["embed_posts"] or not self.source.get("workspace"):
                 for m, store in enc.posts.items():
                     tensors[f"posts.{m}.keys"] = torch.as_tensor(np.asarray(store.keys))
@@ -293,6 +374,7 @@ class AMAEBase(TorchRecommender):
         model.stage1_history = state.get("stage1_history", [])
         path = folder / "content.safetensors"
         tensors = {k: v.numpy() for k, v in load_file(str(path)).items()} if path.exists() else {}
+        model.trained_users = tensors.get("trained_users")  # absent in models saved before cold start
         posts: dict[str, ModalityPosts] = {}
         mods = list(state["dims"])
         if all(f"posts.{m}.keys" in tensors and f"posts.{m}.features" in tensors for m in mods):

@@ -117,10 +117,16 @@ class AMAEModule(nn.Module):
         kernel per layer); an empty window's contextual code is its global code (see
         :class:`WindowRows`; a modality missing from ``ctx`` has every window empty).
         """
+        return self.codes_of({m: self.global_vectors(m)[u] for m in self.modalities}, ctx)
+
+    def codes_of(self, global_rows: dict[str, torch.Tensor], ctx: ContextBatch) -> dict[str, torch.Tensor]:
+        """:meth:`codes` for global inputs given row by row (``(n, D)`` per modality) instead of read
+        from the trained users' buffers: a user the model has no row for (cold start) goes through
+        exactly the autoencoders, padding, deviation and dropout a known user does."""
         out = {}
-        n = len(u)
         for m in self.modalities:
-            g = self.global_vectors(m)[u]
+            g = global_rows[m]
+            n = len(g)
             window = ctx.get(m)
             has_rows = window is not None and len(window.index) > 0
             z_all = self.aes[m].encode_rows(g, window.rows) if has_rows else self.aes[m](g)
@@ -208,6 +214,29 @@ class AMAEModule(nn.Module):
             for m, alpha in w.items():
                 weights[m][rows, cols] = alpha[:, 0]
         return logits, weights
+
+    def neutral_user(self, trained: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The average trained user: the mean backbone vector ``p`` (d,) and the mean standardised
+        global vector (D,) per modality over ``trained`` (all users when None).
+
+        A cold-start user has no row of its own; the mean is the one stand-in the rest of the
+        network was trained around (an all-zero ``p`` would also drop the popularity ``p . q_m``
+        carries), so the request's posts move the scores away from an average listener's.
+        """
+        first = self.global_vectors(self.modalities[0])
+        users = trained if trained is not None else torch.arange(len(first), device=first.device)
+        p = self.backbone.users(users).mean(0)
+        return p, {m: self.global_vectors(m)[users].mean(0) for m in self.modalities}
+
+    def score_rows(self, p: torch.Tensor, global_rows: dict[str, torch.Tensor], items: torch.Tensor,
+                   ctx: ContextBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Eq. 13 (with attention, Eq. 10-12) for users given as vectors, not indices: ``p`` (n, d),
+        global inputs (n, D) per modality, ``items`` (n, k). Logits (n, k) and attention (n, k, C).
+
+        The cold-start path: no DMF pair is known for such a user, so nothing is rescored hidden.
+        """
+        q, parts = self.item_side(items)
+        return self.predict(p, q, self.codes_of(global_rows, ctx), parts)
 
     def content_parameters(self) -> list[nn.Parameter]:
         """Everything stage 1 trains: encoders and decoders."""

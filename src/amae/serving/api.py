@@ -156,7 +156,8 @@ class ItemOut(BaseModel):
     logit: float | None = Field(None, description="the raw logit behind score (logit models only)")
     attention: dict[str, Attention] | None = Field(None, description="per modality (AMAE models only)")
     rank_without_posts: int | None = Field(None, description="the track's rank in the same request without its "
-                                                             "posts (content models given posts)")
+                                                             "posts (content models given posts; for a user "
+                                                             "without history, its popularity rank)")
     logit_change: float | None = Field(None, description="what the request's posts added to the track's logit")
     moved_most_by: str | None = Field(None, description="the modality whose posts alone moved the track most")
 
@@ -169,7 +170,8 @@ class PostsEffectOut(BaseModel):
 
 
 class ExplanationOut(BaseModel):
-    kind: str = Field(..., description="attention, collaborative or popularity")
+    kind: str = Field(..., description="attention, content (a user without history ranked from the posts "
+                                       "sent alone), collaborative or popularity")
     recent_posts: int
     context: dict[str, dict[str, Any]]
     posts_changed: PostsEffectOut | None = Field(None, description="the list against the same request without its "

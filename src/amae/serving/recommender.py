@@ -8,6 +8,11 @@ found by binary search in the store), and the model is scored through a shallow 
 that encoder, so the loaded model is never mutated, concurrent requests cannot see each other's
 posts, and no lock serialises reads. The explanation is the attention weight of the global and the contextual code
 per modality for every recommended track (Eq. 10-12), plus how many posts formed the context.
+
+A user without history (unknown to the model, or without training plays) who sends posts is
+ranked by a content model from those posts alone (``AMAEBase.score_content_only``: the average
+trained listener moved by what the posts say; explanation kind "content"); without posts, or
+with a collaborative model, such a user gets the training popularity.
 """
 
 from __future__ import annotations
@@ -82,7 +87,9 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
         raise UnknownUserError(f"unknown user '{user_id}' (not in {bundle.workspace}/data/users.json); "
                                "send recent posts for a popularity-based cold-start answer")
     exclude = np.zeros(0, np.int64) if include_played else played
-    if user < 0 or len(played) == 0:
+    if (user < 0 or len(played) == 0) and posts and bundle.is_content_model:
+        ranking = _rank_from_content(bundle, user, time, posts, exclude, k, deadline, notes)
+    elif user < 0 or len(played) == 0:
         ranking = _rank_by_popularity(bundle, user, posts, exclude, k, notes)
     elif bundle.is_content_model:
         ranking = _rank_with_attention(bundle, user, time, posts, exclude, k, deadline, notes)
@@ -105,7 +112,7 @@ def recommend(bundle: ModelBundle, user_id: str | int, k: int = 10, time: int | 
 class _Ranking:
     """What one scoring path hands back to :func:`recommend`: enough to build the items and explanation.
 
-    ``kind`` is the explanation kind ("popularity", "attention" or "collaborative"), ``scores`` the
+    ``kind`` is the explanation kind ("popularity", "attention", "content" or "collaborative"), ``scores`` the
     raw (1 x n_items) row, ``top`` the recommended item indices best first, ``attention`` the
     per-modality ``(len(top), 2)`` weights (AMAE only) and ``context`` the per-modality window report.
     """
@@ -142,18 +149,65 @@ def _all_items_row(bundle: ModelBundle) -> np.ndarray:
 
 
 def _rank_by_popularity(bundle: ModelBundle, user: int, posts: list[RecentPost], exclude: np.ndarray, k: int,
-                        notes: list[str]) -> _Ranking:
-    """Cold start: a user the model has no row (or no history) for gets the training popularity.
+                        notes: list[str], why: str | None = None) -> _Ranking:
+    """Cold start without content: a user the model has no row (or no history) for gets the training popularity.
 
-    No model here has a content-only scoring path, so request posts cannot help; the notes say so
-    rather than pretending they were used.
+    A collaborative model cannot read posts, and a content model given none (or none it could
+    read in the window, ``why``) has nothing to rank from; the notes say which, rather than
+    pretending the posts were used.
     """
     scores = bundle.popularity.copy()
+    if why is None:
+        why = ("send recent posts to be ranked from what they say" if bundle.is_content_model
+               else "this model has no content-only scoring: it cannot read posts")
     notes.append(("user not in the training data" if user < 0 else "user has no training history")
-                 + "; tracks ranked by training popularity (this model has no content-only scoring)")
+                 + f"; tracks ranked by training popularity ({why})")
     if posts:
         notes.append(f"{len(posts)} recent post(s) received but not used by the popularity fallback")
     return _Ranking("popularity", scores, _top_k(scores, exclude, k))
+
+
+def _rank_from_content(bundle: ModelBundle, user: int, time: int | None, posts: list[RecentPost],
+                       exclude: np.ndarray, k: int, deadline: float | None, notes: list[str]) -> _Ranking:
+    """Cold start for a content model: a user without a trained row is ranked from the posts alone.
+
+    The request posts join a one-user copy of the encoder (:meth:`ContextEncoder.for_user`, as a
+    known user's do; an unknown user gets an index no stored post has) and the model scores the
+    catalogue with :meth:`AMAEBase.score_content_only`: the average trained listener moved by what
+    the window's posts say. With no post readable in the window there is nothing to move it, so
+    the answer is the popularity fallback. Against that list the explanation says what the posts
+    changed (``rank_without_posts`` is the popularity rank).
+    """
+    model = bundle.model
+    new_times, new_feats = _featurize_request_posts(bundle, posts, time, deadline, notes)
+    slot = user if user >= 0 else model.encoder.n_users
+    enc = model.encoder.for_user(slot, new_times, new_feats, at=time)
+    counts = enc.context_counts(slot, time) if time is not None else {}
+    if not any(counts.values()):
+        hours = enc.window // 3600
+        return _rank_by_popularity(bundle, user, posts, exclude, k, notes,
+                                   f"none of the {len(posts)} post(s) could be read in the {hours} h before the time")
+    scores, weights = model.score_content_only(np.asarray([slot]), _all_items_row(bundle),
+                                               np.asarray([time], dtype=np.int64), enc)
+    scores = scores[0]
+    top = _top_k(scores, exclude, k)
+    attention = {m: w[0, top] for m, w in weights.items()} or None
+    who = "unknown user" if user < 0 else "user has no training history"
+    notes.append(f"{who}: ranked from the {len(posts)} post(s) sent (content only), not from listening history")
+    context = _context_report(enc, slot, time, new_times, notes, padding="an average listener's")
+    popular = _top_k(bundle.popularity, exclude, k)
+    effect = _posts_effect(bundle, popular, top, attention, notes, " (without posts: the most popular tracks)")
+    return _Ranking("content", scores, top, attention, context, effect, _popularity_ranks(bundle, top, exclude))
+
+
+def _popularity_ranks(bundle: ModelBundle, top: np.ndarray, exclude: np.ndarray) -> list[dict[str, Any]]:
+    """Per recommended track its rank in the popularity fallback, the list a cold-start user gets
+    without posts (one sort, as :func:`_per_item_change`); no logit to compare against."""
+    allowed = np.ones(bundle.n_items, dtype=bool)
+    allowed[exclude] = False
+    ordered = np.sort(bundle.popularity[allowed])
+    rank = 1 + len(ordered) - np.searchsorted(ordered, bundle.popularity[top], side="right")
+    return [{"rank_without_posts": int(r), "logit_change": None, "moved_most_by": None} for r in rank]
 
 
 def _rank_collaborative(bundle: ModelBundle, user: int, time: int | None, posts: list[RecentPost],
@@ -220,8 +274,9 @@ def _per_item_change(model: Any, user: int, time: int | None, top: np.ndarray,
 
 
 def _posts_effect(bundle: ModelBundle, before: np.ndarray, after: np.ndarray,
-                  attention: dict[str, np.ndarray] | None, notes: list[str]) -> dict[str, Any]:
-    """The top k with the request's posts against the same request without them, in track ids.
+                  attention: dict[str, np.ndarray] | None, notes: list[str], baseline: str = "") -> dict[str, Any]:
+    """The top k with the request's posts against the same request without them, in track ids
+    (``baseline`` names that list in the notes where it is not the model's own, e.g. popularity).
 
     A post the model cannot read (far outside what it was trained on, say) leaves the list as it
     was; the answer then says so instead of implying that the posts shaped it.
@@ -234,9 +289,9 @@ def _posts_effect(bundle: ModelBundle, before: np.ndarray, after: np.ndarray,
     weight = None if not attention else float(np.mean([w[:, 1].mean() for w in attention.values()]))
     shown = "" if weight is None else f" (mean contextual attention {weight:.2f})"
     if not entered and not moved:
-        notes.append(f"the recent posts did not change this list: it is the list without them{shown}")
+        notes.append(f"the recent posts did not change this list: it is the list without them{baseline}{shown}")
     else:
-        notes.append(f"the recent posts changed the list: {len(entered)} of {len(after)} tracks entered, "
+        notes.append(f"the recent posts changed the list{baseline}: {len(entered)} of {len(after)} tracks entered, "
                      f"{moved} moved{shown}")
     return {"entered": entered, "left": left, "moved": moved, "mean_contextual_attention": weight}
 
@@ -277,11 +332,12 @@ def _scoring_view(model: Any, user: int, posts: list[RecentPost], new_times: _Pe
 
 
 def _context_report(enc: ContextEncoder, user: int, time: int | None, new_times: _PerModality,
-                    notes: list[str]) -> dict[str, Any]:
+                    notes: list[str], padding: str = "the user's") -> dict[str, Any]:
     """Per modality: how many posts (stored, and from the request) formed the context at ``time``.
 
-    A modality with no post in the window falls back to the global vector (the paper's padding);
-    the report flags it and a note says so, since that recommendation then ignores the moment.
+    A modality with no post in the window falls back to the global vector (the paper's padding;
+    ``padding`` says whose: a cold-start user's is an average listener's); the report flags it and
+    a note says so, since that recommendation then ignores the moment.
     """
     counts = enc.context_counts(user, time) if time is not None else {m: 0 for m in enc.modalities}
     new_in_window = {m: int(((t >= time - enc.window) & (t < time)).sum()) if time is not None else 0
@@ -293,7 +349,7 @@ def _context_report(enc: ContextEncoder, user: int, time: int | None, new_times:
                       "fallback_to_global": fallback}
         if fallback:
             notes.append(f"{m}: no post in the {enc.window // 3600} h before {_iso(time) or 'the request'}; "
-                         "the contextual input is the user's global vector")
+                         f"the contextual input is {padding} global vector")
     return context
 
 
