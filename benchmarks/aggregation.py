@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from amae.features.content import ContextEncoder
-from amae.features.store import open_modality, write_modality
+from amae.content.posts import ContextEncoder
+from amae.content.store import open_modality, write_modality
 
 DAY = 24 * 3600
 T0 = 1_600_000_000

@@ -42,8 +42,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, peak_rss_mb, write_results  # noqa: E402
 
-from amae.features.content import ContextEncoder, PostContent, global_cutoffs  # noqa: E402
-from amae.features.store import NpyWriter, post_keys, write_modality  # noqa: E402
+from amae.content.posts import ContextEncoder, PostContent, global_cutoffs  # noqa: E402
+from amae.content.store import NpyWriter, post_keys, write_modality  # noqa: E402
 from amae.models.amae import MFAMAE  # noqa: E402
 from amae.models.base import TrainData  # noqa: E402
 from amae.models.mf import MF  # noqa: E402

@@ -20,9 +20,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_results  # noqa: E402
 
+from amae.content.store import FixedPCA  # noqa: E402
 from amae.features.extract import available_groups, load_group  # noqa: E402
 from amae.features.modalities import POST_MODALITIES  # noqa: E402
-from amae.features.store import FixedPCA  # noqa: E402
 from amae.protocol.split import in_training_period  # noqa: E402
 from amae.protocol.stored import load_split  # noqa: E402
 

@@ -18,8 +18,8 @@ SRC = REPO / "src"
 PACKAGE = SRC / "amae"
 
 #: layer rank of each top-level module/package of ``amae``: a module may import a lower rank only
-RANKS = {"compute": 0, "data": 0, "config": 0, "protocol": 1, "features": 1, "models": 2, "training": 3,
-         "experiments": 4, "serving": 4, "cli": 5, "__main__": 6}
+RANKS = {"compute": 0, "data": 0, "config": 0, "protocol": 1, "features": 1, "content": 2, "models": 3, "training": 4,
+         "experiments": 5, "serving": 5, "cli": 6, "__main__": 7}
 #: (importer, imported) pairs of the same rank that are allowed; any other same-rank pair is not
 SAME_RANK_ALLOWED = {("data", "config"), ("config", "data"), ("features", "protocol")}
 
@@ -148,7 +148,7 @@ def helper():
     # siblings: experiments and serving never import each other; features may use protocol, not the reverse
     assert check_source("from amae.experiments.runs import resolve_cell\n", "src/amae/serving/x.py")
     assert check_source("from amae.serving import bundle\n", "src/amae/experiments/x.py")
-    assert check_source("from amae.features.content import ContextEncoder\n", "src/amae/protocol/x.py")
+    assert check_source("from amae.content.posts import ContextEncoder\n", "src/amae/protocol/x.py")
     assert not check_source("from amae.protocol.split import Split\n", "src/amae/features/x.py")
     # relative and dynamic imports resolve to the module they name
     assert [str(v) for v in check_source("from ..training import trainer\n", "src/amae/models/x.py")] \

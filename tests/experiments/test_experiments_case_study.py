@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from amae.content.posts import DEFAULT_WINDOW_SECONDS, ContextEncoder, load_posts
 from amae.data.io import DataError
 from amae.data.workspace import ingest, load_workspace
 from amae.experiments.case_study import _chosen_listens, _store_means, case_study
 from amae.experiments.runs import load_split
-from amae.features.content import DEFAULT_WINDOW_SECONDS, ContextEncoder, load_posts
 from amae.features.extract import load_group
 from amae.protocol.split import split_interactions, training_until
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from amae.features.content import ModalityPosts, PostContent, build_content
+from amae.content.posts import ModalityPosts, PostContent, build_content
 from amae.models.base import TrainData
 from amae.protocol.split import EvalCases
 
@@ -65,8 +65,8 @@ FAST = {"epochs": 2, "stage1_epochs": 2, "progress": False, "batch_size": 64}
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from amae.content.posts import load_posts, noise_like, shuffle_post_users  # noqa: E402
 from amae.data.io import DataError  # noqa: E402
-from amae.features.content import load_posts, noise_like, shuffle_post_users  # noqa: E402
 from amae.models import REGISTRY  # noqa: E402
 from amae.models.amae import DMFAMAE, MFAMAE  # noqa: E402
 from amae.models.amae_module import AMAEModule  # noqa: E402
@@ -249,7 +249,7 @@ def test_literal_relu_and_bad_switches(world: SimpleNamespace) -> None:
 
 def test_encoder_contextual_matches_a_literal_reading(world: SimpleNamespace) -> None:
     """The store's range reads give the means and flags a post-by-post loop gives (design 5.1-5.2)."""
-    from amae.features.content import global_cutoffs
+    from amae.content.posts import global_cutoffs
 
     content = content_of(world)
     enc = content.encoder

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from amae.features.text.bag import user_bag_of_words
+from amae.content.words import user_bag_of_words
 from amae.models.sdae import sdae_inputs
 from amae.training.fitting import fit_sdae
 

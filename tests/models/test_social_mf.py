@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from amae.content.words import user_bag_of_words
 from amae.data.io import DataError
-from amae.features.text.bag import user_bag_of_words
 from amae.models.base import TrainData
 from amae.models.social_mf import MFS, PMFS
 from amae.training import fit

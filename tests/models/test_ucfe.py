@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from amae.content.emotion import EmotionContent, emotion_columns
 from amae.data.io import DataError
-from amae.features.emotion import EmotionContent, emotion_columns
 from amae.models import ucfe
 from amae.models.base import TrainData
 from amae.models.ucfe import UCFE

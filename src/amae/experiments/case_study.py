@@ -13,7 +13,7 @@ Each modality is averaged over the posts that carry it, as models average it: a 
 image has zeros in its visual columns, which would say "no image" rather than "cold colours", and
 an empty post would count as zero happiness words. The means are the models' own: the columns
 shown are read with the content store's post selection and sort
-(:func:`amae.features.content.group_columns`) and averaged by a :class:`ContextEncoder` (the
+(:func:`amae.content.posts.group_columns`) and averaged by a :class:`ContextEncoder` (the
 global vectors before each user's training cutoff, the contextual ones over the window's post
 range), unstandardised, so the figure reads in the features' units.
 """
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from amae.content.posts import DEFAULT_WINDOW_SECONDS, ContextEncoder, group_columns
 from amae.data.contract import Dataset
 from amae.data.io import DataError, write_json
-from amae.features.content import DEFAULT_WINDOW_SECONDS, ContextEncoder, group_columns
 from amae.features.extract import load_group
 from amae.features.modalities import modality_of_group
 from amae.protocol.split import Split, training_until
@@ -93,7 +93,7 @@ class _Listens:
 
 def _chosen_listens(dataset: Dataset, split: Split, items: np.ndarray) -> _Listens:
     """Listens of ``items`` with the per-user training cutoffs of the split (fit + validation), the
-    same cutoffs the models' global vectors use (:func:`amae.features.content.global_cutoffs`)."""
+    same cutoffs the models' global vectors use (:func:`amae.content.posts.global_cutoffs`)."""
     inter = dataset.interactions
     i_item = inter["item_idx"].to_numpy(np.int64)
     sel = np.isin(i_item, items)

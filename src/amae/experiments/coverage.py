@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amae.content.store import DEFAULT_WINDOW_SECONDS
 from amae.data.contract import Dataset
 from amae.data.ranges import window_counts
 from amae.features.modalities import POST_MODALITIES
-from amae.features.store import DEFAULT_WINDOW_SECONDS
 from amae.protocol.split import Split
 
 #: below this share of test listens with a post in the window, the report warns

@@ -130,7 +130,7 @@ def prepare_content(ctx: Context, wanted: list[str], unique: dict[str, Row], fea
                                                   feature_batch_sizes or {"visual": 512}, ctx.log)
         timings.update(ftimes)
     if dataset.has_content:
-        from amae.features.content import usable_posts
+        from amae.content.posts import usable_posts
         from amae.features.extract import available_groups
 
         ctx.groups, ctx.usable = available_groups(ws / "features"), usable_posts(ws)

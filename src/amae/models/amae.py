@@ -23,8 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from amae.data.io import atomic_path, read_json
-from amae.features.content import (
+from amae.content.posts import (
     ContextEncoder,
     ModalityPosts,
     PostContent,
@@ -33,7 +32,8 @@ from amae.features.content import (
     resolve_control,
     select_groups,
 )
-from amae.features.standardize import Standardizer
+from amae.content.standardize import Standardizer
+from amae.data.io import atomic_path, read_json
 from amae.models.amae_module import CONTEXT_INPUTS, CONTEXTS, AMAEModule, ContextBatch, RecordContext, WindowRows
 from amae.models.autoencoder import cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
@@ -141,7 +141,7 @@ class AMAEBase(TorchRecommender):
     def setup(self, data: TrainData) -> None:
         if not isinstance(data.content, PostContent):
             raise ValueError(f"{self.name} needs content (TrainData.content: the 'posts' user content from "
-                             f"{type(self).__name__}.prepare_content or amae.features.content.build_content)")
+                             f"{type(self).__name__}.prepare_content or amae.content.posts.build_content)")
         self.encoder, self.source = data.content.encoder, dict(data.content.source)
         self.trained_users, self._neutral = np.unique(np.asarray(data.users, dtype=np.int64)), None
 

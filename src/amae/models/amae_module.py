@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from amae.features.content import (
+from amae.content.posts import (
     ContextEncoder,
 )
-from amae.features.store import release_pages
+from amae.content.store import release_pages
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder
 

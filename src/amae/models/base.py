@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from amae.features.user_content import UserContent, content_class
+from amae.content.kinds import UserContent, content_class
 from amae.models.stages import STOP_VIEWS
 from amae.protocol.split import EvalCases
 
@@ -44,7 +44,7 @@ class Recommender(ABC):
     """Base class: ``fit``, ``score``, ``save``, ``load``. Subclasses register by ``name``."""
 
     name: ClassVar[str] = ""
-    #: the kind of user content the model reads (``amae.features.user_content``: "posts",
+    #: the kind of user content the model reads (``amae.content.kinds``: "posts",
     #: "emotions", "words"), or None for a purely collaborative model
     content_kind: ClassVar[str | None] = None
     #: True when the model reads content; such models are "not applicable" on content-free data

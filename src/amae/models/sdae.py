@@ -1,7 +1,7 @@
 """The stacked denoising autoencoder (SDAE) that codes users' bags of words.
 
 Used by the MF_S / PMF_S baselines (``amae.models.social_mf``) on the ``words`` user content
-(:class:`amae.features.text.bag.BagOfWords`: training-period posts only). **Reconstruction** (the
+(:class:`amae.content.words.BagOfWords`: training-period posts only). **Reconstruction** (the
 paper names the baselines but gives no formulas, docs/design.md section 6.3):
 
 * the input of a user is ``log1p(count)`` divided by the row maximum, in ``[0, 1]`` **[choice]**;

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from amae.content.words import BagOfWords
 from amae.data.io import DataError
-from amae.features.text.bag import BagOfWords
 from amae.models.base import LEARNING_SPACE, TrainData, register
 from amae.models.sdae import SDAEResult, sdae_inputs, sdae_stage
 from amae.models.stages import PointwiseStage, Stage

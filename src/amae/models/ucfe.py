@@ -33,9 +33,9 @@ import numpy as np
 import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 
+from amae.content.emotion import EmotionContent
+from amae.content.store import DEFAULT_WINDOW_SECONDS
 from amae.data.io import DataError, atomic_path, read_json, write_json
-from amae.features.emotion import EmotionContent
-from amae.features.store import DEFAULT_WINDOW_SECONDS
 from amae.models.base import Recommender, TrainData, as_2d, register
 
 _INT64_MIN = np.iinfo(np.int64).min

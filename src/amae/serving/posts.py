@@ -5,7 +5,7 @@ A served AMAE model reacts to what the user posted in the last day. Those posts 
 trained on: the text groups come from the workspace's fitted text model (Word2Vec + SIF, lexicon
 config recorded in ``features/text/text_h.json``), the visual groups from the visual extractor with
 the recorded config. Groups are concatenated in the model's order, and posts that lack a modality
-(empty text, no readable image) are left out of that modality, as :func:`amae.features.content.load_posts`
+(empty text, no readable image) are left out of that modality, as :func:`amae.content.posts.load_posts`
 does for stored posts.
 """
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from amae.content.posts import ContextEncoder
 from amae.data.io import DataError
-from amae.features.content import ContextEncoder
 from amae.serving.bundle import ModelBundle
 from amae.serving.posts import MAX_POSTS, RecentPost
 

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from amae.content.words import BagOfWords
 from amae.data.synthetic import WorldConfig, generate_world
 from amae.data.workspace import ingest
 from amae.features.extract import load_group
 from amae.features.pipeline import extract_features, training_posts_mask
 from amae.features.text import TextModel
-from amae.features.text.bag import BagOfWords
 from amae.protocol.split import split_interactions
 
 LEAK, KEPT = "zzleakword", "zzkeptword"

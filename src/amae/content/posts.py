@@ -3,7 +3,7 @@
 A modality's post vector is the concatenation of its switched-on feature groups (``text`` =
 ``text_h`` + ``text_d``, ``visual`` = ``visual_h`` + ``visual_d``); posts that lack the modality
 (empty text, no image) are left out of its averages. :func:`load_posts` builds the content store
-(:mod:`amae.features.store`: posts sorted by (user, time), features memory-mapped) once per
+(:mod:`amae.content.store`: posts sorted by (user, time), features memory-mapped) once per
 workspace, feature set and control; :class:`ContextEncoder` reads it by range and turns any
 ``(users, times)`` into standardised contextual vectors, so the same code serves training records,
 validation, test cases and serving without a per-record matrix. Standardisers are fitted on the
@@ -23,11 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from amae.data.io import DataError, read_json, write_json
-from amae.data.provenance import Manifest, check, read_manifest, seal, short, upstream
-from amae.features.modalities import GROUP_KINDS, POST_MODALITIES, modality_of_group
-from amae.features.standardize import Standardizer
-from amae.features.store import (
+from amae.content.kinds import UserContent, register_content
+from amae.content.standardize import Standardizer
+from amae.content.store import (
     CONTROLS,
     DEFAULT_WINDOW_SECONDS,
     STORE_FORMAT,
@@ -43,7 +41,9 @@ from amae.features.store import (
     shuffle_post_users,
     write_modality,
 )
-from amae.features.user_content import UserContent, register_content
+from amae.data.io import DataError, read_json, write_json
+from amae.data.provenance import Manifest, check, read_manifest, seal, short, upstream
+from amae.features.modalities import GROUP_KINDS, POST_MODALITIES, modality_of_group
 from amae.protocol.split import in_training_period, training_until
 
 _INT64_MIN = np.iinfo(np.int64).min
@@ -80,7 +80,7 @@ def resolve_control(params: dict[str, Any]) -> str:
 class ContextEncoder:
     """Standardised global and contextual vectors per modality for arbitrary ``(users, times)``.
 
-    Reads the content store (:class:`~amae.features.store.ModalityPosts`, one per modality) by
+    Reads the content store (:class:`~amae.content.store.ModalityPosts`, one per modality) by
     range: a batch costs the posts in its windows, whatever the number of records or posts, and
     nothing is cached per record, so concurrent readers (serving) need no lock. ``global_until``
     is the per-user cutoff array (or None for all posts); the global vectors are computed once

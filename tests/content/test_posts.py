@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amae.features.content import DEFAULT_WINDOW_SECONDS, ContextEncoder, global_cutoffs
-from amae.features.standardize import Standardizer
-from amae.features.store import ModalityPosts, write_modality
+from amae.content.posts import DEFAULT_WINDOW_SECONDS, ContextEncoder, global_cutoffs
+from amae.content.standardize import Standardizer
+from amae.content.store import ModalityPosts, write_modality
 from amae.protocol.split import period_end
 
 DAY = DEFAULT_WINDOW_SECONDS

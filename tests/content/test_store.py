@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amae.features.store import (
+from amae.content.store import (
     FixedPCA,
     ModalityPosts,
     NpyWriter,

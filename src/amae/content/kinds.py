@@ -6,10 +6,10 @@ class with one ``build(workspace, dataset, split, **options)``; the experiment r
 it over in ``TrainData.content``. A new kind is a new subclass registered here with
 :func:`register_content`; kinds that exist today:
 
-* ``posts`` (:class:`amae.features.content.PostContent`): the content store of post feature
+* ``posts`` (:class:`amae.content.posts.PostContent`): the content store of post feature
   vectors, read per (user, time) as global and contextual means (AMAE);
-* ``emotions`` (:class:`amae.features.emotion.EmotionContent`): per-post emotion vectors (UCFE);
-* ``words`` (:class:`amae.features.text.bag.BagOfWords`): each user's training-period bag of
+* ``emotions`` (:class:`amae.content.emotion.EmotionContent`): per-post emotion vectors (UCFE);
+* ``words`` (:class:`amae.content.words.BagOfWords`): each user's training-period bag of
   words (MF_S, PMF_S).
 """
 

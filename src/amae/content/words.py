@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from amae.content.kinds import UserContent, register_content
 from amae.features.text.config import TextFeatureConfig
 from amae.features.text.prepare import prepare_posts
 from amae.features.text.tokenize import EMOJI, HASHTAG, WORD, token_kind
-from amae.features.user_content import UserContent, register_content
 from amae.protocol.split import in_training_period
 
 KEPT_KINDS = frozenset({WORD, HASHTAG, EMOJI})

@@ -4,7 +4,7 @@ The DUTIR lexicon columns of the ``text_h`` features: the 21 minor classes (``em
 lexicon file was given at extraction, else the 7 major ones (``emo7_*``). A user's vector at time
 ``t`` is the mean over their posts in ``[t - window, t)``, or their training-period mean when that
 window is empty (the paper's padding). Posts are sorted by (user, time) once
-(:class:`~amae.features.store.ModalityPosts`), so a batch of cases costs the posts in its windows.
+(:class:`~amae.content.store.ModalityPosts`), so a batch of cases costs the posts in its windows.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from amae.content.kinds import UserContent, register_content
+from amae.content.store import ModalityPosts
 from amae.data.io import DataError
-from amae.features.store import ModalityPosts
-from amae.features.user_content import UserContent, register_content
 from amae.protocol.split import training_until
 
 
