@@ -15,7 +15,8 @@ DUTIR_ENV = "AMAE_DUTIR"
 #: version of what the text features compute (columns, segmentation, lexicons); it is part of the
 #: config recorded in the features' and the text model's manifests, so bumping it re-extracts them.
 #: 2: language of the post (``lang_*``), labMT polarity (``labmt_*``), Japanese via ML-Ask, not jieba
-TEXT_FEATURES_VERSION = 2
+#: 3: ``lang_tr`` and ``lang_hi``; Turkish SentiNet and Hindi labMT, Korean words read by their beginnings
+TEXT_FEATURES_VERSION = 3
 
 
 @dataclass

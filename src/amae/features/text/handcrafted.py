@@ -26,18 +26,17 @@ from .categories import WordMatcher, builtin_categories, english_pos_lists, load
 from .config import TextFeatureConfig
 from .language import LANG_COLUMNS, LANG_MIN_CONFIDENCE, PostLanguages, detect_languages, load_identifier
 from .lexicons import (
-    LABMT_FILES,
     MAJOR_CLASSES,
     MINOR_CLASSES,
     NRC_CLASSES,
     NRC_TO_MAJOR,
+    POLARITY_LANGS,
     EmotionLexicon,
     labmt_language,
-    labmt_polarity,
     load_emoji_table,
-    load_labmt,
     load_mlask,
     load_nrc,
+    load_polarity_list,
     load_zh_lexicon,
     polarity_of,
 )
@@ -89,6 +88,8 @@ PUNCT_PATTERNS: dict[str, re.Pattern] = {
 _SENTENCE_SPLIT = re.compile(r"[.!?。！？…\n]+")
 _HAS_WORD = re.compile(r"\w")
 _EMOJI_STRIP = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
+#: Devanagari letters and signs (not the danda, not digits) and the joiners used inside Hindi words
+_DEVANAGARI = re.compile("[\u0900-\u0963\u0971-\u097f\u200c\u200d]+")
 MACRO_COLUMNS = ("macro_chars", "macro_tokens", "macro_sentences", "macro_emoji", "macro_hashtags",
                  "macro_mentions", "macro_urls", "macro_cjk_share", "macro_lang_zh")  # fmt: skip
 VADER_COLUMNS = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
@@ -106,6 +107,32 @@ class _TokenRow:
     negator: bool
 
 
+def _join_devanagari(text: str, tokens: list[str]) -> list[str]:
+    """``tokens`` with each Devanagari word whole again.
+
+    The tokenizer's word pattern (``\\w``) stops at every Devanagari vowel sign, so खुश comes as
+    ख | ु | श (and #खुशी as #ख | ुशी) and no Hindi word could be looked up. A Devanagari piece that
+    touches, in ``text``, a token ending in Devanagari is joined to it; the tokens are kept as they
+    are when they cannot be found in order (lower() changed the length).
+    """
+    low = text.lower()
+    if len(low) != len(text):
+        return tokens
+    out: list[str] = []
+    cursor, end, joinable = 0, -1, False
+    for tok in tokens:
+        at = low.find(tok.lower(), cursor)
+        if at < 0:
+            return tokens
+        if joinable and at == end and _DEVANAGARI.fullmatch(tok):
+            out[-1] += tok
+        else:
+            out.append(tok)
+        joinable = _DEVANAGARI.match(tok[-1]) is not None
+        cursor = end = at + len(tok)
+    return out
+
+
 class HandcraftedFeaturizer:
     """Builds ``text_h`` for lists of (already normalised) posts."""
 
@@ -115,7 +142,7 @@ class HandcraftedFeaturizer:
         self.zh_lexicon: EmotionLexicon = load_zh_lexicon(dutir_path)
         self.nrc = load_nrc()
         self.emoji = {_EMOJI_STRIP.sub("", k): v for k, v in load_emoji_table().items()}
-        self.labmt = {lang: load_labmt(lang) for lang in LABMT_FILES}
+        self.labmt = {lang: load_polarity_list(lang) for lang in POLARITY_LANGS}
         self.mlask = load_mlask()
         load_identifier()  # ~1 s once per process: at start-up (serving's warm-up), not on a first request
         self._mlask_rows: dict[str, _TokenRow] = {}
@@ -217,7 +244,7 @@ class HandcraftedFeaturizer:
                     acc[col[f"emo2_{emo}"]] = 1.0
 
     def _add_labmt(self, token: str, acc: dict[int, float], lang: str) -> None:
-        pol = labmt_polarity(token, self.labmt[lang], lang)
+        pol = self.labmt[lang].polarity(token)
         if pol:
             acc[self.col[LABMT_COLUMNS[0] if pol > 0 else LABMT_COLUMNS[1]]] = 1.0
 
@@ -243,7 +270,8 @@ class HandcraftedFeaturizer:
         elif kind == HASHTAG:
             acc[col["macro_hashtags"]] = 1.0
             inner = token.strip("#")
-            for sub in tokenize(inner, bool(_CJK_RE.search(inner))):
+            subs = tokenize(inner, bool(_CJK_RE.search(inner)))
+            for sub in _join_devanagari(inner, subs) if _DEVANAGARI.search(inner) else subs:
                 if token_kind(sub) == "word":
                     sub_row = self._row(sub, ns)
                     for c, v in zip(sub_row.cols, sub_row.vals, strict=True):
@@ -298,9 +326,9 @@ class HandcraftedFeaturizer:
     def _namespaces(self, langs: PostLanguages) -> list[str]:
         """Lexicon namespace of every post: "" (English / Chinese lists by script), ``ja``, or a labMT language."""
         out = []
-        for code, ja, conf in zip(langs.code, langs.is_ja, langs.confidence, strict=True):
+        for code, ja, conf, latin in zip(langs.code, langs.is_ja, langs.confidence, langs.latin, strict=True):
             lex = labmt_language(code) if code else None
-            foreign = lex not in (None, "en", "zh") and conf >= LANG_MIN_CONFIDENCE
+            foreign = lex not in (None, "en", "zh") and (conf >= LANG_MIN_CONFIDENCE or not latin)
             out.append(_JA if ja else lex if foreign else "")
         return out
 
@@ -364,6 +392,7 @@ class HandcraftedFeaturizer:
         """
         langs = detect_languages(texts, is_zh)
         namespaces = self._namespaces(langs)
+        tokens = [_join_devanagari(t, ts) if _DEVANAGARI.search(t) else ts for t, ts in zip(texts, tokens, strict=True)]
         out = self._token_counts(tokens, namespaces)
         if langs.is_ja.any():
             self._add_mlask(texts, langs.is_ja, out)
@@ -399,7 +428,8 @@ class HandcraftedFeaturizer:
             "category_versions": self.category_versions,
             "pos": "jieba dictionary lookup (zh), closed-class lists + suffixes (en), 'other' for Japanese words",
             "language": "CJK share (zh), kana share or py3langid (ja), py3langid (others)",
-            "labmt": "labMTsimple:data/LabMT (" + ",".join(LABMT_FILES) + "; ms, jv -> id)",
+            "labmt": "labMTsimple:data/LabMT (" + ",".join(c for c in POLARITY_LANGS if c != "tr") + "; ms, jv -> id), "
+            "tr: nlptoolkit-sentinet:SentiNet/data/turkish_sentiliteralnet.xml",
             "ja_lexicon": f"pymlask:mlask/emotions ({len(self.mlask.words)} expressions)",
             "share_columns_divided_by": "macro_tokens",
         }
