@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,3 +57,16 @@ def one_line_error(code: int, output: str, *needles: str) -> None:
     assert len(output.strip().splitlines()) == 1, output
     for needle in needles:
         assert needle in output, (needle, output)
+
+
+def as_counts(df: Any) -> Any:
+    """``text_h`` with its log-count columns read back as counts (version 4 stores log(1 + count)),
+    so tests of counting can say "3 emoji" rather than "log 4"."""
+    import numpy as np
+
+    from amae.features.text.handcrafted import LOG_COUNT_COLUMNS
+
+    cols = [c for c in LOG_COUNT_COLUMNS if c in df.columns]
+    out = df.copy()
+    out[cols] = np.rint(np.expm1(out[cols].to_numpy(np.float64)))
+    return out

@@ -13,6 +13,7 @@ from amae.features.text import TextFeatureConfig
 from amae.features.text.handcrafted import HandcraftedFeaturizer
 from amae.features.text.lexicons import MAJOR_CLASSES, MINOR_CLASSES, load_dutir
 from amae.features.text.prepare import prepare_posts
+from tests_helpers import as_counts
 
 HEADER = "词语,词性种类,词义数,词义序号,情感分类,强度,极性,辅助情感分类,强度,极性\n"
 
@@ -20,7 +21,7 @@ HEADER = "词语,词性种类,词义数,词义序号,情感分类,强度,极性,
 def featurize(fz: HandcraftedFeaturizer, posts: list) -> tuple[pd.DataFrame, list[list[str]]]:
     prep = prepare_posts(posts, fz.config)
     x = fz.transform(prep.texts, prep.tokens, prep.is_zh, prep.cjk)
-    return pd.DataFrame(x, columns=fz.columns), prep.tokens
+    return as_counts(pd.DataFrame(x, columns=fz.columns)), prep.tokens
 
 
 @pytest.fixture()

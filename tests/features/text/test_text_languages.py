@@ -13,7 +13,7 @@ import pytest
 
 from amae.features.text import TextFeatureConfig
 from amae.features.text.config import DUTIR_ENV, TEXT_FEATURES_VERSION
-from amae.features.text.handcrafted import HandcraftedFeaturizer, _join_devanagari
+from amae.features.text.handcrafted import LOG_COUNT_COLUMNS, HandcraftedFeaturizer, _join_devanagari
 from amae.features.text.language import LANG_COLUMNS, LANG_MIN_CONFIDENCE, detect_languages
 from amae.features.text.lexicons import (
     KOREAN_THRESHOLDS,
@@ -144,6 +144,8 @@ def test_english_and_chinese_posts_keep_their_old_columns(fz: HandcraftedFeaturi
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     df = featurize(fz, golden["posts"])
     old = pd.DataFrame(np.asarray(golden["values"], dtype=np.float32), columns=golden["columns"])
+    counts = list(LOG_COUNT_COLUMNS)  # version 4 reads counts as log(1 + count); the rest is unchanged
+    old[counts] = np.log1p(old[counts].to_numpy(np.float64)).astype(np.float32)
     assert list(df.columns[: len(old.columns)]) == list(old.columns)  # old columns first, same order
     langs = df[[c for c in LANG_COLUMNS if c != "lang_confidence"]]
     lang = np.where(langs.to_numpy().any(axis=1), langs.idxmax(axis=1), "none")
@@ -162,7 +164,7 @@ def test_labmt_polarity_for_english_and_chinese_posts(fz: HandcraftedFeaturizer)
 
 def test_language_is_part_of_the_feature_version() -> None:
     cfg = TextFeatureConfig()
-    assert TEXT_FEATURES_VERSION == 3 and cfg.to_dict()["features_version"] == TEXT_FEATURES_VERSION
+    assert TEXT_FEATURES_VERSION == 4 and cfg.to_dict()["features_version"] == TEXT_FEATURES_VERSION
     for old in (1, 2):  # 3: lang_tr and lang_hi
         with pytest.raises(ValueError, match="extract them again"):
             TextFeatureConfig(features_version=old)
@@ -194,7 +196,8 @@ def test_hindi_words_are_joined_and_read_in_the_hindi_list(fz: HandcraftedFeatur
     assert "प्यार" not in load_labmt("hi") and "पयार" in load_labmt("hi")  # the list lost its viramas
     assert hi.score("प्यार") == load_labmt("hi")["पयार"] and hi.score("मज़ा") == load_labmt("hi")["मजा"]
     df = featurize(fz, [text])
-    assert df.lang_hi[0] == 1 and df.labmt_positive[0] > 0 and df.macro_tokens[0] == 6  # the danda is punctuation
+    assert df.lang_hi[0] == 1 and df.labmt_positive[0] > 0
+    assert df.macro_tokens[0] == pytest.approx(np.log1p(6))  # the danda is punctuation (log count, version 4)
 
 
 def test_russian_posts_in_cyrillic_are_read_in_russian_whatever_the_probability(fz: HandcraftedFeaturizer) -> None:

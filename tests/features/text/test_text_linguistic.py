@@ -11,6 +11,7 @@ from amae.features.text import TextFeatureConfig
 from amae.features.text.handcrafted import HandcraftedFeaturizer
 from amae.features.text.prepare import prepare_posts
 from amae.features.text.tokenize import cjk_share, token_kind, tokenize
+from tests_helpers import as_counts
 
 CASE_STUDY_NAMES = ["emo7_happiness", "pron_first_singular", "topic_home", "macro_chars", "emo2_positive",
                     "emo21_PA", "cog_insight", "negation", "pos_noun", "macro_urls"]  # fmt: skip
@@ -25,7 +26,7 @@ def fz(shared_data: Path) -> HandcraftedFeaturizer:
 
 def feats(fz: HandcraftedFeaturizer, posts: list[str]) -> pd.DataFrame:
     p = prepare_posts(posts, fz.config)
-    return pd.DataFrame(fz.transform(p.texts, p.tokens, p.is_zh, p.cjk), columns=fz.columns)
+    return as_counts(pd.DataFrame(fz.transform(p.texts, p.tokens, p.is_zh, p.cjk), columns=fz.columns))
 
 
 def test_special_tokens_stay_whole() -> None:

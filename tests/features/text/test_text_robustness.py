@@ -12,6 +12,7 @@ import pytest
 
 from amae.features.text import TextBatchExtractor, TextFeatureConfig
 from amae.features.text.normalize import clean_text
+from tests_helpers import as_counts
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def run(extractor: TextBatchExtractor, posts: list) -> tuple[pd.DataFrame, dict]
     x = res.blocks["text_h"]
     assert x.dtype == np.float32 and x.shape == (len(posts), len(extractor.feature_names["text_h"]))
     assert np.isfinite(x).all()
-    return pd.DataFrame(x, columns=extractor.feature_names["text_h"]), res.flags
+    return as_counts(pd.DataFrame(x, columns=extractor.feature_names["text_h"])), res.flags
 
 
 def test_empty_and_missing(extractor: TextBatchExtractor) -> None:

@@ -16,7 +16,8 @@ DUTIR_ENV = "AMAE_DUTIR"
 #: config recorded in the features' and the text model's manifests, so bumping it re-extracts them.
 #: 2: language of the post (``lang_*``), labMT polarity (``labmt_*``), Japanese via ML-Ask, not jieba
 #: 3: ``lang_tr`` and ``lang_hi``; Turkish SentiNet and Hindi labMT, Korean words read by their beginnings
-TEXT_FEATURES_VERSION = 3
+#: 4: length, count and punctuation columns as log(1 + count)
+TEXT_FEATURES_VERSION = 4
 
 
 @dataclass

@@ -93,6 +93,11 @@ _DEVANAGARI = re.compile("[\u0900-\u0963\u0971-\u097f\u200c\u200d]+")
 MACRO_COLUMNS = ("macro_chars", "macro_tokens", "macro_sentences", "macro_emoji", "macro_hashtags",
                  "macro_mentions", "macro_urls", "macro_cjk_share", "macro_lang_zh")  # fmt: skip
 VADER_COLUMNS = ("vader_neg", "vader_neu", "vader_pos", "vader_compound")
+#: counts read as log(1 + count) [choice]: a post's length and counts have a long tail (a 500-character
+#: post among sentence-long ones put ``macro_tokens`` at z = 225 after standardisation, which drowned
+#: the rest of the post); the log keeps the order and bounds the tail (version 4)
+LOG_COUNT_COLUMNS = ("macro_chars", "macro_tokens", "macro_sentences", "macro_emoji", "macro_hashtags",
+                     "macro_mentions", "macro_urls", *PUNCT_PATTERNS)
 #: share of the post's tokens that are clearly positive / negative words of its language's labMT list
 LABMT_COLUMNS = ("labmt_positive", "labmt_negative")
 #: cache-key namespace of a token in a Japanese post (no Chinese lexicon on its kanji)
@@ -411,6 +416,8 @@ class HandcraftedFeaturizer:
         foreign = np.fromiter((ns not in ("", _JA) for ns in namespaces), dtype=bool, count=len(texts))
         out[:, vader_cols] = self._vader_scores(texts, langs.is_zh | foreign)
         out[:, [self.col[c] for c in LANG_COLUMNS]] = langs.one_hot()
+        counts = [self.col[c] for c in LOG_COUNT_COLUMNS]
+        out[:, counts] = np.log1p(out[:, counts])
         return out.astype(np.float32)
 
     def metadata(self) -> dict:
