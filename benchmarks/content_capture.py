@@ -53,6 +53,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "text_only": ({**RAW, "modalities": ["text"]}, False),
     "text_h_only": ({**RAW, **TEXT_H}, False),
     "no_stage1": ({**RAW, "stage1_epochs": 0}, False),
+    "residual": ({"context_input": "residual"}, False),
     "deviation": ({**DEV, **_drop(0.7)}, False),
     "deviation_d0.3": ({**DEV, **_drop(0.3)}, False),
     "deviation_no_dropout": ({**DEV, **_drop(0.0)}, False),

@@ -23,6 +23,7 @@ from _common import peak_rss_mb, shared_data, write_results
 
 from amae.data.adapters.ncf import load_ncf
 from amae.models import REGISTRY, Recommender, TrainData
+from amae.protocol.given import given_split
 from amae.protocol.metrics import evaluate
 from amae.training import fit
 
@@ -57,21 +58,21 @@ def refit(name: str, params: dict, history: list[dict], full: TrainData) -> Reco
 
 @lru_cache(maxsize=2)
 def load(ds: str) -> tuple:
-    """The dataset, its fit-rows TrainData (with validation) and all-training-rows TrainData."""
+    """The dataset, its given split, its fit-rows TrainData (with validation) and all-training-rows TrainData."""
     data = load_ncf(shared_data() / "deepcf" / ds)
-    inter, split = data.interactions, data.split
+    inter, split = data.interactions, given_split(data)
     u, i, t = inter["user_idx"].to_numpy(), inter["item_idx"].to_numpy(), inter["timestamp"].to_numpy()
     rows = split.fit_rows
     train = TrainData(data.n_users, data.n_items, u[rows], i[rows], t[rows], valid=split.valid, rows=rows)
     every = np.r_[split.fit_rows, split.valid_rows]
     full = TrainData(data.n_users, data.n_items, u[every], i[every], t[every], rows=every)
-    return data, train, full
+    return data, split, train, full
 
 
 def run_one(ds: str, name: str, params: dict, seed: int, refit_after: bool, device: str) -> dict:
     """Fit one model with one seed and evaluate it on the given test cases."""
-    data, train, full = load(ds)
-    test = data.split.test
+    data, split, train, full = load(ds)
+    test = split.test
     train.seed, train.device = seed, device
     full.seed, full.device = seed, device
     t0 = time.perf_counter()
@@ -126,9 +127,9 @@ def main() -> None:
         runs = [run_one(*job) for job in plan]
     results: dict = {"datasets": {}, "jobs": args.jobs, "wall_seconds": time.perf_counter() - started}
     for ds in args.datasets:
-        data, _, _ = load(ds)
+        data, split, _, _ = load(ds)
         pub = published(ds)
-        ds_out: dict = {"published": pub, "models": {}, "split": data.split.info, "refit": args.refit,
+        ds_out: dict = {"published": pub, "models": {}, "split": split.info, "refit": args.refit,
                         "device": args.device}
         for name in args.models:
             mine = [r for job, r in zip(plan, runs, strict=True) if job[:2] == (ds, name)]

@@ -21,17 +21,18 @@ def toy_world_interactions(n_users: int = 60, n_items: int = 150, per_user: int 
     return inter, n_users, n_items
 
 
-def text_workspace(root: Path, n_users: int, n_days: int) -> Path:
+def text_workspace(root: Path, n_users: int, n_days: int, **world: Any) -> Path:
     """A synthetic world (text posts only) ingested, split (seed 0) and with text and visual features.
 
-    No post has media, so the visual modality has no data: content models leave it out.
+    No post has media, so the visual modality has no data: content models leave it out. ``world``:
+    further ``WorldConfig`` fields (``realistic_text=True`` for posts of realistic length).
     """
     from amae.data.synthetic import WorldConfig, generate_world
     from amae.data.workspace import ingest
     from amae.features.pipeline import extract_features
     from amae.protocol.split import split_interactions
 
-    generate_world(root / "world", WorldConfig(n_users=n_users, n_days=n_days, image_share=0.0, n_videos=0))
+    generate_world(root / "world", WorldConfig(n_users=n_users, n_days=n_days, image_share=0.0, n_videos=0, **world))
     ws = root / "ws"
     dataset = ingest(root / "world", ws)
     split_interactions(dataset.interactions, dataset.n_items, seed=0).save(ws / "split")

@@ -67,7 +67,7 @@ CONTENT_MARGIN = 0.03
 #: gain is read on the warm users' cases.
 CONTENT_CASES: dict[str, str] = {"ucfe": "warm"}
 #: per-item agreement of scores computed in differently composed blocks: float32 kernels round
-#: differently with a block's shape, and AMAE's deviation codes (z_contextual - z_global, two codes of
+#: differently with a block's shape, and AMAE's residual codes (z_contextual - z_global, two codes of
 #: similar size) carry that rounding into logits of order 0.1 (measured: up to 1.3e-6 on DMF+AMAE)
 TOL = 1e-5
 

@@ -49,8 +49,9 @@ class AMAEBase(TorchRecommender):
     content_kind: ClassVar[str | None] = "posts"
     backbone_name: ClassVar[str] = ""
     # 2: empty windows encoded once, dense weights' L2 as weight decay; 3: the deviation contextual code,
-    # per-code dropout and DMF's score_hidden (a saved model of 2 would be read with the new defaults)
-    version = 3
+    # per-code dropout and DMF's score_hidden (a saved model of 2 would be read with the new defaults);
+    # 4: the residual contextual code (the global code at weight 1, the attention scales today's change)
+    version = 4
     default_params: dict[str, Any] = {
         "dim": 16, "init_std": 0.01, "ae_hidden": 32,
         "modalities": ["text", "visual"], "groups": ["handcrafted", "deep"], "contexts": list(CONTEXTS),
@@ -60,7 +61,7 @@ class AMAEBase(TorchRecommender):
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
         "lr": 3e-3, "code_dropout": 0.3, "global_dropout": 0.7, "group_records": True,
-        "context_input": "deviation",
+        "context_input": "residual",
     }
 
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),

@@ -25,8 +25,10 @@ from amae.models.autoencoder import Autoencoder
 
 CONTEXTS = ("global", "contextual")
 #: what the contextual code is: the window's own code (the paper), or its difference to the
-#: user's global code ("deviation": today's change, with the user's identity taken out)
-CONTEXT_INPUTS = ("raw", "deviation")
+#: user's global code ("deviation": today's change, with the user's identity taken out);
+#: "residual": that difference, added to the global code at the contextual weight instead of
+#: competing with it (``z_g + alpha_c (z_c - z_g)``), so using today never costs the user's taste
+CONTEXT_INPUTS = ("raw", "deviation", "residual")
 
 
 @dataclass
@@ -72,7 +74,9 @@ class AMAEModule(nn.Module):
         self.code_dropout = float(cfg.get("code_dropout", 0.0))
         #: the global code's own rate: it carries who the user is, not today
         self.global_dropout = float(cfg.get("global_dropout", self.code_dropout))
-        self.deviation = cfg.get("context_input", "raw") == "deviation"
+        self.deviation = cfg.get("context_input", "raw") in ("deviation", "residual")
+        #: the global code enters at weight 1 and the attention scales only today's change
+        self.residual = cfg.get("context_input", "raw") == "residual" and self.contexts == list(CONTEXTS)
         per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
         self.item_dim = d + per_mod * len(self.modalities)
         self.aes = nn.ModuleDict({m: Autoencoder(dims[m], cfg["ae_hidden"], d, not cfg["no_reconstruction"],
@@ -160,7 +164,10 @@ class AMAEModule(nn.Module):
                 alpha = self.attention[m](z, p, q, None if item_parts is None else item_parts[m])
                 # z^A . q = sum_c alpha_c (z^c . q): no (n, k, d) mixture is built.
                 dots = torch.einsum("ncd,nkd->nkc", z, q[..., at : at + d])
-                logits = logits + (alpha * dots).sum(-1)
+                if self.residual:  # z_g + alpha_c (z_c - z_g): the paper's mixture of the raw codes
+                    logits = logits + dots[..., 0] + alpha[..., 1] * dots[..., 1]
+                else:
+                    logits = logits + (alpha * dots).sum(-1)
                 weights[m] = alpha
                 at += d
             else:  # no_attention concatenates the codes (or there is just one)
