@@ -54,6 +54,11 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "text_h_only": ({**RAW, **TEXT_H}, False),
     "no_stage1": ({**RAW, "stage1_epochs": 0}, False),
     "residual": ({"context_input": "residual"}, False),
+    "residual_no_dropout": ({"context_input": "residual", **_drop(0.0)}, False),
+    "residual_d0.1": ({"context_input": "residual", **_drop(0.1, 0.7)}, False),
+    "residual_d0.5": ({"context_input": "residual", **_drop(0.5, 0.7)}, False),
+    "residual_g0.9": ({"context_input": "residual", **_drop(0.3, 0.9)}, False),
+    "residual_g0.5": ({"context_input": "residual", **_drop(0.3, 0.5)}, False),
     "deviation": ({**DEV, **_drop(0.7)}, False),
     "deviation_d0.3": ({**DEV, **_drop(0.3)}, False),
     "deviation_no_dropout": ({**DEV, **_drop(0.0)}, False),
@@ -65,6 +70,9 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "deviation_d0.3_g0.9": ({**DEV, **_drop(0.3, 0.9)}, False),
     "deviation_d0.3_g0.7": ({**DEV, **_drop(0.3, 0.7)}, False),
     "oracle": ({**RAW, **TEXT_H}, True),
+    "oracle_residual": ({"context_input": "residual", **TEXT_H}, True),
+    "oracle_residual_new_pairs": ({"context_input": "residual", **TEXT_H, "stop_on": "new_pairs"}, True),
+    "residual_new_pairs": ({"context_input": "residual", "stop_on": "new_pairs"}, False),
     "oracle_no_dropout": ({**RAW, **TEXT_H, **_drop(0.0)}, True),
 }
 
@@ -117,7 +125,10 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
     ensure_features(ws, {}, jobs, {"visual": 512}, print)
     ceilings = world_ceilings(world, dataset, split)
     remember(ws, dataset, split)
-    tasks = [(b, None, CellTask(str(ws), b, s, {"progress": False})) for b in backbones for s in seeds]
+    # A variant that stops on other validation cases is compared with its backbone stopped on them too.
+    stops = sorted({VARIANTS[name][0].get("stop_on", "all") for name in variants} | {"all"})
+    tasks = [(b, f"stop_on={view}", CellTask(str(ws), b, s, {"progress": False, "stop_on": view}))
+             for b in backbones for view in stops for s in seeds]
     for b in backbones:
         for name in variants:
             params, oracle = VARIANTS[name]
@@ -129,13 +140,13 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
     failed = [o["error"] for o in outcomes if "error" in o]
     if failed:
         raise RuntimeError(f"{len(failed)} cell(s) failed: {failed[0]}")
-    cells: dict[tuple[str, str | None], list[dict]] = {}
+    cells: dict[tuple[str, str], list[dict]] = {}
     for (b, name, _), o in zip(tasks, outcomes, strict=True):
         cells.setdefault((b, name), []).append({**o["metrics"], "_seconds": o["seconds"]})
     rows = []
     for b in backbones:
-        base = seed_summary(cells[(b, None)])
         for name in variants:
+            base = seed_summary(cells[(b, f"stop_on={VARIANTS[name][0].get('stop_on', 'all')}")])
             mine = cells[(b, name)]
             summary = seed_summary(mine)
             rows.append({"backbone": b, "variant": name, "params": VARIANTS[name][0],
