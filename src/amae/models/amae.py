@@ -298,7 +298,7 @@ class AMAEBase(TorchRecommender):
         training-period vector is for a test case, so the contextual code is still the window's
         deviation from the user's own normal (language and topics cancel, the mood stays); a user
         with no earlier post gets the average trained user's, which ``"neutral"`` uses always.
-        ``benchmarks/cold_start.py`` measured "posts" ahead (README). Weights are empty for a
+        ``benchmarks/cold_start.py`` measures both (README: level within seed noise). Weights are empty for a
         ``no_attention`` model.
         """
         if self.module is None:
