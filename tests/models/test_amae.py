@@ -203,6 +203,34 @@ def test_context_changes_scores(world: SimpleNamespace) -> None:
     assert not np.allclose(a, b)
 
 
+def test_residual_code_is_the_papers_mixture_of_the_raw_codes(world: SimpleNamespace) -> None:
+    """``context_input="residual"``: the global code enters whole and the attention scales today's
+    change, ``z_g + alpha_c (z_c - z_g)``, which is the paper's ``alpha_g z_g + alpha_c z_c``."""
+    model = fit(MFAMAE(**FAST, context_input="residual"), train_data(world))
+    module: AMAEModule = model.module  # type: ignore[assignment]
+    module.eval()
+    gen = torch.Generator().manual_seed(0)
+    n, k, d = 4, 3, module.dim
+    p, q = torch.randn(n, d, generator=gen), torch.randn(n, k, module.item_dim, generator=gen)
+    codes = {m: torch.randn(n, 2, d, generator=gen) for m in module.modalities}
+    with torch.no_grad():
+        logits, weights = module.predict(p, q, codes)
+        expected, at = torch.einsum("nd,nkd->nk", p, q[..., :d]), d
+        for m in module.modalities:
+            alpha = module.attention[m](codes[m], p, q)
+            z_g, change = codes[m][:, None, 0], codes[m][:, None, 1]
+            raw = z_g + change  # the window's own code
+            paper = alpha[..., :1] * z_g + alpha[..., 1:] * raw
+            expected += (paper * q[..., at : at + d]).sum(-1)
+            torch.testing.assert_close(weights[m], alpha)
+            at += d
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+    # the former "deviation" mix weighs the global code by alpha_g instead: other logits
+    module.residual = False
+    with torch.no_grad():
+        assert not torch.allclose(module.predict(p, q, codes)[0], logits, atol=1e-4)
+
+
 def test_switches_change_the_architecture(world: SimpleNamespace) -> None:
     d = 16
     base = fit(MFAMAE(**FAST), train_data(world)).module
