@@ -405,11 +405,7 @@ class MFAMAE(AMAEBase):
 class DMFAMAE(AMAEBase):
     name = "dmf+amae"
     backbone_name = "dmf"
-    #: contextual dropout 0.1, not MF+AMAE's 0.3 [choice]: DMF+AMAE captured more of the posts' gain on
-    #: new pairs at 0.1 on each of the worlds of seeds 0-2 (46/25/8% -> 71/33/43%, 3 seeds each;
-    #: ``benchmarks/content_capture.py``), while MF+AMAE was level (78/85/95% -> 80/86/93%)
-    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True, "score_hidden": True,
-                      "code_dropout": 0.1}
+    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True, "score_hidden": True}
     search_space = {**AMAEBase.search_space, "hidden": ("categorical", [32, 64, 128])}
 
     def _backbone_data(self, data: TrainData) -> None:
