@@ -58,7 +58,6 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "residual_d0.1": ({"context_input": "residual", **_drop(0.1, 0.7)}, False),
     "residual_d0.5": ({"context_input": "residual", **_drop(0.5, 0.7)}, False),
     "residual_g0.9": ({"context_input": "residual", **_drop(0.3, 0.9)}, False),
-    "residual_g0.5": ({"context_input": "residual", **_drop(0.3, 0.5)}, False),
     "deviation": ({**DEV, **_drop(0.7)}, False),
     "deviation_d0.3": ({**DEV, **_drop(0.3)}, False),
     "deviation_no_dropout": ({**DEV, **_drop(0.0)}, False),

@@ -165,7 +165,7 @@ def test_labmt_polarity_for_english_and_chinese_posts(fz: HandcraftedFeaturizer)
 def test_language_is_part_of_the_feature_version() -> None:
     cfg = TextFeatureConfig()
     assert TEXT_FEATURES_VERSION == 4 and cfg.to_dict()["features_version"] == TEXT_FEATURES_VERSION
-    for old in (1, 2):  # 3: lang_tr and lang_hi
+    for old in (1, 2, 3):  # every earlier version is refused
         with pytest.raises(ValueError, match="extract them again"):
             TextFeatureConfig(features_version=old)
 
