@@ -37,6 +37,8 @@ VARIANTS = {
     "dmf, stopped on new pairs": ("dmf", {"stop_on": "new_pairs"}),
     "dmf, hidden in training only": ("dmf", {"score_hidden": False}),
     "dmf, never hidden": ("dmf", {"hide_target": False}),
+    "dmf, repeat term": ("dmf", {"repeat": True}),
+    "mf, repeat term": ("mf", {"repeat": True}),
 }
 VIEWS = (("full", "NDCG@10"), ("full_new_pairs", "NDCG@10"), ("sampled", "HR@10"), ("sampled_new_pairs", "HR@10"))
 
@@ -48,6 +50,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=300)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("-j", "--jobs", type=int, default=available_cores())
+    ap.add_argument("--only", action="append", choices=list(VARIANTS), help="run these rows only (repeatable)")
     args = ap.parse_args()
     world, ws = args.out / "world", args.out / "ws"
     if not (world / "_world.json").exists():
@@ -55,7 +58,8 @@ def main() -> None:
     split_workspace(ws, ingest(world, ws), seed=0)
     tasks = [(label, CellTask(str(ws), model, s, {**params, "progress": False}, "cpu", label=label.replace(" ", "_")
                               .replace(",", "")))
-             for label, (model, params) in VARIANTS.items() for s in range(args.seeds)]
+             for label, (model, params) in VARIANTS.items() if not args.only or label in args.only
+             for s in range(args.seeds)]
     outcomes = run_tasks(run_cell_task, [(t,) for _, t in tasks], n_jobs=args.jobs)
     rows: dict[str, dict] = {}
     for (label, _), o in zip(tasks, outcomes, strict=True):

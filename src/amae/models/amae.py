@@ -39,6 +39,7 @@ from amae.models.autoencoder import cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
 from amae.models.dmf import DMFModule, csr, placeholder_csr
 from amae.models.mf import MFModule
+from amae.models.repeat import RepeatTerm, repeat_loss
 from amae.models.stages import MinibatchStage, PointwiseStage, Stage, StepFn
 from amae.models.torch_base import TorchRecommender
 
@@ -50,8 +51,9 @@ class AMAEBase(TorchRecommender):
     backbone_name: ClassVar[str] = ""
     # 2: empty windows encoded once, dense weights' L2 as weight decay; 3: the deviation contextual code,
     # per-code dropout and DMF's score_hidden (a saved model of 2 would be read with the new defaults);
-    # 4: the residual contextual code (the global code at weight 1, the attention scales today's change)
-    version = 4
+    # 4: the residual contextual code (the global code at weight 1, the attention scales today's change);
+    # 5: the re-listening term (repeat)
+    version = 5
     default_params: dict[str, Any] = {
         "dim": 16, "init_std": 0.01, "ae_hidden": 32,
         "modalities": ["text", "visual"], "groups": ["handcrafted", "deep"], "contexts": list(CONTEXTS),
@@ -61,7 +63,7 @@ class AMAEBase(TorchRecommender):
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
         "lr": 3e-3, "code_dropout": 0.3, "global_dropout": 0.7, "group_records": True,
-        "context_input": "residual",
+        "context_input": "residual", "repeat": True,
     }
 
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),
@@ -81,6 +83,7 @@ class AMAEBase(TorchRecommender):
         self.source: dict[str, Any] = {}
         self.stage1_history: list[dict] = []
         self._state: dict[str, Any] = {}
+        self._repeat: RepeatTerm | None = None
         #: users with fit records: the average of their vectors stands in for a cold-start user
         #: (None in a model saved before it was kept: then every user's row counts)
         self.trained_users: np.ndarray | None = None
@@ -113,7 +116,9 @@ class AMAEBase(TorchRecommender):
     def build(self, data: TrainData) -> nn.Module:
         content = data.content
         assert isinstance(content, PostContent)
-        self._state = {"n_users": data.n_users, "n_items": data.n_items, "dims": content.encoder.dims()}
+        self._repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        self._state = {"n_users": data.n_users, "n_items": data.n_items, "dims": content.encoder.dims(),
+                       "repeat_pairs": len(self._repeat.keys) if self._repeat is not None else 0}
         self._backbone_data(data)
         module = self._make(self._state)
         for m, g in content.encoder.global_matrix().items():
@@ -132,6 +137,9 @@ class AMAEBase(TorchRecommender):
 
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         self._state = {k: state[k] for k in ("n_users", "n_items", "dims")}
+        self._state["repeat_pairs"] = int(state.get("repeat_pairs", 0))
+        if self.params["repeat"]:
+            self._repeat = RepeatTerm.placeholder(self._state["repeat_pairs"], state["n_items"])
         self._rebuild_backbone_data(state)
         return self._make(self._state)
 
@@ -182,12 +190,15 @@ class AMAEBase(TorchRecommender):
                 rec = record.view(-1, group)
                 if bool((rec == rec[:, :1]).all()):  # whole records (the batch size is a multiple of g)
                     ctx = records(rec[:, 0]) if contextual else {}
-                    logits, penalty = module.grouped_logits(u.view(-1, group)[:, 0], i.view(-1, group), ctx)
-                    return F.binary_cross_entropy_with_logits(logits, y.view(-1, group)) + l2 * penalty
+                    users, items, labels = u.view(-1, group)[:, :1], i.view(-1, group), y.view(-1, group)
+                    logits, penalty = module.grouped_logits(users[:, 0], items, ctx)
+                    return (F.binary_cross_entropy_with_logits(logits, labels) + l2 * penalty
+                            + repeat_loss(module.backbone.repeat, logits, users, items, labels))
             unique, inverse = torch.unique(record, return_inverse=True)
             ctx = records(unique) if contextual else {}
             logits = module.record_logits(unique, inverse, u, i, ctx)
-            return F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
+            return (F.binary_cross_entropy_with_logits(logits, y) + l2 * module.penalty(u, i)
+                    + repeat_loss(module.backbone.repeat, logits, u, i, y))
 
         return step
 
@@ -398,7 +409,7 @@ class MFAMAE(AMAEBase):
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
         return MFModule(state["n_users"], state["n_items"], self.params["dim"], self.params["init_std"],
-                        item_dim=item_dim)
+                        item_dim=item_dim, repeat=self._repeat)
 
 
 @register
@@ -422,4 +433,5 @@ class DMFAMAE(AMAEBase):
         hidden, dim = int(self.params["hidden"]), int(self.params["dim"])
         return DMFModule(self._user_csr, self._item_csr, state["n_users"], state["n_items"], [hidden, dim],
                          float(self.params["init_std"]), cosine=False, hide_target=bool(self.params["hide_target"]),
-                         item_hidden=[hidden, item_dim], score_hidden=bool(self.params["score_hidden"]))
+                         item_hidden=[hidden, item_dim], score_hidden=bool(self.params["score_hidden"]),
+                         repeat=self._repeat)

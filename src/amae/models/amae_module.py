@@ -220,7 +220,7 @@ class AMAEModule(nn.Module):
             logits[rows, cols] = again[:, 0]
             for m, alpha in w.items():
                 weights[m][rows, cols] = alpha[:, 0]
-        return logits, weights
+        return logits + self.backbone.repeat_logits(users[:, None], items), weights
 
     def neutral_user(self, trained: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The average trained user: the mean backbone vector ``p`` (d,) and the mean standardised

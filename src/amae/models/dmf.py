@@ -16,6 +16,7 @@ from torch import nn
 
 from amae.data.ranges import build_csr
 from amae.models.base import LEARNING_SPACE, TrainData, register
+from amae.models.repeat import RepeatTerm
 from amae.models.torch_base import TorchRecommender
 
 
@@ -126,8 +127,10 @@ class DMFModule(nn.Module):
 
     def __init__(self, user_csr: tuple[np.ndarray, np.ndarray], item_csr: tuple[np.ndarray, np.ndarray],
                  n_users: int, n_items: int, hidden: list[int], init_std: float, cosine: bool,
-                 hide_target: bool = True, item_hidden: list[int] | None = None, score_hidden: bool = True) -> None:
+                 hide_target: bool = True, item_hidden: list[int] | None = None, score_hidden: bool = True,
+                 repeat: RepeatTerm | None = None) -> None:
         super().__init__()
+        self.repeat = repeat
         self.hide_target = hide_target
         self.score_hidden = score_hidden
         self.user_tower = SparseTower(*user_csr, n_items, hidden, init_std)
@@ -157,6 +160,10 @@ class DMFModule(nn.Module):
     def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
         return self._combine(*self.pair(u, i))
 
+    def repeat_logits(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor | float:
+        """The re-listening term of (user, item) pairs (shapes broadcast), 0 without one."""
+        return 0.0 if self.repeat is None else self.repeat(u, i)
+
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> float:
         """No per-row term: the towers' L2 is weight decay (:meth:`decayed_parameters`)."""
         return 0.0
@@ -165,7 +172,8 @@ class DMFModule(nn.Module):
         """The tower layers after the first, L2-penalised as Adam's weight decay
         (``PointwiseStage.decayed``); the first layer's scale is tied to the outputs through the
         1/sqrt(length) weighting."""
-        return [p for n, p in self.named_parameters() if "first" not in n and p.requires_grad]
+        return [p for n, p in self.named_parameters()
+                if "first" not in n and not n.startswith("repeat.") and p.requires_grad]
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         logits = self._combine(self.users(users)[:, None, :], self.items(items))
@@ -173,7 +181,7 @@ class DMFModule(nn.Module):
         if known is not None:
             rows, cols = known
             logits[rows, cols] = self._combine(*self.hidden_pair(users[rows], items[rows, cols]))
-        return logits
+        return logits + self.repeat_logits(users[:, None], items)
 
     def hidden_pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``p_u`` and ``q_i`` with the pair left out of its own towers' inputs, as training sees it."""
@@ -200,22 +208,23 @@ class DMFModule(nn.Module):
 @register
 class DMF(TorchRecommender):
     name = "dmf"
-    version = 3  # 2: the towers' L2 as weight decay; 3: a training pair scored hidden (score_hidden)
+    version = 4  # 2: the towers' L2 as weight decay; 3: a training pair scored hidden; 4: the re-listening term
     default_params = {"dim": 16, "hidden": 64, "init_std": 0.01, "cosine": False, "hide_target": True,
-                      "score_hidden": True}
+                      "score_hidden": True, "repeat": True}
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "hidden": ("categorical", [32, 64, 128])}
 
     def build(self, data: TrainData) -> nn.Module:
         self._sizes = {"n_users": data.n_users, "n_items": data.n_items}
         self._user_csr = csr(data.users, data.items, data.n_users)
         self._item_csr = csr(data.items, data.users, data.n_items)
+        self._repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
         return self._make()
 
     def _make(self) -> nn.Module:
         hidden = [self.params["hidden"], self.params["dim"]]
         return DMFModule(self._user_csr, self._item_csr, self._sizes["n_users"], self._sizes["n_items"],
                          hidden, self.params["init_std"], self.params["cosine"], self.params["hide_target"],
-                         score_hidden=self.params["score_hidden"])
+                         score_hidden=self.params["score_hidden"], repeat=self._repeat)
 
     def extra_state(self) -> dict[str, Any]:
         return {**self._sizes, "user_nnz": int(len(self._user_csr[1])), "item_nnz": int(len(self._item_csr[1]))}
@@ -225,4 +234,5 @@ class DMF(TorchRecommender):
         self._sizes = {"n_users": state["n_users"], "n_items": state["n_items"]}
         self._user_csr = placeholder_csr(state["n_users"], state["user_nnz"])
         self._item_csr = placeholder_csr(state["n_items"], state["item_nnz"])
+        self._repeat = RepeatTerm.placeholder(state["user_nnz"], state["n_items"]) if self.params["repeat"] else None
         return self._make()

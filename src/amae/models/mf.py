@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from amae.models.base import LEARNING_SPACE, TrainData, register
+from amae.models.repeat import RepeatTerm
 from amae.models.torch_base import TorchRecommender
 
 #: up to this many embedding weights (users + items, times d) a dense table with fused Adam steps
@@ -38,8 +39,9 @@ class MFModule(nn.Module):
     """
 
     def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, sparse: bool = True,
-                 item_dim: int | None = None) -> None:
+                 item_dim: int | None = None, repeat: RepeatTerm | None = None) -> None:
         super().__init__()
+        self.repeat = repeat
         self.n_users = int(n_users)
         self.shared = item_dim is None or int(item_dim) == int(dim)
         if self.shared:
@@ -98,29 +100,43 @@ class MFModule(nn.Module):
         p, q = self.users(users), self.items(items)
         return p, q, p.pow(2).sum(-1).mean() + q.pow(2).sum(-1).mean()
 
+    def repeat_logits(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor | float:
+        """The re-listening term of (user, item) pairs (shapes broadcast), 0 without one."""
+        return 0.0 if self.repeat is None else self.repeat(u, i)
+
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
-        return torch.einsum("nd,nkd->nk", self.users(users), self.items(items))
+        scores = torch.einsum("nd,nkd->nk", self.users(users), self.items(items))
+        return scores + self.repeat_logits(users[:, None], items)
 
     def score_shared(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         """(n, k) scores of the same k items for every user: one (n, d) x (d, k) product."""
-        return self.users(users) @ self.items(items).T
+        return self.users(users) @ self.items(items).T + self.repeat_logits(users[:, None], items[None, :])
 
 
 @register
 class MF(TorchRecommender):
     name = "mf"
-    version = 2  # 2: users and items in one table
-    default_params = {"dim": 16, "init_std": 0.01, "lr": 0.003, "sparse": True}
+    version = 3  # 2: users and items in one table; 3: the re-listening term (repeat)
+    default_params = {"dim": 16, "init_std": 0.01, "lr": 0.003, "sparse": True, "repeat": True}
     search_space: ClassVar[dict[str, tuple]] = dict(LEARNING_SPACE)
 
     def build(self, data: TrainData) -> nn.Module:
-        self._sizes = {"n_users": data.n_users, "n_items": data.n_items}
-        return self.rebuild(self._sizes)
+        repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        self._sizes = {"n_users": data.n_users, "n_items": data.n_items,
+                       "repeat_pairs": len(repeat.keys) if repeat is not None else 0}
+        return self._make(repeat)
 
     def extra_state(self) -> dict[str, Any]:
         return self._sizes
 
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
-        self._sizes = dict(state)
+        self._sizes = {"repeat_pairs": 0, **state}
+        pairs = self._sizes["repeat_pairs"]
+        repeat = RepeatTerm.placeholder(pairs, state["n_items"]) if self.params["repeat"] else None
+        return self._make(repeat)
+
+    def _make(self, repeat: RepeatTerm | None) -> nn.Module:
+        state = self._sizes
         sparse = use_sparse(self.params["sparse"], state["n_users"] + state["n_items"], int(self.params["dim"]))
-        return MFModule(state["n_users"], state["n_items"], self.params["dim"], self.params["init_std"], sparse)
+        return MFModule(state["n_users"], state["n_items"], self.params["dim"], self.params["init_std"], sparse,
+                        repeat=repeat)

@@ -29,6 +29,7 @@ from torch import nn
 from amae.content.words import BagOfWords
 from amae.data.io import DataError
 from amae.models.base import LEARNING_SPACE, TrainData, register
+from amae.models.repeat import RepeatTerm, repeat_loss
 from amae.models.sdae import SDAEResult, sdae_inputs, sdae_stage
 from amae.models.stages import PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
@@ -43,9 +44,11 @@ def standardise(codes: np.ndarray) -> np.ndarray:
 class SocialMFModule(nn.Module):
     """User and item tables, the fixed codes and ``W``; ``concat`` picks MF_S over PMF_S."""
 
-    def __init__(self, n_users: int, n_items: int, dim: int, code_dim: int, init_std: float, concat: bool) -> None:
+    def __init__(self, n_users: int, n_items: int, dim: int, code_dim: int, init_std: float, concat: bool,
+                 repeat: RepeatTerm | None = None) -> None:
         super().__init__()
         self.concat = concat
+        self.repeat = repeat
         self.user = nn.Embedding(n_users, dim, sparse=True)
         self.item = nn.Embedding(n_items, 2 * dim if concat else dim, sparse=True)
         self.proj = nn.Linear(code_dim, dim, bias=False)
@@ -70,7 +73,8 @@ class SocialMFModule(nn.Module):
         return (self.user(u) - self.text(u)).pow(2).sum(-1).mean()
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
-        return torch.einsum("nd,nkd->nk", self.user_vector(users), self.item(items))
+        scores = torch.einsum("nd,nkd->nk", self.user_vector(users), self.item(items))
+        return scores if self.repeat is None else scores + self.repeat(users[:, None], items)
 
 
 class _SocialMF(TorchRecommender):
@@ -83,7 +87,8 @@ class _SocialMF(TorchRecommender):
     search_space: ClassVar[dict[str, tuple]] = dict(LEARNING_SPACE)
     default_params = {"dim": 16, "init_std": 0.01, "max_vocab": 20_000, "sdae_sizes": [500, 200, 50],
                       "sdae_noise": 0.3, "sdae_epochs": 30, "sdae_lr": 1e-3, "sdae_batch_size": 256,
-                      "lambda_u": 0.0}
+                      "lambda_u": 0.0, "repeat": True}
+    version = 2  # 2: the re-listening term (repeat), as MF's
 
     @classmethod
     def content_options(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +117,9 @@ class _SocialMF(TorchRecommender):
         l2, lambda_u = self.train_config.l2, float(p["lambda_u"])
 
         def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            loss = nn.functional.binary_cross_entropy_with_logits(module.logits(u, i, record), y)
-            loss = loss + l2 * module.penalty(u, i)
+            logits = module.logits(u, i, record)
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+            loss = loss + l2 * module.penalty(u, i) + repeat_loss(module.repeat, logits, u, i, y)
             return loss + lambda_u * module.prior(u) if lambda_u > 0 else loss
 
         def cold_users() -> None:
@@ -130,17 +136,25 @@ class _SocialMF(TorchRecommender):
             self.module.user.weight[idx] = self.module.text(idx)
 
     def build(self, data: TrainData) -> nn.Module:
-        self._sizes = {"n_users": data.n_users, "n_items": data.n_items, "code_dim": int(self.params["sdae_sizes"][-1])}
-        return self.rebuild(self._sizes)
+        repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        self._sizes = {"n_users": data.n_users, "n_items": data.n_items, "code_dim": int(self.params["sdae_sizes"][-1]),
+                       "repeat_pairs": len(repeat.keys) if repeat is not None else 0}
+        return self._make(repeat)
 
     def extra_state(self) -> dict[str, Any]:
         return {**self._sizes, "sdae_losses": getattr(self, "sdae_losses", [])}
 
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         self._sizes = {k: state[k] for k in ("n_users", "n_items", "code_dim")}
+        self._sizes["repeat_pairs"] = int(state.get("repeat_pairs", 0))
         self.sdae_losses = state.get("sdae_losses", [])
-        return SocialMFModule(state["n_users"], state["n_items"], self.params["dim"], state["code_dim"],
-                              self.params["init_std"], self.concat)
+        pairs = self._sizes["repeat_pairs"]
+        return self._make(RepeatTerm.placeholder(pairs, state["n_items"]) if self.params["repeat"] else None)
+
+    def _make(self, repeat: RepeatTerm | None) -> nn.Module:
+        s = self._sizes
+        return SocialMFModule(s["n_users"], s["n_items"], self.params["dim"], s["code_dim"], self.params["init_std"],
+                              self.concat, repeat)
 
 
 @register

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from amae.data.io import atomic_path, read_json, write_json
 from amae.models.base import Recommender, TrainData, as_2d
+from amae.models.repeat import repeat_loss
 from amae.models.stages import PointwiseStage, Stage, StepFn, TrainConfig
 
 
@@ -69,6 +70,7 @@ class TorchRecommender(Recommender):
         def step(record: torch.Tensor, u: torch.Tensor, i: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             logits = module.logits(u, i, record)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+            loss = loss + repeat_loss(getattr(module, "repeat", None), logits, u, i, y)
             return loss + l2 * module.penalty(u, i)
 
         return step
