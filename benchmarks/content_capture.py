@@ -44,7 +44,7 @@ def _drop(rate: float, global_rate: float | None = None) -> dict[str, float]:
 VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "default": ({}, False),
     "paper": ({"dim": 16, "init_std": 0.01, "batch_size": 512, "n_negatives": 3, **_drop(0.0),
-               "context_input": "raw", "literal_relu": True}, False),
+               "context_input": "raw", "literal_relu": True, "repeat": False}, False),
     "raw_d0.7": (RAW, False),
     "no_dropout": ({**RAW, **_drop(0.0)}, False),
     "dropout_0.3": ({**RAW, **_drop(0.3)}, False),
@@ -73,8 +73,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "oracle_residual_new_pairs": ({"context_input": "residual", **TEXT_H, "stop_on": "new_pairs"}, True),
     "residual_new_pairs": ({"context_input": "residual", "stop_on": "new_pairs"}, False),
     "oracle_no_dropout": ({**RAW, **TEXT_H, **_drop(0.0)}, True),
-    "repeat": ({"repeat": True}, False),
-    "oracle_repeat": ({**TEXT_H, "repeat": True}, True),
+    "no_repeat": ({"repeat": False}, False),
 }
 
 #: parameters a variant's backbone is run with too, so its capture is over the same backbone

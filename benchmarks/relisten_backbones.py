@@ -1,12 +1,12 @@
 """Re-listening: how the backbones rank tracks a user already played, beside memory alone (UserPop).
 
 Writes a synthetic world where a share of listens re-play an earlier track (``--relisten``), runs
-ItemPop, UserPop, MF and DMF (with ``hide_target`` and the pair hidden at scoring too, the default;
-hidden in training only; never hidden; MF and DMF early-stopped on the new-pair validation
-cases instead of all, ``stop_on``) over seeds, and prints full NDCG@10 on all pairs and on new
-pairs and sampled HR@10, mean ± std over seeds. DMF hides each training pair from its own towers;
-scored with the pair visible, a re-listen met a configuration training only showed beside
-negatives. Cells run on ``-j`` workers (numbers do not depend on it).
+ItemPop, UserPop, MF and DMF (defaults: the re-listening term ``repeat``, and DMF's pair hidden
+in training and scoring; without the term; without it, hidden in training only or never; each
+also early-stopped on the new-pair validation cases instead of all, ``stop_on``) over seeds, and
+prints full NDCG@10 on all pairs and on new pairs and sampled HR@10, mean ± std over seeds.
+DMF hides each training pair from its own towers; scored with the pair visible, a re-listen met a
+configuration training only showed beside negatives. Cells run on ``-j`` workers (numbers do not depend on it).
 
     python benchmarks/relisten_backbones.py --out /tmp/relisten --relisten 0.7 --users 300 --seeds 3 -j 2
 
@@ -33,12 +33,14 @@ VARIANTS = {
     "userpop": ("userpop", {}),
     "mf": ("mf", {}),
     "mf, stopped on new pairs": ("mf", {"stop_on": "new_pairs"}),
+    "mf, no repeat term": ("mf", {"repeat": False}),
+    "mf, no repeat, new pairs": ("mf", {"repeat": False, "stop_on": "new_pairs"}),
     "dmf": ("dmf", {}),
     "dmf, stopped on new pairs": ("dmf", {"stop_on": "new_pairs"}),
-    "dmf, hidden in training only": ("dmf", {"score_hidden": False}),
-    "dmf, never hidden": ("dmf", {"hide_target": False}),
-    "dmf, repeat term": ("dmf", {"repeat": True}),
-    "mf, repeat term": ("mf", {"repeat": True}),
+    "dmf, no repeat term": ("dmf", {"repeat": False}),
+    "dmf, no repeat, new pairs": ("dmf", {"repeat": False, "stop_on": "new_pairs"}),
+    "dmf, no repeat, hidden in train": ("dmf", {"repeat": False, "score_hidden": False}),
+    "dmf, no repeat, never hidden": ("dmf", {"repeat": False, "hide_target": False}),
 }
 VIEWS = (("full", "NDCG@10"), ("full_new_pairs", "NDCG@10"), ("sampled", "HR@10"), ("sampled_new_pairs", "HR@10"))
 

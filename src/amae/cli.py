@@ -347,6 +347,8 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
           effect: Annotated[float | None, typer.Option(
               help="with --like: the planted effect (mood strength; 0: a null world of that shape)")] = None,
           relisten: Annotated[float, typer.Option(help="chance a listen re-plays an earlier one")] = 0.0,
+          posts_per_day: Annotated[float, typer.Option(help="posts a user writes a day, on average")] = 2.0,
+          image_share: Annotated[float, typer.Option(help="share of posts that carry an image")] = 0.06,
           long_posts: Annotated[bool, typer.Option(
               "--long-posts", help="posts of realistic length: most a sentence, a long tail into hundreds of "
                                    "characters of everyday words around the same mood words")] = False,
@@ -364,12 +366,17 @@ def world(out_dir: Annotated[Path, typer.Argument(help="folder for the dataset (
         raise DataError(f"--mood-strength must be 0 or more, got {strength}")
     if not 0 <= relisten < 1:
         raise DataError(f"--relisten must be at least 0 and below 1, got {relisten}")
+    if not posts_per_day > 0:
+        raise DataError(f"--posts-per-day must be above 0, got {posts_per_day}")
+    if not 0 <= image_share <= 1:
+        raise DataError(f"--image-share must be between 0 and 1, got {image_share}")
     if like is not None:
         cfg = _like_config(like, strength, seed)
     else:
         if users < 2 or days < 2:
             raise DataError(f"--users and --days must be at least 2 (got {users} users, {days} days)")
-        cfg = WorldConfig(n_users=users, n_days=days, mood_strength=strength, relisten=relisten, seed=seed)
+        cfg = WorldConfig(n_users=users, n_days=days, mood_strength=strength, relisten=relisten, seed=seed,
+                          posts_per_day=posts_per_day, image_share=image_share)
     summary = generate_world(out_dir, replace(cfg, realistic_text=long_posts))
     out.print(f"synthetic world (mood strength {strength}, seed {seed}): {summary['n_interactions']} "
               f"interactions, {summary['n_posts']} posts, {summary['n_media']} media -> {out_dir}")

@@ -93,3 +93,19 @@ def test_world_writes_the_synthetic_dataset_and_its_null_variant(tmp_path: Path)
     assert config["mood_strength"] == 0.0 and config["n_users"] == 12 and config["seed"] == 5
     bad = runner.invoke(app, ["world", str(tmp_path / "bad"), "--mood-strength", "-1"])
     assert bad.exit_code == 2 and "--mood-strength" in bad.output
+
+
+def test_world_shapes_its_posts(tmp_path: Path) -> None:
+    """Fewer posts a day and an image-heavy feed: the shapes the capture benchmark is run on."""
+    import pandas as pd
+
+    counts = {}
+    for name, args in (("few", ["--posts-per-day", "0.5", "--image-share", "0.5"]), ("many", [])):
+        invoke("world", str(tmp_path / name), "--users", "12", "--days", "6", *args)
+        posts = pd.read_parquet(tmp_path / name / "posts.parquet")
+        counts[name] = (len(posts), float(posts["media"].map(len).gt(0).mean()))
+    assert counts["few"][0] < counts["many"][0] / 2
+    assert counts["few"][1] > 3 * counts["many"][1]
+    for flag, value in (("--posts-per-day", "0"), ("--image-share", "1.5")):
+        bad = runner.invoke(app, ["world", str(tmp_path / "bad"), flag, value])
+        assert bad.exit_code == 2 and flag in bad.output
