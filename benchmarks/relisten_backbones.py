@@ -1,7 +1,8 @@
 """Re-listening: how the backbones rank tracks a user already played, beside memory alone (UserPop).
 
 Writes a synthetic world where a share of listens re-play an earlier track (``--relisten``), runs
-ItemPop, UserPop, MF and DMF (defaults: the re-listening term ``repeat``, and DMF's pair hidden
+ItemPop, UserPop, the content models (MF+AMAE and DMF+AMAE with and without the term, MF_S,
+PMF_S, UCFE), MF and DMF (defaults: the re-listening term ``repeat``, and DMF's pair hidden
 in training and scoring; without the term; without it, hidden in training only or never; each
 also early-stopped on the new-pair validation cases instead of all, ``stop_on``) over seeds, and
 prints full NDCG@10 on all pairs and on new pairs and sampled HR@10, mean ± std over seeds.
@@ -24,7 +25,9 @@ from amae.compute.tasks import available_cores, run_tasks
 from amae.data.synthetic import WorldConfig, generate_world
 from amae.data.workspace import ingest
 from amae.experiments.parallel import CellTask, run_cell_task
+from amae.experiments.runner import ensure_features
 from amae.experiments.summary import seed_summary
+from amae.models import REGISTRY
 from amae.protocol.split import split_workspace
 
 #: label -> (model, params)
@@ -41,6 +44,13 @@ VARIANTS = {
     "dmf, no repeat, new pairs": ("dmf", {"repeat": False, "stop_on": "new_pairs"}),
     "dmf, no repeat, hidden in train": ("dmf", {"repeat": False, "score_hidden": False}),
     "dmf, no repeat, never hidden": ("dmf", {"repeat": False, "hide_target": False}),
+    "mf+amae": ("mf+amae", {}),
+    "mf+amae, no repeat term": ("mf+amae", {"repeat": False}),
+    "dmf+amae": ("dmf+amae", {}),
+    "dmf+amae, no repeat term": ("dmf+amae", {"repeat": False}),
+    "mf_s": ("mf_s", {}),
+    "pmf_s": ("pmf_s", {}),
+    "ucfe": ("ucfe", {}),
 }
 VIEWS = (("full", "NDCG@10"), ("full_new_pairs", "NDCG@10"), ("sampled", "HR@10"), ("sampled_new_pairs", "HR@10"))
 
@@ -58,10 +68,12 @@ def main() -> None:
     if not (world / "_world.json").exists():
         generate_world(world, WorldConfig(n_users=args.users, relisten=args.relisten))
     split_workspace(ws, ingest(world, ws), seed=0)
+    chosen = [label for label in VARIANTS if not args.only or label in args.only]
+    if any(REGISTRY[VARIANTS[label][0]].needs_content for label in chosen):
+        ensure_features(ws, {}, args.jobs, {"visual": 512}, print)
     tasks = [(label, CellTask(str(ws), model, s, {**params, "progress": False}, "cpu", label=label.replace(" ", "_")
                               .replace(",", "")))
-             for label, (model, params) in VARIANTS.items() if not args.only or label in args.only
-             for s in range(args.seeds)]
+             for label, (model, params) in VARIANTS.items() if label in chosen for s in range(args.seeds)]
     outcomes = run_tasks(run_cell_task, [(t,) for _, t in tasks], n_jobs=args.jobs)
     rows: dict[str, dict] = {}
     for (label, _), o in zip(tasks, outcomes, strict=True):
