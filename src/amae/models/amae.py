@@ -116,9 +116,9 @@ class AMAEBase(TorchRecommender):
     def build(self, data: TrainData) -> nn.Module:
         content = data.content
         assert isinstance(content, PostContent)
-        self._repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        self._repeat = RepeatTerm.of(data.users, data.items, data.n_items) if self.params["repeat"] else None
         self._state = {"n_users": data.n_users, "n_items": data.n_items, "dims": content.encoder.dims(),
-                       "repeat_pairs": len(self._repeat.keys) if self._repeat is not None else 0}
+                       "repeat_pairs": RepeatTerm.size(self._repeat)}
         self._backbone_data(data)
         module = self._make(self._state)
         for m, g in content.encoder.global_matrix().items():
@@ -138,8 +138,7 @@ class AMAEBase(TorchRecommender):
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         self._state = {k: state[k] for k in ("n_users", "n_items", "dims")}
         self._state["repeat_pairs"] = int(state.get("repeat_pairs", 0))
-        if self.params["repeat"]:
-            self._repeat = RepeatTerm.placeholder(self._state["repeat_pairs"], state["n_items"])
+        self._repeat = RepeatTerm.placeholder(self._state["repeat_pairs"], state["n_items"])
         self._rebuild_backbone_data(state)
         return self._make(self._state)
 

@@ -214,10 +214,10 @@ class DMF(TorchRecommender):
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "hidden": ("categorical", [32, 64, 128])}
 
     def build(self, data: TrainData) -> nn.Module:
-        self._sizes = {"n_users": data.n_users, "n_items": data.n_items}
+        self._repeat = RepeatTerm.of(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        self._sizes = {"n_users": data.n_users, "n_items": data.n_items, "repeat_pairs": RepeatTerm.size(self._repeat)}
         self._user_csr = csr(data.users, data.items, data.n_users)
         self._item_csr = csr(data.items, data.users, data.n_items)
-        self._repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
         return self._make()
 
     def _make(self) -> nn.Module:
@@ -231,8 +231,9 @@ class DMF(TorchRecommender):
 
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         # Shapes come from JSON; the CSR buffers themselves are restored from the weights file.
-        self._sizes = {"n_users": state["n_users"], "n_items": state["n_items"]}
+        self._sizes = {"n_users": state["n_users"], "n_items": state["n_items"],
+                       "repeat_pairs": int(state.get("repeat_pairs", 0))}
         self._user_csr = placeholder_csr(state["n_users"], state["user_nnz"])
         self._item_csr = placeholder_csr(state["n_items"], state["item_nnz"])
-        self._repeat = RepeatTerm.placeholder(state["user_nnz"], state["n_items"]) if self.params["repeat"] else None
+        self._repeat = RepeatTerm.placeholder(self._sizes["repeat_pairs"], state["n_items"])
         return self._make()

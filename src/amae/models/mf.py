@@ -121,9 +121,8 @@ class MF(TorchRecommender):
     search_space: ClassVar[dict[str, tuple]] = dict(LEARNING_SPACE)
 
     def build(self, data: TrainData) -> nn.Module:
-        repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
-        self._sizes = {"n_users": data.n_users, "n_items": data.n_items,
-                       "repeat_pairs": len(repeat.keys) if repeat is not None else 0}
+        repeat = RepeatTerm.of(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        self._sizes = {"n_users": data.n_users, "n_items": data.n_items, "repeat_pairs": RepeatTerm.size(repeat)}
         return self._make(repeat)
 
     def extra_state(self) -> dict[str, Any]:
@@ -131,9 +130,7 @@ class MF(TorchRecommender):
 
     def rebuild(self, state: dict[str, Any]) -> nn.Module:
         self._sizes = {"repeat_pairs": 0, **state}
-        pairs = self._sizes["repeat_pairs"]
-        repeat = RepeatTerm.placeholder(pairs, state["n_items"]) if self.params["repeat"] else None
-        return self._make(repeat)
+        return self._make(RepeatTerm.placeholder(self._sizes["repeat_pairs"], state["n_items"]))
 
     def _make(self, repeat: RepeatTerm | None) -> nn.Module:
         state = self._sizes

@@ -11,8 +11,9 @@ what the user has not played.
 The count of a training pair leaves the scored listen itself out (``plays - 1``), as DMF's towers
 leave a training pair out of their inputs: a track played once in training looks, while
 training, like a track never played, and at test time a track played ``c`` times reads ``c``
-(every one of them before it). On data without repeats every training count is 0, the weight
-gets no gradient and the backbone's numbers are unchanged.
+(every one of them before it). On data without repeats every training count would be 0 and the
+weight would get no gradient, so no term is built (:meth:`RepeatTerm.of`): the numbers are the
+backbone's.
 """
 
 from __future__ import annotations
@@ -42,9 +43,24 @@ class RepeatTerm(nn.Module):
         self.weight = nn.Parameter(torch.zeros(()))
 
     @classmethod
-    def placeholder(cls, n_pairs: int, n_items: int) -> RepeatTerm:
-        """A term of the saved shape, its buffers then loaded from the weights file."""
+    def of(cls, users: np.ndarray, items: np.ndarray, n_items: int) -> RepeatTerm | None:
+        """The term of the fitting data, or None where no pair is played twice: every training count
+        would be 0, the weight would stay 0, and the term would only cost time."""
+        term = cls(users, items, n_items)
+        return term if bool((term.plays > 1).any()) else None
+
+    @classmethod
+    def placeholder(cls, n_pairs: int, n_items: int) -> RepeatTerm | None:
+        """A term of the saved shape (None for 0 pairs: none was built), its buffers then loaded
+        from the weights file."""
+        if n_pairs == 0:
+            return None
         return cls(np.zeros(n_pairs, np.int64), np.arange(n_pairs, dtype=np.int64), n_items)
+
+    @staticmethod
+    def size(term: RepeatTerm | None) -> int:
+        """The pairs a saved model's state records (0: no term)."""
+        return 0 if term is None else len(term.keys)
 
     def counts(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Training plays of each (user, item); 0 for a pair never played. Shapes broadcast."""

@@ -136,9 +136,9 @@ class _SocialMF(TorchRecommender):
             self.module.user.weight[idx] = self.module.text(idx)
 
     def build(self, data: TrainData) -> nn.Module:
-        repeat = RepeatTerm(data.users, data.items, data.n_items) if self.params["repeat"] else None
+        repeat = RepeatTerm.of(data.users, data.items, data.n_items) if self.params["repeat"] else None
         self._sizes = {"n_users": data.n_users, "n_items": data.n_items, "code_dim": int(self.params["sdae_sizes"][-1]),
-                       "repeat_pairs": len(repeat.keys) if repeat is not None else 0}
+                       "repeat_pairs": RepeatTerm.size(repeat)}
         return self._make(repeat)
 
     def extra_state(self) -> dict[str, Any]:
@@ -148,8 +148,7 @@ class _SocialMF(TorchRecommender):
         self._sizes = {k: state[k] for k in ("n_users", "n_items", "code_dim")}
         self._sizes["repeat_pairs"] = int(state.get("repeat_pairs", 0))
         self.sdae_losses = state.get("sdae_losses", [])
-        pairs = self._sizes["repeat_pairs"]
-        return self._make(RepeatTerm.placeholder(pairs, state["n_items"]) if self.params["repeat"] else None)
+        return self._make(RepeatTerm.placeholder(self._sizes["repeat_pairs"], state["n_items"]))
 
     def _make(self, repeat: RepeatTerm | None) -> nn.Module:
         s = self._sizes
