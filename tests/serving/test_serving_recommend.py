@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from amae.cli import app
@@ -60,6 +61,13 @@ def test_include_played_ranks_history_too(bundle: ModelBundle) -> None:
     excl = recommend(bundle, uid, k=k)
     assert len(excl["items"]) == k - len(bundle.played(u))
     assert any("already played" in n for n in excl["explanation"]["notes"])
+    # The re-listening term (on by default) puts the tracks the user played more than once first.
+    module = bundle.model.module
+    term = getattr(module, "repeat", None) or module.backbone.repeat
+    plays = term.counts(torch.full((k,), u), torch.arange(k)).numpy()
+    assert (plays > 1).any()
+    rank = {bundle.dataset.items.encode([it["item_id"]])[0]: r for r, it in enumerate(res["items"])}
+    assert max(rank[i] for i in np.flatnonzero(plays > 1)) < min(rank[i] for i in np.flatnonzero(plays == 0))
 
 
 def test_explanation_kind(bundle: ModelBundle) -> None:
