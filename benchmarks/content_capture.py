@@ -74,6 +74,11 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "residual_new_pairs": ({"context_input": "residual", "stop_on": "new_pairs"}, False),
     "oracle_no_dropout": ({**RAW, **TEXT_H, **_drop(0.0)}, True),
     "no_repeat": ({"repeat": False}, False),
+    "oracle_d0": ({**TEXT_H, **_drop(0.0, 0.7)}, True),
+    "oracle_long": ({**TEXT_H, "min_epochs": 40}, True),
+    "oracle_lr0.01": ({**TEXT_H, "lr": 0.01}, True),
+    "oracle_dim32": ({**TEXT_H, "dim": 32}, True),
+    "long": ({"min_epochs": 40}, False),
 }
 
 #: parameters a variant's backbone is run with too, so its capture is over the same backbone
