@@ -82,3 +82,20 @@ def test_captured_share_is_the_gain_over_the_available_gain() -> None:
     out = captured_shares({"full": {"NDCG@10": [0.38, 0.01]}}, {"full": {"NDCG@10": [0.30, 0.02]}}, ceilings)
     assert out["full"]["share"] == pytest.approx(0.8) and out["full"]["available"] == pytest.approx(0.1)
     assert out["full"]["gained"] == pytest.approx(0.08) and "full_new_pairs" not in out
+
+
+def test_estimated_track_moods_come_from_the_fitting_listens(planted: tuple, tmp_path: Path) -> None:
+    """On the planted world the fitting listens reveal most tracks' moods, and the reader that must
+    estimate them sits between the collaborative and the observable ceiling; on a world of two days
+    there is too little to go on, and the estimate is no better than chance."""
+    world, _, ds, split, _ = planted
+    c = world_ceilings(world, ds, split, estimated=True)
+    assert c["estimated_moods_right"] > 0.6
+    for view in ("full_new_pairs", "sampled"):
+        col, est, obs = (c[k][view]["NDCG@10"] for k in ("collaborative", "estimated", "observable"))
+        assert col < est <= obs + 1e-12, (view, col, est, obs)
+    tiny, tiny_ws = _world(tmp_path, seed=3, n_days=3, n_users=8)
+    tds = ingest(tiny, tiny_ws)
+    tsplit, _ = split_workspace(tiny_ws, tds, seed=0, n_negatives=20)
+    tiny_right = world_ceilings(tiny, tds, tsplit, estimated=True)["estimated_moods_right"]
+    assert tiny_right < c["estimated_moods_right"] - 0.2, (tiny_right, c["estimated_moods_right"])

@@ -13,6 +13,12 @@ listening probability gives three reference rows, scored by the same protocol as
   that reading the window's posts perfectly can give.
 - ``omniscient``: knows every day's mood.
 
+Beside them, ``estimated`` (not a ceiling of the report, a yardstick of the capture benchmark): the
+``observable`` reader with each track's mood *estimated* from the fitting listens (those with a
+readable post in the window, whose day's mood it knows) instead of known. The other ceilings know
+every track's mood; a model must learn it from the same finite listens, so ``estimated -
+collaborative`` says how much of the available gain finite data let even a perfect reader keep.
+
 All three also know the protocol: a test case's candidates are the tracks the user never played
 plus the positive, so a played track among them is the positive (a re-listen). Each ceiling
 ranks played tracks first (``history``), as a model that remembers plays can learn to.
@@ -25,6 +31,7 @@ gain over its own backbone (MF or DMF) divided by it is the share it captured
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +162,47 @@ def _readable_posts(dataset: Dataset, user_index: np.ndarray) -> tuple[np.ndarra
     return user_index[posts["user_idx"].to_numpy(np.int64)[keep]], posts["timestamp"].to_numpy(np.int64)[keep]
 
 
-def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = WINDOW_SECONDS
-                   ) -> dict[str, Any] | None:
+def estimated_item_moods(truth: WorldTruth, dataset: Dataset, split: Split, users: np.ndarray, items: np.ndarray,
+                         posts: tuple[np.ndarray, np.ndarray] | None, window: int = WINDOW_SECONDS) -> np.ndarray:
+    """Each track's mood as a perfect reader of the posts would estimate it from the fitting listens.
+
+    A listen whose window holds a readable post reveals its day's mood ``k``. Track ``i``'s lift in
+    mood ``k`` is its listens on such days over those expected without any mood effect (each
+    listen's user's taste-and-popularity probability of ``i``); the estimate is the mood of the
+    highest lift. A track never heard on such a day keeps mood 0.
+    """
+    rows = split.fit_rows
+    inter = dataset.interactions
+    wu = users[inter["user_idx"].to_numpy(np.int64)[rows]]
+    wi = items[inter["item_idx"].to_numpy(np.int64)[rows]]
+    t = inter["timestamp"].to_numpy(np.int64)[rows]
+    seen = TruthScorer(truth, users, items, "observable", posts, window).has_post(wu, t)
+    mood = truth.mood[wu[seen], truth.day_of(t[seen])]
+    n_moods = int(max(truth.item_mood.max(), truth.mood.max())) + 1
+    n_items = len(truth.item_mood)
+    observed = np.zeros((n_moods, n_items))
+    np.add.at(observed, (mood, wi[seen]), 1.0)
+    # Expected listens of each track per mood without the effect: per (user, mood) listen counts
+    # times the user's base choice probabilities.
+    n_users = truth.user_taste.shape[0]
+    per_user = np.zeros((n_users, n_moods))
+    np.add.at(per_user, (wu[seen], mood), 1.0)
+    expected = np.zeros((n_moods, n_items))
+    for s in range(0, n_users, _USER_BLOCK):
+        block = np.arange(s, min(s + _USER_BLOCK, n_users))
+        z = truth.base_logits(block)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        expected += per_user[block].T @ (p / p.sum(axis=1, keepdims=True))
+    lift = observed / np.maximum(expected, 1e-12)
+    return lift.argmax(axis=0).astype(truth.item_mood.dtype)
+
+
+def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = WINDOW_SECONDS,
+                   estimated: bool = False) -> dict[str, Any] | None:
     """ceiling -> metrics (every protocol, as a cell's ``metrics.json`` has them); None when
-    ``folder`` holds no usable truth (not an ``amae world`` folder, or ids that are not its own)."""
+    ``folder`` holds no usable truth (not an ``amae world`` folder, or ids that are not its own).
+    ``estimated`` adds the observable reader with estimated track moods (module docstring) and the
+    share of tracks whose mood it got right (``estimated_moods_right``)."""
     truth = WorldTruth.load(folder)
     if truth is None:
         return None
@@ -173,6 +217,12 @@ def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = W
         scorer = TruthScorer(truth, users, items, knows, posts, window, pairs)
         result = evaluate(scorer, split.test, dataset.n_items, pairs)
         out[knows] = {k: v for k, v in result.items() if not k.startswith("_")}
+    if estimated:
+        moods = estimated_item_moods(truth, dataset, split, users, items, posts, window)
+        scorer = TruthScorer(replace(truth, item_mood=moods), users, items, "observable", posts, window, pairs)
+        result = evaluate(scorer, split.test, dataset.n_items, pairs)
+        out["estimated"] = {k: v for k, v in result.items() if not k.startswith("_")}
+        out["estimated_moods_right"] = float((moods == truth.item_mood).mean())
     return out
 
 
