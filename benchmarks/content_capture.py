@@ -151,7 +151,8 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
     print("ceilings, full NDCG@10 new pairs / all pairs: " + ", ".join(
         f"{k} {ceilings[k]['full_new_pairs']['NDCG@10']:.4f} / {ceilings[k]['full']['NDCG@10']:.4f}"
         for k in ("collaborative", "estimated", "observable", "omniscient"))
-        + f"; track moods estimated right from the fitting listens: {ceilings['estimated_moods_right']:.0%}", flush=True)
+        + f"; track moods estimated right from the fitting listens: {ceilings['estimated_moods_right']:.0%}",
+        flush=True)
     remember(ws, dataset, split)
     # A variant that stops on other validation cases (or adds the repeat term) is compared with its
     # backbone run the same way.
