@@ -86,6 +86,9 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "oracle_neg8": ({**TEXT_H, "n_negatives": 8}, True),
     "oracle_no_attention": ({**TEXT_H, "no_attention": True}, True),
     "oracle_batch128": ({**TEXT_H, "batch_size": 128}, True),
+    "oracle_ctx_only": ({**TEXT_H, "contexts": ["contextual"]}, True),
+    "oracle_g0.9": ({**TEXT_H, **_drop(0.3, 0.9)}, True),
+    "oracle_no_stage1": ({**TEXT_H, "stage1_epochs": 0}, True),
 }
 
 #: parameters a variant's backbone is run with too, so its capture is over the same backbone
