@@ -89,6 +89,11 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "oracle_ctx_only": ({**TEXT_H, "contexts": ["contextual"]}, True),
     "oracle_g0.9": ({**TEXT_H, **_drop(0.3, 0.9)}, True),
     "oracle_no_stage1": ({**TEXT_H, "stage1_epochs": 0}, True),
+    "oracle_lr0.001": ({**TEXT_H, "lr": 0.001}, True),
+    "lr0.001": ({"lr": 0.001}, False),
+    "lr0.001_d0.2": ({"lr": 0.001, **_drop(0.2, 0.7)}, False),
+    "lr0.0005": ({"lr": 0.0005}, False),
+    "lr0.00025": ({"lr": 0.00025}, False),
 }
 
 #: parameters a variant's backbone is run with too, so its capture is over the same backbone

@@ -23,7 +23,9 @@ HAPPY = "happy joy delighted wonderful cheerful glad happy 😄"
 N_DAYS = 20
 #: the world's last day, after its morning posts (a test-period time)
 T = START + (N_DAYS - 1) * DAY + 13 * 3600
-TRAINED = {"epochs": 30, "stage1_epochs": 1, "progress": False}
+#: 30 epochs at lr 3e-3 (the former default): at the default 2.5e-4 the mood takes 60-70 epochs to
+#: learn, more than this test's budget; what is tested is the serving path of a model that learnt it
+TRAINED = {"epochs": 30, "stage1_epochs": 1, "progress": False, "lr": 3e-3}
 
 
 def long_post(phrase: str, n_chars: int = 500) -> str:

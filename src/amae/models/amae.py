@@ -52,7 +52,7 @@ class AMAEBase(TorchRecommender):
     # 2: empty windows encoded once, dense weights' L2 as weight decay; 3: the deviation contextual code,
     # per-code dropout and DMF's score_hidden (a saved model of 2 would be read with the new defaults);
     # 4: the residual contextual code (the global code at weight 1, the attention scales today's change);
-    # 5: the re-listening term (repeat)
+    # 5: the re-listening term (repeat) and lr 2.5e-4
     version = 5
     default_params: dict[str, Any] = {
         "dim": 16, "init_std": 0.01, "ae_hidden": 32,
@@ -62,7 +62,7 @@ class AMAEBase(TorchRecommender):
         "literal_relu": False, "recon_weight": 1.0, "cross_weight": 1.0,
         "stage1_epochs": 10, "stage1_lr": 3e-3, "stage1_l2": 1e-5,
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
-        "lr": 3e-3, "code_dropout": 0.3, "global_dropout": 0.7, "group_records": True,
+        "lr": 2.5e-4, "code_dropout": 0.3, "global_dropout": 0.7, "group_records": True,
         "context_input": "residual", "repeat": True,
     }
 
