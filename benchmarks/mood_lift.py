@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from _common import write_results
 
+from amae.data.ranges import window_counts
 from amae.data.synthetic import WorldTruth
 from amae.data.workspace import load_workspace
-from amae.experiments.ceilings import TruthScorer, world_index
+from amae.experiments.ceilings import WINDOW_SECONDS, world_index
 from amae.experiments.runs import load_split
 from amae.models import REGISTRY
 
@@ -53,7 +54,7 @@ def lift(world: Path, workspace: Path, model_dir: Path) -> dict:
     own = profile[item_mood, np.arange(ds.n_items)]
     posts = ds.posts
     readable = (wu[posts["user_idx"].to_numpy(np.int64)], posts["timestamp"].to_numpy(np.int64))
-    with_post = TruthScorer(truth, wu, wi, "observable", readable).has_post(wu[users], times)
+    with_post = window_counts(*readable, wu[users], times, WINDOW_SECONDS) > 0
     generator = truth.mood_strength * (1 - 1 / n_moods)
     return {"model": model_dir.name, "cases": len(users), "gap_mean": float(gap.mean()),
             "tracks_right": float((profile.argmax(0) == item_mood).mean()),

@@ -176,7 +176,7 @@ def estimated_item_moods(truth: WorldTruth, dataset: Dataset, split: Split, user
     wu = users[inter["user_idx"].to_numpy(np.int64)[rows]]
     wi = items[inter["item_idx"].to_numpy(np.int64)[rows]]
     t = inter["timestamp"].to_numpy(np.int64)[rows]
-    seen = TruthScorer(truth, users, items, "observable", posts, window).has_post(wu, t)
+    seen = (window_counts(posts[0], posts[1], wu, t, window) > 0) if posts is not None else np.zeros(len(wu), bool)
     mood = truth.mood[wu[seen], truth.day_of(t[seen])]
     n_moods = int(max(truth.item_mood.max(), truth.mood.max())) + 1
     n_items = len(truth.item_mood)

@@ -22,6 +22,7 @@ from amae.content.posts import (
 from amae.content.store import release_pages
 from amae.models.attention import ContextAttention
 from amae.models.autoencoder import Autoencoder
+from amae.models.repeat import repeat_logits
 
 CONTEXTS = ("global", "contextual")
 #: what the contextual code is: the window's own code (the paper), or its difference to the
@@ -220,7 +221,7 @@ class AMAEModule(nn.Module):
             logits[rows, cols] = again[:, 0]
             for m, alpha in w.items():
                 weights[m][rows, cols] = alpha[:, 0]
-        return logits + self.backbone.repeat_logits(users[:, None], items), weights
+        return logits + repeat_logits(self.backbone.repeat, users[:, None], items), weights
 
     def neutral_user(self, trained: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The average trained user: the mean backbone vector ``p`` (d,) and the mean standardised

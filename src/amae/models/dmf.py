@@ -16,7 +16,7 @@ from torch import nn
 
 from amae.data.ranges import build_csr
 from amae.models.base import LEARNING_SPACE, TrainData, register
-from amae.models.repeat import RepeatTerm
+from amae.models.repeat import RepeatTerm, repeat_logits
 from amae.models.torch_base import TorchRecommender
 
 
@@ -160,10 +160,6 @@ class DMFModule(nn.Module):
     def logits(self, u: torch.Tensor, i: torch.Tensor, record: torch.Tensor | None = None) -> torch.Tensor:
         return self._combine(*self.pair(u, i))
 
-    def repeat_logits(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor | float:
-        """The re-listening term of (user, item) pairs (shapes broadcast), 0 without one."""
-        return 0.0 if self.repeat is None else self.repeat(u, i)
-
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> float:
         """No per-row term: the towers' L2 is weight decay (:meth:`decayed_parameters`)."""
         return 0.0
@@ -181,7 +177,7 @@ class DMFModule(nn.Module):
         if known is not None:
             rows, cols = known
             logits[rows, cols] = self._combine(*self.hidden_pair(users[rows], items[rows, cols]))
-        return logits + self.repeat_logits(users[:, None], items)
+        return logits + repeat_logits(self.repeat, users[:, None], items)
 
     def hidden_pair(self, u: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``p_u`` and ``q_i`` with the pair left out of its own towers' inputs, as training sees it."""

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from amae.models.base import LEARNING_SPACE, TrainData, register
-from amae.models.repeat import RepeatTerm
+from amae.models.repeat import RepeatTerm, repeat_logits
 from amae.models.torch_base import TorchRecommender
 
 #: up to this many embedding weights (users + items, times d) a dense table with fused Adam steps
@@ -100,17 +100,13 @@ class MFModule(nn.Module):
         p, q = self.users(users), self.items(items)
         return p, q, p.pow(2).sum(-1).mean() + q.pow(2).sum(-1).mean()
 
-    def repeat_logits(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor | float:
-        """The re-listening term of (user, item) pairs (shapes broadcast), 0 without one."""
-        return 0.0 if self.repeat is None else self.repeat(u, i)
-
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         scores = torch.einsum("nd,nkd->nk", self.users(users), self.items(items))
-        return scores + self.repeat_logits(users[:, None], items)
+        return scores + repeat_logits(self.repeat, users[:, None], items)
 
     def score_shared(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         """(n, k) scores of the same k items for every user: one (n, d) x (d, k) product."""
-        return self.users(users) @ self.items(items).T + self.repeat_logits(users[:, None], items[None, :])
+        return self.users(users) @ self.items(items).T + repeat_logits(self.repeat, users[:, None], items[None, :])
 
 
 @register

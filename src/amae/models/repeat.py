@@ -78,6 +78,12 @@ class RepeatTerm(nn.Module):
         return self.SCALE * self.weight * torch.log1p(plays)
 
 
+def repeat_logits(repeat: RepeatTerm | None, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor | float:
+    """The term of (user, item) pairs (shapes broadcast), 0 without a term: what every backbone's
+    scoring adds to its own logits."""
+    return 0.0 if repeat is None else repeat(users, items)
+
+
 def repeat_loss(repeat: RepeatTerm | None, logits: torch.Tensor, users: torch.Tensor, items: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor | float:
     """The term's own BCE, on the backbone's *detached* logits plus the term (0 without a term).

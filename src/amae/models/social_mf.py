@@ -29,7 +29,7 @@ from torch import nn
 from amae.content.words import BagOfWords
 from amae.data.io import DataError
 from amae.models.base import LEARNING_SPACE, TrainData, register
-from amae.models.repeat import RepeatTerm, repeat_loss
+from amae.models.repeat import RepeatTerm, repeat_logits, repeat_loss
 from amae.models.sdae import SDAEResult, sdae_inputs, sdae_stage
 from amae.models.stages import PointwiseStage, Stage
 from amae.models.torch_base import TorchRecommender
@@ -74,7 +74,7 @@ class SocialMFModule(nn.Module):
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, times: Any = None) -> torch.Tensor:
         scores = torch.einsum("nd,nkd->nk", self.user_vector(users), self.item(items))
-        return scores if self.repeat is None else scores + self.repeat(users[:, None], items)
+        return scores + repeat_logits(self.repeat, users[:, None], items)
 
 
 class _SocialMF(TorchRecommender):
