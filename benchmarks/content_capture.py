@@ -94,7 +94,23 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "lr0.001_d0.2": ({"lr": 0.001, **_drop(0.2, 0.7)}, False),
     "lr0.0005": ({"lr": 0.0005}, False),
     "lr0.00025": ({"lr": 0.00025}, False),
+    "d0_g0.7": (_drop(0.0, 0.7), False),
+    "d0.1_g0.7": (_drop(0.1, 0.7), False),
+    "today_only": ({"context_input": "deviation", "contexts": ["contextual"], **_drop(0.0)}, False),
+    "today_only_d0.3": ({"context_input": "deviation", "contexts": ["contextual"], **_drop(0.3)}, False),
+    "d0_g0.7_table": ({**_drop(0.0, 0.7), "track_content": "table"}, False),
+    "neg8": ({"n_negatives": 8}, False),
+    "dim32": ({"dim": 32}, False),
+    "batch256": ({"batch_size": 256}, False),
+    "oracle_d0_g0.7": ({**TEXT_H, **_drop(0.0, 0.7)}, True),
+    "table": ({"track_content": "table"}, False),
 }
+
+#: the context window the readers read (AMAE's default)
+WINDOW = 86_400
+
+#: the scales of the reader's effect tried on a backbone (picked on validation cases)
+READER_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 
 #: parameters a variant's backbone is run with too, so its capture is over the same backbone
 SHARED_KEYS = ("stop_on", "repeat")
@@ -158,9 +174,13 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
     ceilings = world_ceilings(world, dataset, split, estimated=True)
     print("ceilings, full NDCG@10 new pairs / all pairs: " + ", ".join(
         f"{k} {ceilings[k]['full_new_pairs']['NDCG@10']:.4f} / {ceilings[k]['full']['NDCG@10']:.4f}"
-        for k in ("collaborative", "estimated", "observable", "omniscient"))
+        for k in ("collaborative", "smoothed", "estimated", "observable", "omniscient"))
         + f"; track moods estimated right from the fitting listens: {ceilings['estimated_moods_right']:.0%}",
         flush=True)
+    for reader in ("smoothed", "estimated"):
+        share = captured_shares(*(_as_summary(ceilings[k]) for k in (reader, "collaborative")), ceilings)
+        print(f"{reader} reader captures {share['full_new_pairs']['share']:.0%} (new pairs) / "
+              f"{share['full']['share']:.0%} (all pairs) over the collaborative ceiling", flush=True)
     remember(ws, dataset, split)
     # A variant that stops on other validation cases (or adds the repeat term) is compared with its
     # backbone run the same way.
@@ -182,6 +202,16 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
     for (b, name, _), o in zip(tasks, outcomes, strict=True):
         cells.setdefault((b, name), []).append({**o["metrics"], "_seconds": o["seconds"]})
     rows = []
+    yardstick = {b: backbone_plus_reader(world, ws, dataset, split,
+                                         [o["metrics"]["cell"] for (bb, key, _), o in zip(tasks, outcomes, strict=True)
+                                          if bb == b and key == backbone_key({})], ceilings) for b in backbones
+                 if backbone_key({}) in shared}
+    for b, y in yardstick.items():
+        c = y["captured"]
+        print(f"{b:4} + smoothed reader's effect (scales {y['scales']}): "
+              f"NDCG@10 new {y['ndcg_new'][0]:.4f} all {y['ndcg_all'][0]:.4f}  "
+              f"captured new pairs {c['full_new_pairs']['share']:6.0%}, all pairs {c['full']['share']:6.0%}",
+              flush=True)
     for b in backbones:
         for name in variants:
             base = seed_summary(cells[(b, backbone_key(shared_params(name)))])
@@ -196,9 +226,58 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
                          "captured_per_seed": [captured_shares(seed_summary([c]), base, ceilings) for c in mine]})
             print(_line(rows[-1]), flush=True)
     return {"ceilings": {k: {v: ceilings[k][v]["NDCG@10"] for v in ("full", "full_new_pairs")}
-                         for k in ("collaborative", "estimated", "observable", "omniscient")},
-            "estimated_moods_right": ceilings["estimated_moods_right"], "rows": rows,
+                         for k in ("collaborative", "smoothed", "estimated", "observable", "omniscient")},
+            "estimated_moods_right": ceilings["estimated_moods_right"], "rows": rows, "yardstick": yardstick,
             "wall_s": time.perf_counter() - t0, "jobs": jobs}
+
+
+def backbone_plus_reader(world: Path, ws: Path, dataset: Any, split: Any, cells: list[str],
+                         ceilings: dict[str, Any]) -> dict[str, Any]:
+    """Each trained backbone cell's scores plus the smoothed reader's effect of the day's mood
+    (:class:`amae.experiments.ceilings.SmoothedReader`): the gain that backbone would get from a
+    perfect reader of the posts who estimates each (track, mood) effect from the fitting listens,
+    as a share of the available gain. A yardstick for the content models on the same backbone."""
+    from amae.data.io import read_json
+    from amae.data.synthetic import WorldTruth
+    from amae.experiments.ceilings import (
+        SmoothedReader,
+        _readable_posts,
+        captured_shares,
+        smoothed_item_effects,
+        world_index,
+    )
+    from amae.experiments.summary import seed_summary
+    from amae.models.base import REGISTRY
+    from amae.protocol.metrics import evaluate, sampled_ranks, summarise
+    from amae.protocol.stored import history_pairs
+
+    truth = WorldTruth.load(world)
+    users = world_index(dataset.users, "u", truth.user_taste.shape[0])
+    items = world_index(dataset.items, "t", len(truth.item_mood))
+    posts = _readable_posts(dataset, users)
+    effect = SmoothedReader(truth, users, items, smoothed_item_effects(truth, dataset, split, users, items, posts),
+                            posts, WINDOW, None)
+    pairs = history_pairs(dataset, split)
+    base, plus, scales = [], [], []
+    for cell in cells:
+        folder = ws / "models" / cell
+        model = REGISTRY[read_json(folder / "model.json")["name"]].load(folder)
+        base.append(evaluate(model.score, split.test, dataset.n_items, pairs))
+        # The backbone's logits are not the world's log-probabilities, so the reader's effect gets
+        # one scale, picked on the validation cases (sampled NDCG@10, as early stopping reads them).
+        scale = max(READER_SCALES, key=lambda c, m=model: summarise(sampled_ranks(
+            lambda u, i, t: m.score(u, i, t) + c * effect(u, i, t), split.valid))["NDCG@10"])
+        scales.append(scale)
+        plus.append(evaluate(lambda u, i, t, m=model, c=scale: m.score(u, i, t) + c * effect(u, i, t), split.test,
+                             dataset.n_items, pairs))
+    summary = seed_summary(plus)
+    return {"ndcg_new": summary["full_new_pairs"]["NDCG@10"], "ndcg_all": summary["full"]["NDCG@10"],
+            "scales": scales, "captured": captured_shares(summary, seed_summary(base), ceilings)}
+
+
+def _as_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A ceiling's metrics in :func:`seed_summary`'s shape (metric -> [mean, std])."""
+    return {view: {m: [v, 0.0] for m, v in row.items()} for view, row in metrics.items() if isinstance(row, dict)}
 
 
 def _line(r: dict[str, Any]) -> str:

@@ -9,7 +9,17 @@ import pytest
 
 from amae.data.synthetic import WorldConfig, WorldTruth, generate_world
 from amae.data.workspace import ingest
-from amae.experiments.ceilings import CEILINGS, TruthScorer, captured_shares, world_ceilings, world_folder
+from amae.experiments.ceilings import (
+    CEILINGS,
+    TruthScorer,
+    _readable_posts,
+    captured_shares,
+    mood_listen_counts,
+    smoothed_item_effects,
+    world_ceilings,
+    world_folder,
+    world_index,
+)
 from amae.experiments.runs import run_cell
 from amae.protocol.split import split_workspace
 
@@ -99,3 +109,29 @@ def test_estimated_track_moods_come_from_the_fitting_listens(planted: tuple, tmp
     tsplit, _ = split_workspace(tiny_ws, tds, seed=0, n_negatives=20)
     tiny_right = world_ceilings(tiny, tds, tsplit, estimated=True)["estimated_moods_right"]
     assert tiny_right < c["estimated_moods_right"] - 0.2, (tiny_right, c["estimated_moods_right"])
+
+
+def test_the_smoothed_reader_estimates_every_track_mood_cell(planted: tuple) -> None:
+    """The reader who does not know that a track has one mood: its effects are smoothed log lifts of
+    the fitting listens, largest in each track's own mood for most tracks, shrunk where a cell has
+    few listens; it gains over the collaborative ceiling but not more than the reader who knows the
+    world's form (one argmax per track) and is no better than the observable ceiling."""
+    world, _, ds, split, _ = planted
+    truth = WorldTruth.load(world)
+    users = world_index(ds.users, "u", truth.user_taste.shape[0])
+    items = world_index(ds.items, "t", len(truth.item_mood))
+    posts = _readable_posts(ds, users)
+    observed, expected = mood_listen_counts(truth, ds, split, users, items, posts)
+    assert observed.shape == expected.shape == (int(truth.item_mood.max()) + 1, len(truth.item_mood))
+    assert observed.sum() == pytest.approx(expected.sum())  # the same listens, with and without the mood
+    effects = smoothed_item_effects(truth, ds, split, users, items, posts)
+    assert np.allclose(effects.mean(axis=0), 0.0)
+    heard = observed.sum(axis=0) >= 10
+    assert (effects.argmax(axis=0) == truth.item_mood)[heard].mean() > 0.8
+    # more smoothing shrinks every effect towards none
+    assert np.abs(smoothed_item_effects(truth, ds, split, users, items, posts, smoothing=50.0)).mean() < (
+        np.abs(effects).mean())
+    c = world_ceilings(world, ds, split, estimated=True)
+    col, smooth, est, obs = (c[k]["full_new_pairs"]["NDCG@10"]
+                             for k in ("collaborative", "smoothed", "estimated", "observable"))
+    assert col < smooth <= obs + 1e-12 and smooth <= est + 0.01, (col, smooth, est, obs)

@@ -256,6 +256,43 @@ def test_switches_change_the_architecture(world: SimpleNamespace) -> None:
     assert dmf.backbone.user_tower.rest[-1].out_features == d
 
 
+@pytest.mark.parametrize("cls", [MFAMAE, DMFAMAE])
+def test_track_content_table_is_apart_from_the_backbone(world: SimpleNamespace, cls: type, tmp_path: Path) -> None:
+    """``track_content="table"``: the backbone's item side is d wide, each track's content vector
+    (d per modality) is a trained row of its own table, penalised with the backbone's rows, and a
+    saved model scores the same after loading."""
+    d = 16
+    model = cls(**FAST, track_content="table")
+    built: list[torch.Tensor] = []
+    build = model.build
+
+    def recording(data: object) -> object:
+        module = build(data)
+        built.append(module.track_content.table.weight.detach().clone())
+        return module
+
+    model.build = recording
+    fit(model, train_data(world))
+    module: AMAEModule = model.module  # type: ignore[assignment]
+    table = module.track_content.table.weight
+    assert table.shape == (world.n_items, 2 * d) and module.item_dim == 3 * d
+    assert module.backbone.items(torch.arange(3)).shape == (3, d)
+    assert not torch.equal(built[0], table)  # stage 2 trained the rows
+    module.train()
+    u, i = torch.arange(4), torch.arange(4)
+    with torch.no_grad():
+        module.logits(u, i, {})
+        assert module._track_l2 is not None
+        assert float(module.penalty(u, i)) > float(module.backbone.penalty(u, i))
+    module.eval()
+    users, items, times = world.valid.users, world.valid.candidates(), world.valid.times
+    before = model.score(users, items, times)
+    model.save(tmp_path)
+    np.testing.assert_array_equal(cls.load(tmp_path).score(users, items, times), before)
+    with pytest.raises(ValueError, match="track_content"):
+        cls(track_content="tower")
+
+
 def test_single_modality_has_no_cross_modal_loss() -> None:
     one = tiny_world(modalities=("text",))
     model = fit(MFAMAE(**FAST, modalities=["text"], no_reconstruction=True), train_data(one))

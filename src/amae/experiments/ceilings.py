@@ -18,6 +18,10 @@ Beside them, ``estimated`` (not a ceiling of the report, a yardstick of the capt
 readable post in the window, whose day's mood it knows) instead of known. The other ceilings know
 every track's mood; a model must learn it from the same finite listens, so ``estimated -
 collaborative`` says how much of the available gain finite data let even a perfect reader keep.
+That reader also knows the world's *form* (a track has one mood; every mood lifts its tracks by the
+same strength), so it only picks an argmax per track. ``smoothed`` knows the posts as well but not
+the form: it estimates every (track, mood) effect from the listens in it (smoothed log lifts), as a
+model with a free content vector per track must (:func:`smoothed_item_effects`).
 
 All three also know the protocol: a test case's candidates are the tracks the user never played
 plus the positive, so a played track among them is the positive (a re-listen). Each ceiling
@@ -162,15 +166,12 @@ def _readable_posts(dataset: Dataset, user_index: np.ndarray) -> tuple[np.ndarra
     return user_index[posts["user_idx"].to_numpy(np.int64)[keep]], posts["timestamp"].to_numpy(np.int64)[keep]
 
 
-def estimated_item_moods(truth: WorldTruth, dataset: Dataset, split: Split, users: np.ndarray, items: np.ndarray,
-                         posts: tuple[np.ndarray, np.ndarray] | None, window: int = WINDOW_SECONDS) -> np.ndarray:
-    """Each track's mood as a perfect reader of the posts would estimate it from the fitting listens.
-
-    A listen whose window holds a readable post reveals its day's mood ``k``. Track ``i``'s lift in
-    mood ``k`` is its listens on such days over those expected without any mood effect (each
-    listen's user's taste-and-popularity probability of ``i``); the estimate is the mood of the
-    highest lift. A track never heard on such a day keeps mood 0.
-    """
+def mood_listen_counts(truth: WorldTruth, dataset: Dataset, split: Split, users: np.ndarray, items: np.ndarray,
+                       posts: tuple[np.ndarray, np.ndarray] | None, window: int = WINDOW_SECONDS
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(observed, expected), each (n_moods, n_world_items): each track's fitting listens on days whose
+    mood a reader of the window's posts knows (a readable post in the window), per mood, and those
+    expected without any mood effect (each listen's user's taste-and-popularity probability of it)."""
     rows = split.fit_rows
     inter = dataset.interactions
     wu = users[inter["user_idx"].to_numpy(np.int64)[rows]]
@@ -182,8 +183,6 @@ def estimated_item_moods(truth: WorldTruth, dataset: Dataset, split: Split, user
     n_items = len(truth.item_mood)
     observed = np.zeros((n_moods, n_items))
     np.add.at(observed, (mood, wi[seen]), 1.0)
-    # Expected listens of each track per mood without the effect: per (user, mood) listen counts
-    # times the user's base choice probabilities.
     n_users = truth.user_taste.shape[0]
     per_user = np.zeros((n_users, n_moods))
     np.add.at(per_user, (wu[seen], mood), 1.0)
@@ -193,16 +192,81 @@ def estimated_item_moods(truth: WorldTruth, dataset: Dataset, split: Split, user
         z = truth.base_logits(block)
         p = np.exp(z - z.max(axis=1, keepdims=True))
         expected += per_user[block].T @ (p / p.sum(axis=1, keepdims=True))
+    return observed, expected
+
+
+def estimated_item_moods(truth: WorldTruth, dataset: Dataset, split: Split, users: np.ndarray, items: np.ndarray,
+                         posts: tuple[np.ndarray, np.ndarray] | None, window: int = WINDOW_SECONDS) -> np.ndarray:
+    """Each track's mood as a perfect reader of the posts would estimate it from the fitting listens.
+
+    A listen whose window holds a readable post reveals its day's mood ``k``. Track ``i``'s lift in
+    mood ``k`` is its listens on such days over those expected without any mood effect
+    (:func:`mood_listen_counts`); the estimate is the mood of the highest lift. A track never heard
+    on such a day keeps mood 0.
+    """
+    observed, expected = mood_listen_counts(truth, dataset, split, users, items, posts, window)
     lift = observed / np.maximum(expected, 1e-12)
     return lift.argmax(axis=0).astype(truth.item_mood.dtype)
+
+
+#: listens of pseudo-count added to each (mood, track) cell's observed and expected listens
+SMOOTHING = 2.0
+
+
+def smoothed_item_effects(truth: WorldTruth, dataset: Dataset, split: Split, users: np.ndarray, items: np.ndarray,
+                          posts: tuple[np.ndarray, np.ndarray] | None, window: int = WINDOW_SECONDS,
+                          smoothing: float = SMOOTHING) -> np.ndarray:
+    """(n_moods, n_world_items) each track's effect of each mood as a reader who does *not* know the
+    world's form would estimate it: the log of the smoothed lift, ``log((observed + a) / (expected +
+    a))`` (:func:`mood_listen_counts`), centred over moods.
+
+    :func:`estimated_item_moods` knows that a track has exactly one mood and that every mood lifts
+    its tracks by the same strength, so it only has to pick an argmax; a model knows neither and
+    must estimate every (track, mood) cell from the few listens in it, the rarer moods of a track
+    from two or three. This reader does that, with the best-known shrinkage of a rate from counts.
+    """
+    observed, expected = mood_listen_counts(truth, dataset, split, users, items, posts, window)
+    effect = np.log((observed + smoothing) / (expected + smoothing))
+    return effect - effect.mean(axis=0, keepdims=True)
+
+
+class SmoothedReader:
+    """Scores of :func:`smoothed_item_effects`' reader: the taste and popularity the ceilings know,
+    plus the estimated effect of the day's mood where a readable post in the window reveals it
+    (otherwise the average over moods, ``log mean_k exp(effect)``), played tracks first. Without a
+    ``history`` it scores the effect alone, which ``benchmarks/content_capture.py`` adds to a trained
+    backbone's scores: what that backbone would gain from a perfect reader of the posts."""
+
+    def __init__(self, truth: WorldTruth, users: np.ndarray, items: np.ndarray, effects: np.ndarray,
+                 posts: tuple[np.ndarray, np.ndarray] | None, window: int,
+                 history: tuple[np.ndarray, np.ndarray] | None) -> None:
+        self.truth, self.users, self.items, self.effects = truth, users, items, effects
+        self.posts, self.window, self.history = posts, int(window), history
+        top = effects.max(axis=0)
+        self.unknown = top + np.log(np.exp(effects - top).mean(axis=0))  # (n_world_items,)
+
+    def __call__(self, users: np.ndarray, items: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+        u = np.asarray(users, dtype=np.int64)
+        dense = np.broadcast_to(np.asarray(items, dtype=np.int64), (len(u), np.shape(items)[-1]))
+        wu, rows, t = self.users[u], self.items[dense], np.asarray(times, dtype=np.int64)
+        known = (window_counts(self.posts[0], self.posts[1], wu, t, self.window) > 0
+                 if self.posts is not None else np.zeros(len(u), dtype=bool))
+        mood = self.truth.mood[wu, self.truth.day_of(t)]
+        effect = np.where(known[:, None], self.effects[mood[:, None], rows], self.unknown[rows])
+        if self.history is None:  # the effect alone, to add to a model's scores
+            return effect
+        played = set_membership(np.broadcast_to(u[:, None], dense.shape).ravel(), dense.ravel(), self.history,
+                                len(self.items)).reshape(dense.shape)
+        return np.take_along_axis(self.truth.base_logits(wu), rows, axis=1) + effect + PLAYED_BONUS * played
 
 
 def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = WINDOW_SECONDS,
                    estimated: bool = False) -> dict[str, Any] | None:
     """ceiling -> metrics (every protocol, as a cell's ``metrics.json`` has them); None when
     ``folder`` holds no usable truth (not an ``amae world`` folder, or ids that are not its own).
-    ``estimated`` adds the observable reader with estimated track moods (module docstring) and the
-    share of tracks whose mood it got right (``estimated_moods_right``)."""
+    ``estimated`` adds the observable reader with estimated track moods (module docstring), the
+    share of tracks whose mood it got right (``estimated_moods_right``), and the ``smoothed`` reader
+    (:func:`smoothed_item_effects`)."""
     truth = WorldTruth.load(folder)
     if truth is None:
         return None
@@ -223,6 +287,10 @@ def world_ceilings(folder: Path, dataset: Dataset, split: Split, window: int = W
         result = evaluate(scorer, split.test, dataset.n_items, pairs)
         out["estimated"] = {k: v for k, v in result.items() if not k.startswith("_")}
         out["estimated_moods_right"] = float((moods == truth.item_mood).mean())
+        effects = smoothed_item_effects(truth, dataset, split, users, items, posts, window)
+        result = evaluate(SmoothedReader(truth, users, items, effects, posts, window, pairs), split.test,
+                          dataset.n_items, pairs)
+        out["smoothed"] = {k: v for k, v in result.items() if not k.startswith("_")}
     return out
 
 

@@ -34,7 +34,15 @@ from amae.content.posts import (
 )
 from amae.content.standardize import Standardizer
 from amae.data.io import atomic_path, read_json
-from amae.models.amae_module import CONTEXT_INPUTS, CONTEXTS, AMAEModule, ContextBatch, RecordContext, WindowRows
+from amae.models.amae_module import (
+    CONTEXT_INPUTS,
+    CONTEXTS,
+    TRACK_CONTENT,
+    AMAEModule,
+    ContextBatch,
+    RecordContext,
+    WindowRows,
+)
 from amae.models.autoencoder import cross_modal_loss
 from amae.models.base import LEARNING_SPACE, TrainData, as_2d, register
 from amae.models.dmf import DMFModule, csr, placeholder_csr
@@ -64,6 +72,7 @@ class AMAEBase(TorchRecommender):
         "control": "none", "noise_features": False, "noise_seed": 0, "embed_posts": False, "pca_dim": 0,
         "lr": 2.5e-4, "code_dropout": 0.3, "global_dropout": 0.7, "group_records": True,
         "context_input": "residual", "repeat": True,
+        "track_content": "backbone",
     }
 
     search_space: ClassVar[dict[str, tuple]] = {**LEARNING_SPACE, "code_dropout": ("float", 0.0, 0.9, False),
@@ -77,6 +86,9 @@ class AMAEBase(TorchRecommender):
         if self.params["context_input"] not in CONTEXT_INPUTS:
             raise ValueError(f"context_input must be one of {list(CONTEXT_INPUTS)}, "
                              f"got {self.params['context_input']!r}")
+        if self.params["track_content"] not in TRACK_CONTENT:
+            raise ValueError(f"track_content must be one of {list(TRACK_CONTENT)}, "
+                             f"got {self.params['track_content']!r}")
         select_groups(list(self.params["modalities"]), list(self.params["groups"]))  # validates
         resolve_control(self.params)  # validates
         self.encoder: ContextEncoder | None = None
@@ -101,7 +113,8 @@ class AMAEBase(TorchRecommender):
     # -- building ---------------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
         return {k: self.params[k] for k in ("dim", "ae_hidden", "contexts", "no_attention", "no_reconstruction",
-                                             "literal_relu", "code_dropout", "global_dropout", "context_input")}
+                                             "literal_relu", "code_dropout", "global_dropout", "context_input",
+                                             "track_content", "init_std")}
 
     def _backbone(self, state: dict[str, Any], item_dim: int) -> nn.Module:
         raise NotImplementedError
@@ -110,7 +123,7 @@ class AMAEBase(TorchRecommender):
         cfg = self._config()
         n_ctx = len([c for c in CONTEXTS if c in cfg["contexts"]])
         per_mod = cfg["dim"] * (n_ctx if cfg["no_attention"] else 1)
-        item_dim = cfg["dim"] + per_mod * len(state["dims"])
+        item_dim = cfg["dim"] + (per_mod * len(state["dims"]) if cfg["track_content"] == "backbone" else 0)
         return AMAEModule(self._backbone(state, item_dim), state["dims"], state["n_users"], cfg, state["n_items"])
 
     def build(self, data: TrainData) -> nn.Module:

@@ -30,6 +30,30 @@ CONTEXTS = ("global", "contextual")
 #: "residual": that difference, added to the global code at the contextual weight instead of
 #: competing with it (``z_g + alpha_c (z_c - z_g)``), so using today never costs the user's taste
 CONTEXT_INPUTS = ("raw", "deviation", "residual")
+#: where a track's content part of ``q_m`` (the vector the codes meet) comes from: the backbone's
+#: item representation, widened to d(|M|+1) (the paper; DMF's item tower), or a table of its own
+#: ("table": a free row per track, or a mixture of r shared prototypes, :class:`TrackContent`)
+TRACK_CONTENT = ("backbone", "table")
+
+
+class TrackContent(nn.Module):
+    """Each track's content vector (width d|M|) in a table of its own, apart from the backbone's ``q``.
+
+    With DMF the paper's content part of ``q_m`` is the item tower's output, a function of who
+    played the track; a track's response to the day's mood is not, so the tower has to spend its
+    shared weights on memorising it per track. This table learns it per track directly, sparse
+    (lazy Adam) with the per-row L2 of the backbone's rows (README, "AMAE").
+    """
+
+    def __init__(self, n_items: int, width: int, init_std: float) -> None:
+        super().__init__()
+        self.table = nn.Embedding(n_items, width, sparse=True)
+        nn.init.normal_(self.table.weight, 0.0, init_std)
+
+    def forward(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The items' content vectors and their rows' mean squared norm (the batch's L2 term)."""
+        x = self.table(items)
+        return x, x.pow(2).sum(-1).mean()
 
 
 @dataclass
@@ -80,6 +104,10 @@ class AMAEModule(nn.Module):
         self.residual = cfg.get("context_input", "raw") == "residual" and self.contexts == list(CONTEXTS)
         per_mod = d * (len(self.contexts) if cfg["no_attention"] else 1)
         self.item_dim = d + per_mod * len(self.modalities)
+        #: the tracks' content vectors when they are not the backbone's (``track_content="table"``)
+        self.track_content = (TrackContent(max(self.n_items, 1), self.item_dim - d, float(cfg.get("init_std", 0.01)))
+                              if cfg.get("track_content", "backbone") == "table" else None)
+        self._track_l2: torch.Tensor | None = None
         self.aes = nn.ModuleDict({m: Autoencoder(dims[m], cfg["ae_hidden"], d, not cfg["no_reconstruction"],
                                                  cfg["literal_relu"]) for m in self.modalities})
         self.attention = nn.ModuleDict({m: ContextAttention(d, d, self.item_dim, d) for m in self.modalities}
@@ -106,14 +134,31 @@ class AMAEModule(nn.Module):
         400k (case, candidate) cells, most of them the same few thousand items.
         """
         if self.training or self.n_items <= 0:
-            return self.backbone.items(items), None
+            return self.full_q(self.backbone.items(items), items), None
         if self._item_cache is None:
             with torch.no_grad():
-                q_all = self.backbone.items(torch.arange(self.n_items, device=items.device))
+                every = torch.arange(self.n_items, device=items.device)
+                q_all = self.full_q(self.backbone.items(every), every)
                 parts = {m: att.item_part(q_all) for m, att in self.attention.items()}
             self._item_cache = (q_all, parts)
         q_all, parts = self._item_cache
         return q_all[items], {m: x[items] for m, x in parts.items()}
+
+    def full_q(self, q: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """``q_m`` of ``items`` (any shape): the backbone's, with the track-content table's part
+        after its d numbers when there is one."""
+        if self.track_content is None:
+            return q
+        content, l2 = self.track_content(items)
+        if self.training:
+            self._track_l2 = l2  # the training step's penalty reads it (``take_track_l2``)
+        return torch.cat([q, content], dim=-1)
+
+    def take_track_l2(self) -> torch.Tensor | float:
+        """The L2 of the track-content rows the last training forward looked up (0 without a table),
+        added to the backbone's per-row penalty."""
+        l2, self._track_l2 = self._track_l2, None
+        return 0.0 if l2 is None else l2
 
     def codes(self, u: torch.Tensor, ctx: ContextBatch) -> dict[str, torch.Tensor]:
         """Per modality the ``(n, C, d)`` codes of the switched-on contexts, in ``CONTEXTS`` order.
@@ -179,7 +224,7 @@ class AMAEModule(nn.Module):
 
     def logits(self, u: torch.Tensor, i: torch.Tensor, ctx: ContextBatch) -> torch.Tensor:
         p, q = self.backbone.pair(u, i)
-        return self.predict(p, q[:, None, :], self.codes(u, ctx))[0][:, 0]
+        return self.predict(p, self.full_q(q, i)[:, None, :], self.codes(u, ctx))[0][:, 0]
 
     def record_logits(self, unique: torch.Tensor, inverse: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
                       ctx: ContextBatch) -> torch.Tensor:
@@ -194,7 +239,7 @@ class AMAEModule(nn.Module):
         codes = self.codes(u[first], ctx)
         rows = {m: z[inverse] for m, z in codes.items()}
         p, q = self.backbone.pair(u, i)
-        return self.predict(p, q[:, None, :], rows)[0][:, 0]
+        return self.predict(p, self.full_q(q, i)[:, None, :], rows)[0][:, 0]
 
     def grouped_logits(self, users: torch.Tensor, items: torch.Tensor, ctx: ContextBatch
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,7 +251,8 @@ class AMAEModule(nn.Module):
         MF; DMF hides each training pair from its own towers, so its user vector does).
         """
         p, q, penalty = self.backbone.grouped(users, items)
-        return self.predict(p, q, self.codes(users, ctx))[0], penalty
+        logits = self.predict(p, self.full_q(q, items), self.codes(users, ctx))[0]
+        return logits, penalty + self.take_track_l2()
 
     def score_block(self, users: torch.Tensor, items: torch.Tensor, ctx: ContextBatch
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -217,6 +263,7 @@ class AMAEModule(nn.Module):
         if known is not None:  # DMF: a training pair is scored as it was trained, hidden from its towers
             rows, cols = known
             p, q_known = self.backbone.hidden_pair(users[rows], items[rows, cols])
+            q_known = self.full_q(q_known, items[rows, cols])
             again, w = self.predict(p, q_known[:, None, :], {m: z[rows] for m, z in codes.items()})
             logits[rows, cols] = again[:, 0]
             for m, alpha in w.items():
@@ -259,8 +306,9 @@ class AMAEModule(nn.Module):
         return [p for p in self.parameters() if p.requires_grad and id(p) not in decoders]
 
     def penalty(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        """The backbone's per-row L2; the dense weights' L2 is weight decay (:meth:`decayed_parameters`)."""
-        return self.backbone.penalty(u, i)
+        """The backbone's per-row L2 (with the track-content rows' of the same forward); the dense
+        weights' L2 is weight decay (:meth:`decayed_parameters`)."""
+        return self.backbone.penalty(u, i) + self.take_track_l2()
 
     def decayed_parameters(self) -> list[nn.Parameter]:
         """Encoders, attention and the backbone's dense layers, L2-penalised as Adam's weight decay
