@@ -10,9 +10,13 @@ share of that gain each captured over its backbone, on new pairs and on all pair
   as text_h), so the loss of everything after the features is isolated;
 - stage ablations (``no_dropout``, ``no_attention``, ``contextual_only``, ``text_only``, ...).
 
-It also prints the ``estimated`` yardstick (:mod:`amae.experiments.ceilings`): a perfect reader of
-the posts that must estimate each track's mood from the fitting listens, as a model must. Where it
-equals the observable ceiling, finite data cost nothing and the loss is the model's.
+It also prints yardsticks (:mod:`amae.experiments.ceilings`): the ``estimated`` reader, a perfect
+reader of the posts that picks each track's mood from the fitting listens (it knows the world's
+form: one mood per track, one strength); the ``smoothed`` reader, which estimates every (track,
+mood) effect from those listens as a smoothed log lift, as a model with a free vector per track
+must; and, when the default backbone is among the cells, each trained backbone plus the smoothed
+reader's effect (one scale per cell, picked on validation cases): what that backbone would capture
+with a perfect reader of the posts as its content part, the yardstick for the content model on it.
 
     python benchmarks/content_capture.py WORLD [--seeds 3] [--variant default --variant oracle ...]
         [--backbone mf --backbone dmf] [--json out.json] [-j 2]

@@ -251,9 +251,11 @@ def test_switches_change_the_architecture(world: SimpleNamespace) -> None:
     w = glob.explain(world.valid.users, world.valid.items, world.valid.times)["text"]
     np.testing.assert_array_equal(w, np.tile([1.0, 0.0], (len(world.valid), 1)))
 
-    dmf = fit(DMFAMAE(**FAST), train_data(world)).module
-    assert dmf.backbone.item_tower.rest[-1].out_features == d * 3
+    dmf = fit(DMFAMAE(**FAST), train_data(world)).module  # the tracks' content in a table of its own
+    assert dmf.backbone.item_tower.rest[-1].out_features == d and dmf.track_content is not None
     assert dmf.backbone.user_tower.rest[-1].out_features == d
+    tower = fit(DMFAMAE(**FAST, track_content="backbone"), train_data(world)).module  # the paper's
+    assert tower.backbone.item_tower.rest[-1].out_features == d * 3 and tower.track_content is None
 
 
 @pytest.mark.parametrize("cls", [MFAMAE, DMFAMAE])

@@ -33,7 +33,8 @@ from amae.protocol.split import Split
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "paper": {"dim": 16, "init_std": 0.01, "batch_size": 512, "n_negatives": 3, "code_dropout": 0.0,
-              "global_dropout": 0.0, "context_input": "raw", "literal_relu": True, "repeat": False},
+              "global_dropout": 0.0, "context_input": "raw", "literal_relu": True, "repeat": False,
+              "track_content": "backbone"},
     "quick": {"epochs": 8, "patience": 3, "min_epochs": 4, "stage1_epochs": 3},
 }
 

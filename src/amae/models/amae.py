@@ -428,7 +428,13 @@ class MFAMAE(AMAEBase):
 class DMFAMAE(AMAEBase):
     name = "dmf+amae"
     backbone_name = "dmf"
-    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True, "score_hidden": True}
+    # 6: the tracks' content vectors in a table of their own and no contextual code dropout
+    version = 6
+    #: ``track_content="table"`` and ``code_dropout=0`` [choice]: on the planted worlds of seeds 0-2
+    #: (3 seeds each) DMF+AMAE captured 81% / 83% / 84% of the available gain on new pairs, against
+    #: 77% / 73% / 77% with the tower's content part and dropout 0.3 (README, "AMAE")
+    default_params = {**AMAEBase.default_params, "hidden": 64, "hide_target": True, "score_hidden": True,
+                      "track_content": "table", "code_dropout": 0.0}
     search_space = {**AMAEBase.search_space, "hidden": ("categorical", [32, 64, 128])}
 
     def _backbone_data(self, data: TrainData) -> None:
