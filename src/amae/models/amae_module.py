@@ -32,7 +32,7 @@ CONTEXTS = ("global", "contextual")
 CONTEXT_INPUTS = ("raw", "deviation", "residual")
 #: where a track's content part of ``q_m`` (the vector the codes meet) comes from: the backbone's
 #: item representation, widened to d(|M|+1) (the paper; DMF's item tower), or a table of its own
-#: ("table": a free row per track, or a mixture of r shared prototypes, :class:`TrackContent`)
+#: ("table", :class:`TrackContent`)
 TRACK_CONTENT = ("backbone", "table")
 
 
