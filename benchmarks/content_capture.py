@@ -99,14 +99,10 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "lr0.0005": ({"lr": 0.0005}, False),
     "lr0.00025": ({"lr": 0.00025}, False),
     "d0_g0.7": (_drop(0.0, 0.7), False),
-    "d0.1_g0.7": (_drop(0.1, 0.7), False),
-    "today_only": ({"context_input": "deviation", "contexts": ["contextual"], **_drop(0.0)}, False),
-    "today_only_d0.3": ({"context_input": "deviation", "contexts": ["contextual"], **_drop(0.3)}, False),
     "d0_g0.7_table": ({**_drop(0.0, 0.7), "track_content": "table"}, False),
     "neg8": ({"n_negatives": 8}, False),
     "dim32": ({"dim": 32}, False),
     "batch256": ({"batch_size": 256}, False),
-    "oracle_d0_g0.7": ({**TEXT_H, **_drop(0.0, 0.7)}, True),
     "table": ({"track_content": "table"}, False),
 }
 
