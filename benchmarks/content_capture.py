@@ -98,12 +98,12 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "lr0.001_d0.2": ({"lr": 0.001, **_drop(0.2, 0.7)}, False),
     "lr0.0005": ({"lr": 0.0005}, False),
     "lr0.00025": ({"lr": 0.00025}, False),
-    "d0_g0.7": (_drop(0.0, 0.7), False),
+    "d0_g0.7": ({**_drop(0.0, 0.7), "track_content": "backbone"}, False),  # no contextual dropout alone
     "d0_g0.7_table": ({**_drop(0.0, 0.7), "track_content": "table"}, False),
     "neg8": ({"n_negatives": 8}, False),
     "dim32": ({"dim": 32}, False),
     "batch256": ({"batch_size": 256}, False),
-    "table": ({"track_content": "table"}, False),
+    "table": ({"track_content": "table", **_drop(0.3, 0.7)}, False),  # the table alone, as measured
 }
 
 #: the context window the readers read (AMAE's default)
