@@ -106,9 +106,6 @@ VARIANTS: dict[str, tuple[dict[str, Any], bool]] = {
     "table": ({"track_content": "table", **_drop(0.3, 0.7)}, False),  # the table alone, as measured
 }
 
-#: the context window the readers read (AMAE's default)
-WINDOW = 86_400
-
 #: the scales of the reader's effect tried on a backbone (picked on validation cases)
 READER_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 
@@ -202,10 +199,9 @@ def capture(world: Path, variants: list[str], backbones: list[str], seeds: list[
     for (b, name, _), o in zip(tasks, outcomes, strict=True):
         cells.setdefault((b, name), []).append({**o["metrics"], "_seconds": o["seconds"]})
     rows = []
-    yardstick = {b: backbone_plus_reader(world, ws, dataset, split,
-                                         [o["metrics"]["cell"] for (bb, key, _), o in zip(tasks, outcomes, strict=True)
-                                          if bb == b and key == backbone_key({})], ceilings) for b in backbones
-                 if backbone_key({}) in shared}
+    default = backbone_key({})
+    yardstick = {b: backbone_plus_reader(world, ws, dataset, split, [c["cell"] for c in cells[(b, default)]], ceilings)
+                 for b in backbones if default in shared}
     for b, y in yardstick.items():
         c = y["captured"]
         print(f"{b:4} + smoothed reader's effect (scales {y['scales']}): "
@@ -240,6 +236,7 @@ def backbone_plus_reader(world: Path, ws: Path, dataset: Any, split: Any, cells:
     from amae.data.io import read_json
     from amae.data.synthetic import WorldTruth
     from amae.experiments.ceilings import (
+        WINDOW_SECONDS,
         SmoothedReader,
         _readable_posts,
         captured_shares,
@@ -256,7 +253,7 @@ def backbone_plus_reader(world: Path, ws: Path, dataset: Any, split: Any, cells:
     items = world_index(dataset.items, "t", len(truth.item_mood))
     posts = _readable_posts(dataset, users)
     effect = SmoothedReader(truth, users, items, smoothed_item_effects(truth, dataset, split, users, items, posts),
-                            posts, WINDOW, None)
+                            posts, WINDOW_SECONDS, None)
     pairs = history_pairs(dataset, split)
     base, plus, scales = [], [], []
     for cell in cells:

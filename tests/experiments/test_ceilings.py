@@ -96,7 +96,7 @@ def test_captured_share_is_the_gain_over_the_available_gain() -> None:
 
 def test_estimated_track_moods_come_from_the_fitting_listens(planted: tuple, tmp_path: Path) -> None:
     """On the planted world the fitting listens reveal most tracks' moods, and the reader that must
-    estimate them sits between the collaborative and the observable ceiling; on a world of two days
+    estimate them sits between the collaborative and the observable ceiling; on a world of three days
     there is too little to go on, and the estimate is no better than chance."""
     world, _, ds, split, _ = planted
     c = world_ceilings(world, ds, split, estimated=True)
